@@ -1,0 +1,1 @@
+"""Users, passwords, API keys, dashboard sessions, and the claims a caller gets."""

@@ -1,0 +1,384 @@
+"""Command line: ``leadtrail serve | migrate | db | users | sites | keys``.
+
+Every command reports a problem as one ``error: ...`` line on stderr and exits non-zero;
+tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from pydantic import ValidationError
+
+from leadtrail import __version__
+from leadtrail.config import Settings
+from leadtrail.errors import LeadtrailError
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "LEADTRAIL_" + str(first["loc"][0]).upper() if first.get("loc") else "settings"
+        raise click.ClickException(f"{name}: {first['msg']}") from None
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def friendly(fn: Callable[P, T]) -> Callable[P, T]:
+    """Turn leadtrail errors into one-line messages."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except LeadtrailError as exc:
+            _fail(exc.detail)
+        except KeyboardInterrupt:
+            sys.exit(130)
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def _with_db(work: Callable[[Any], Awaitable[T]], *, migrate: bool = True) -> T:
+    from leadtrail.storage import Database
+
+    settings = _settings()
+
+    async def run() -> T:
+        db = await Database.open(settings, migrate=migrate)
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="leadtrail")
+def main() -> None:
+    """leadtrail: real-time visitor tracking, identity resolution and lead attribution."""
+
+
+# -- serve / migrate ------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", help="Address to bind (default LEADTRAIL_HOST or 127.0.0.1).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Port (default LEADTRAIL_PORT or 8000)."
+)
+@friendly
+def serve(host: str | None, port: int | None) -> None:
+    """Run the server (starts the embedded PostgreSQL unless LEADTRAIL_DATABASE_URL is set)."""
+    import uvicorn
+
+    from leadtrail.app import create_app
+    from leadtrail.bootstrap import banner
+
+    settings = _settings()
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    _setup_logging(settings.log_level)
+    app = create_app(settings, on_first_run=lambda r: banner(r, settings, click.echo))
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+        access_log=False,  # leadtrail.access logs requests
+        timeout_graceful_shutdown=10,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    click.echo(f"leadtrail {__version__} on {settings.base_url}  (Ctrl-C stops it)", err=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        # uvicorn re-raises the signal after a graceful shutdown; Ctrl-C is a normal stop.
+        pass
+    if not server.started:
+        sys.exit(1)
+
+
+@main.command()
+@friendly
+def migrate() -> None:
+    """Apply pending database migrations and create monthly partitions."""
+    _setup_logging("warning")
+
+    async def work(db: Any) -> None:
+        pending = await db.pending_migrations()
+        click.echo("migrations are current" if not pending else f"pending: {pending}")
+
+    _with_db(work)
+
+
+# -- db -----------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database connection details."""
+
+
+@db.command("url")
+@friendly
+def db_url() -> None:
+    """Print a connection URL for psql (the embedded server's socket by default)."""
+    from leadtrail.storage.embedded import EmbeddedPostgres
+
+    settings = _settings()
+    if settings.database_url:
+        click.echo(settings.database_url)
+        return
+    embedded = EmbeddedPostgres(settings.data_dir)
+    click.echo(embedded.dsn())
+    if not embedded.is_running():
+        click.echo(
+            "note: the embedded server is not running; start `leadtrail serve` first", err=True
+        )
+
+
+@db.command("check")
+@friendly
+def db_check() -> None:
+    """Check that the server has what leadtrail needs (version, logical decoding)."""
+    from leadtrail.storage.database import check_server
+
+    async def work(database: Any) -> int:
+        async with database.system() as conn:
+            result = await check_server(conn)
+        click.echo(f"PostgreSQL {result.version // 10000}.{result.version % 10000}")
+        for line in result.problems:
+            click.echo(f"problem: {line}")
+        for line in result.warnings:
+            click.echo(f"warning: {line}")
+        if not result.problems and not result.warnings:
+            click.echo("ok")
+        return len(result.problems)
+
+    if _with_db(work, migrate=False):
+        sys.exit(1)
+
+
+# -- users ----------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Dashboard accounts."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 8 characters (prompted when omitted).",
+)
+@click.option("--name", default="", help="Display name.")
+@click.option("--superuser", is_flag=True, help="May create sites and manage every account.")
+@friendly
+def users_create(email: str, password: str, name: str, superuser: bool) -> None:
+    """Create a user who can log in to the dashboard."""
+    from leadtrail.auth.users import create_user
+
+    async def work(database: Any) -> None:
+        async with database.system() as conn:
+            user = await create_user(conn, email, password, name=name, is_superuser=superuser)
+        click.echo(f"created user {user.email} ({user.id})")
+
+    _with_db(work)
+
+
+@users.command("list")
+@friendly
+def users_list() -> None:
+    """List users."""
+    from leadtrail.auth.users import list_users
+
+    async def work(database: Any) -> None:
+        async with database.system() as conn:
+            for user in await list_users(conn):
+                flag = " superuser" if user.is_superuser else ""
+                click.echo(f"{user.id}  {user.email}{flag}")
+
+    _with_db(work)
+
+
+# -- sites ----------------------------------------------------------------------------
+
+
+@main.group()
+def sites() -> None:
+    """Tracked websites."""
+
+
+@sites.command("create")
+@click.argument("name")
+@click.option(
+    "--domain", required=True, help="The site's domain, e.g. example.com (subdomains included)."
+)
+@click.option("--owner", "owner_email", help="Email of an existing user who will own the site.")
+@click.option("--public-id", help="Identifier used in the tracker snippet (generated by default).")
+@click.option(
+    "--origin", "origins", multiple=True, help="Another allowed origin domain; repeatable."
+)
+@click.option("--timezone", default="UTC", show_default=True, help="Reporting time zone.")
+@friendly
+def sites_create(
+    name: str,
+    domain: str,
+    owner_email: str | None,
+    public_id: str | None,
+    origins: tuple[str, ...],
+    timezone: str,
+) -> None:
+    """Create a site and print its public id and tracker snippet."""
+    from leadtrail.auth.users import find_user
+    from leadtrail.errors import NotFound
+    from leadtrail.sites.service import create_site, snippet
+
+    settings = _settings()
+
+    async def work(database: Any) -> None:
+        async with database.system() as conn, conn.transaction():
+            owner_id = None
+            if owner_email:
+                user = await find_user(conn, owner_email)
+                if user is None:
+                    raise NotFound(f"no user with email {owner_email}")
+                owner_id = user.id
+            site = await create_site(
+                conn,
+                name=name,
+                domain=domain,
+                owner_id=owner_id,
+                public_id=public_id,
+                allowed_origins=origins,
+                timezone=timezone,
+            )
+        click.echo(f"created site {site.name!r}  public id: {site.public_id}  id: {site.id}")
+        click.echo(snippet(site.public_id, settings.base_url))
+
+    _with_db(work)
+
+
+@sites.command("list")
+@friendly
+def sites_list() -> None:
+    """List sites."""
+    from leadtrail.sites.service import list_sites
+
+    async def work(database: Any) -> None:
+        async with database.system() as conn:
+            for site in await list_sites(conn):
+                click.echo(f"{site.public_id}  {site.domain}  {site.name}  ({site.id})")
+
+    _with_db(work)
+
+
+# -- keys -----------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """API keys (for servers calling leadtrail)."""
+
+
+@keys.command("create")
+@click.option("--site", "site_ref", required=True, help="Site public id or id.")
+@click.option("--name", default="", help="What the key is for.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    default=("ingest",),
+    show_default=True,
+    type=click.Choice(["ingest", "read", "admin"]),
+    help="Repeatable.",
+)
+@friendly
+def keys_create(site_ref: str, name: str, scopes: tuple[str, ...]) -> None:
+    """Create an API key; the key is printed once and only its hash is stored."""
+    from leadtrail.auth.api_keys import create_key
+    from leadtrail.sites.service import get_site
+
+    async def work(database: Any) -> None:
+        async with database.system() as conn, conn.transaction():
+            site = await get_site(conn, site_ref)
+            new = await create_key(conn, site.id, name=name, scopes=scopes)
+        click.echo(new.key)
+        click.echo(
+            f"prefix {new.prefix}  scopes {','.join(new.scopes)}  site {site.public_id}", err=True
+        )
+
+    _with_db(work)
+
+
+@keys.command("list")
+@click.option("--site", "site_ref", required=True, help="Site public id or id.")
+@friendly
+def keys_list(site_ref: str) -> None:
+    """List a site's keys (prefixes only)."""
+    from leadtrail.auth.api_keys import list_keys
+    from leadtrail.sites.service import get_site
+
+    async def work(database: Any) -> None:
+        async with database.system() as conn:
+            site = await get_site(conn, site_ref)
+            for key in await list_keys(conn, site.id):
+                state = "revoked" if key.revoked_at else "active"
+                used = key.last_used_at.isoformat() if key.last_used_at else "never"
+                click.echo(
+                    f"{key.prefix}  {','.join(key.scopes)}  {state}  last used {used}  {key.name}"
+                )
+
+    _with_db(work)
+
+
+@keys.command("revoke")
+@click.option("--site", "site_ref", required=True, help="Site public id or id.")
+@click.argument("key")
+@friendly
+def keys_revoke(site_ref: str, key: str) -> None:
+    """Revoke a key by its prefix or id."""
+    from leadtrail.auth.api_keys import revoke_key
+    from leadtrail.sites.service import get_site
+
+    async def work(database: Any) -> None:
+        async with database.system() as conn:
+            site = await get_site(conn, site_ref)
+            info = await revoke_key(conn, site.id, key)
+        click.echo(f"revoked {info.prefix}")
+
+    _with_db(work)

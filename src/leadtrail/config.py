@@ -1,0 +1,65 @@
+"""Settings read once from ``LEADTRAIL_*`` environment variables.
+
+This module imports nothing from the package: every layer may depend on it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Per-user data directory (``~/.local/share/leadtrail`` on Linux)."""
+    return platformdirs.user_data_path("leadtrail")
+
+
+class Settings(BaseSettings):
+    """Frozen configuration; see ``docs/settings.md`` for every variable."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADTRAIL_", frozen=True, extra="ignore")
+
+    #: PostgreSQL URL; unset means "start the embedded server in ``data_dir``".
+    database_url: str | None = None
+    #: Where the embedded database, the secret key and other state live.
+    data_dir: Path = Field(default_factory=default_data_dir)
+    #: Address ``leadtrail serve`` binds to.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    #: Base URL visitors' browsers use to reach leadtrail (tracker snippet, dashboard link).
+    public_url: str | None = None
+    #: Key that signs dashboard cookies; generated into ``data_dir/secret_key`` when unset.
+    secret_key: str | None = None
+    log_level: str = "info"
+    #: Connections per pool (the request-path pool and the system pool each get this many).
+    pool_min_size: int = Field(default=2, ge=1)
+    pool_max_size: int = Field(default=10, ge=1)
+    #: Send dashboard cookies with the Secure flag (set when served over HTTPS).
+    cookie_secure: bool = False
+    #: Lifetime of a dashboard login, in seconds.
+    session_max_age: int = Field(default=14 * 24 * 3600, ge=60)
+    #: Monthly partitions created ahead of the current month.
+    partitions_ahead: int = Field(default=3, ge=0, le=24)
+    #: Memory the embedded server may use for its buffer cache.
+    embedded_shared_buffers: str = "1GB"
+    #: Upper bound on WAL kept for replication slots on the embedded server.
+    embedded_max_slot_wal_keep_size: str = "4GB"
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.lower()
+        if level not in {"critical", "error", "warning", "info", "debug"}:
+            raise ValueError("must be one of critical, error, warning, info, debug")
+        return level
+
+    @property
+    def base_url(self) -> str:
+        """URL printed in snippets and links."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::"} else self.host
+        return f"http://{host}:{self.port}"

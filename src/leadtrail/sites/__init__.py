@@ -1,0 +1,1 @@
+"""Sites (tenants): creation, settings, members, the tracker snippet."""

@@ -1,0 +1,65 @@
+"""Dashboard login, logout and the caller's identity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from leadtrail.auth.service import COOKIE_NAME
+from leadtrail.storage import Claims, DbRole
+from leadtrail.web.deps import CurrentPrincipal
+from leadtrail.web.services import services
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+class LoginBody(BaseModel):
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=1024)
+
+
+@router.post("/login", summary="Log in; sets the HttpOnly session cookie")
+async def login(body: LoginBody, request: Request, response: Response) -> dict[str, Any]:
+    svc = services(request)
+    result = await svc.auth.login(body.email, body.password, request.headers.get("user-agent", ""))
+    response.set_cookie(
+        COOKIE_NAME,
+        result.cookie_value,
+        max_age=svc.settings.session_max_age,
+        httponly=True,
+        samesite="lax",
+        secure=svc.settings.cookie_secure,
+        path="/",
+    )
+    return {"user": {"id": str(result.principal.id), "email": result.principal.name}}
+
+
+@router.post("/logout", summary="End the dashboard session")
+async def logout(request: Request, response: Response) -> dict[str, str]:
+    cookie = request.cookies.get(COOKIE_NAME)
+    if cookie:
+        await services(request).auth.logout(cookie)
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return {"status": "logged_out"}
+
+
+@router.get("/me", summary="The caller and the sites they can see")
+async def me(principal: CurrentPrincipal, request: Request) -> dict[str, Any]:
+    db = services(request).db
+    claims = Claims(role=DbRole.ANALYST, sub=str(principal.id), site_ids=principal.site_ids)
+    async with db.transaction(claims) as conn:
+        rows = await conn.fetch("SELECT id, public_id, name, domain FROM sites ORDER BY name")
+    return {
+        "kind": principal.kind,
+        "id": str(principal.id),
+        "name": principal.name,
+        "sites": [
+            {
+                **{k: str(v) for k, v in dict(r).items()},
+                "role": principal.memberships[r["id"]].value,
+            }
+            for r in rows
+        ],
+    }

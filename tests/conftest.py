@@ -1,0 +1,158 @@
+"""Shared fixtures: one embedded PostgreSQL cluster per test session, a migrated template
+database, and a fresh database per test module cloned from it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+
+from leadtrail.app import create_app
+from leadtrail.config import Settings
+from leadtrail.storage import Database, migrator
+from leadtrail.storage.embedded import EmbeddedPostgres
+
+TEMPLATE = "lt_template"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    embedded: EmbeddedPostgres
+
+    def dsn(self, database: str, user: str = "postgres") -> str:
+        return self.embedded.dsn(user=user, database=database)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("pg"), shared_buffers="256MB")
+    embedded.start()
+    try:
+        yield Cluster(embedded)
+    finally:
+        embedded.stop(force=True)
+
+
+@pytest.fixture(scope="session")
+async def template(cluster: Cluster) -> str:
+    conn = await asyncpg.connect(cluster.dsn("postgres"))
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+        await conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(cluster.dsn(TEMPLATE))
+    try:
+        await migrator.migrate(conn)
+        await conn.execute("SELECT leadtrail.ensure_partitions(3)")
+    finally:
+        await conn.close()
+    return TEMPLATE
+
+
+async def create_database(cluster: Cluster, template: str, name: str) -> str:
+    conn = await asyncpg.connect(cluster.dsn("postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    finally:
+        await conn.close()
+    return name
+
+
+def _db_name(node: pytest.Item | pytest.Module | pytest.Collector) -> str:
+    return "t_" + re.sub(r"[^a-z0-9_]", "_", node.name.lower().removesuffix(".py"))[:50]
+
+
+@dataclass(frozen=True)
+class ModuleDatabase:
+    name: str
+    owner_dsn: str
+    app_dsn: str
+
+
+@pytest.fixture(scope="module")
+async def test_database(
+    cluster: Cluster, template: str, request: pytest.FixtureRequest
+) -> ModuleDatabase:
+    name = await create_database(cluster, template, _db_name(request.node))
+    return ModuleDatabase(name, cluster.dsn(name), cluster.dsn(name, user="leadtrail_app"))
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("data"),
+        secret_key="test-secret",
+        pool_min_size=1,
+        pool_max_size=5,
+        log_level="warning",
+    )
+
+
+@pytest.fixture(scope="module")
+async def db(test_database: ModuleDatabase, settings: Settings) -> AsyncIterator[Database]:
+    database = await Database.open(
+        settings, dsn=test_database.owner_dsn, app_dsn=test_database.app_dsn
+    )
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    app: object
+
+
+@pytest.fixture(scope="module")
+async def server(db: Database, settings: Settings) -> AsyncIterator[LiveServer]:
+    """The real app over real HTTP on loopback, in this event loop."""
+    app = create_app(settings, database=db)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    srv = uvicorn.Server(config)
+    task = asyncio.create_task(srv.serve())
+    while not srv.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", app)
+    finally:
+        srv.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def client(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def cli_env() -> dict[str, str]:
+    """Environment for running the ``leadtrail`` CLI in a subprocess."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADTRAIL_")}
+    env["PYTHONWARNINGS"] = "ignore"
+    return env
+
+
+REPO = Path(__file__).resolve().parent.parent
