@@ -14,7 +14,7 @@ from leadtrail.auth.service import Authenticator
 from leadtrail.auth.signing import signing_key
 from leadtrail.config import Settings
 from leadtrail.storage import Database
-from leadtrail.web import auth_routes, errors, health
+from leadtrail.web import assets, auth_routes, errors, health
 from leadtrail.web.access_log import AccessLogMiddleware
 from leadtrail.web.services import Services
 
@@ -79,4 +79,6 @@ def create_app(
     app.add_middleware(AccessLogMiddleware)
     app.include_router(health.router)
     app.include_router(auth_routes.router)
+    app.include_router(assets.router)
+    app.mount("/assets", assets.static_files(), name="assets")
     return app
