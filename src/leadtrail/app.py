@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -10,28 +9,14 @@ from collections.abc import AsyncIterator, Callable
 from fastapi import FastAPI
 
 from leadtrail import __version__, bootstrap
-from leadtrail.auth.service import Authenticator
-from leadtrail.auth.signing import signing_key
+from leadtrail.components import Component
 from leadtrail.config import Settings
 from leadtrail.storage import Database
 from leadtrail.web import assets, auth_routes, errors, health
 from leadtrail.web.access_log import AccessLogMiddleware
-from leadtrail.web.services import Services
+from leadtrail.web.services import build_services
 
 logger = logging.getLogger(__name__)
-PARTITION_CHECK_SECONDS = 6 * 3600
-
-
-async def _keep_partitions(db: Database, months_ahead: int) -> None:
-    """Create next months' partitions well before they are needed."""
-    while True:
-        await asyncio.sleep(PARTITION_CHECK_SECONDS)
-        try:
-            created = await db.ensure_partitions(months_ahead)
-            if created:
-                logger.info("created %d monthly partitions", created)
-        except Exception:
-            logger.exception("partition upkeep failed; will retry")
 
 
 def create_app(
@@ -46,24 +31,24 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = database or await Database.open(settings)
-        upkeep: asyncio.Task[None] | None = None
+        started: list[Component] = []
         try:
-            app.state.services = Services(
-                settings=settings,
-                db=db,
-                auth=Authenticator(db, signing_key(settings), settings.session_max_age),
-            )
+            svc = build_services(settings, db)
+            app.state.services = svc
             if on_first_run is not None:
                 result = await bootstrap.first_run(db)
                 if result is not None:
                     on_first_run(result)
-            upkeep = asyncio.create_task(_keep_partitions(db, settings.partitions_ahead))
+            for component in svc.components:
+                await component.start()
+                started.append(component)
             yield
         finally:
-            if upkeep is not None:
-                upkeep.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await upkeep
+            for component in reversed(started):
+                try:
+                    await component.stop()
+                except Exception:
+                    logger.exception("stopping %s failed", component.name)
             if database is None:
                 await db.close()
 

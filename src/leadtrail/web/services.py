@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
 from leadtrail.auth.service import Authenticator
+from leadtrail.auth.signing import signing_key
+from leadtrail.components import Component, PeriodicTask
 from leadtrail.config import Settings
 from leadtrail.storage import Database
+
+PARTITION_CHECK_SECONDS = 6 * 3600
 
 
 @dataclass
@@ -16,6 +20,25 @@ class Services:
     settings: Settings
     db: Database
     auth: Authenticator
+    #: started in order with the app, stopped in reverse
+    components: list[Component] = field(default_factory=list)
+
+
+def build_services(settings: Settings, db: Database) -> Services:
+    """Wire the domain services and background components of one process."""
+    svc = Services(
+        settings=settings,
+        db=db,
+        auth=Authenticator(db, signing_key(settings), settings.session_max_age),
+    )
+    svc.components.append(
+        PeriodicTask(
+            "partition-upkeep",
+            PARTITION_CHECK_SECONDS,
+            lambda: db.ensure_partitions(settings.partitions_ahead),
+        )
+    )
+    return svc
 
 
 def services(conn: HTTPConnection) -> Services:
