@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from tests.conftest import LiveServer
+from tests.e2e.sites import FakeApi, FixtureSite, serve_fake_api, serve_fixture_site
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM_ARGS = [
@@ -70,3 +74,36 @@ def screenshot_path(name: str) -> Path:
     folder = ARTIFACTS / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{name}.png"
+
+
+
+@pytest.fixture(scope="module")
+def fixture_site(server: LiveServer) -> Iterator[FixtureSite]:
+    """A customer's website on its own origin whose pages embed the tracker served by the
+    live leadtrail ``server`` (see tests/e2e/sites.py). Point ``api_url`` where events go."""
+    with serve_fixture_site(server.url) as site:
+        yield site
+
+
+@pytest.fixture(scope="module")
+async def fake_api_server() -> AsyncIterator[FakeApi]:
+    with serve_fake_api(asyncio.get_running_loop()) as api:
+        yield api
+
+
+@pytest.fixture
+def fake_api(fake_api_server: FakeApi) -> FakeApi:
+    """A recording stand-in for /api/sync, /api/identify and /api/leads, emptied per test."""
+    fake_api_server.reset()
+    return fake_api_server
+
+
+@pytest.fixture
+def site(fixture_site: FixtureSite, fake_api: FakeApi) -> Iterator[FixtureSite]:
+    """The fixture website with the default snippet, sending to ``fake_api``."""
+    fixture_site.script_src = None
+    fixture_site.attrs = {}
+    fixture_site.copies = 1
+    fixture_site.site_id = "fixture_site"
+    fixture_site.api_url = fake_api.url
+    yield fixture_site
