@@ -76,7 +76,6 @@ def screenshot_path(name: str) -> Path:
     return folder / f"{name}.png"
 
 
-
 @pytest.fixture(scope="module")
 def fixture_site(server: LiveServer) -> Iterator[FixtureSite]:
     """A customer's website on its own origin whose pages embed the tracker served by the

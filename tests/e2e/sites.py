@@ -51,7 +51,11 @@ def _serve(handler: type[BaseHTTPRequestHandler], name: str) -> Iterator[Threadi
 
 class _Quiet(BaseHTTPRequestHandler):
     def _send(
-        self, body: bytes, content_type: str, status: int = 200, headers: dict[str, str] | None = None
+        self,
+        body: bytes,
+        content_type: str,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
     ) -> None:
         try:
             self.send_response(status)

@@ -37,7 +37,25 @@ async def freeze_clock(page: Page) -> int:
     """Install Playwright's fake clock and stop it: from here on time moves only with
     ``page.clock.run_for`` / ``fast_forward``, so timers fire exactly when a test says.
     Returns the frozen time (ms since the epoch)."""
-    now = int(time.time() * 1000)
-    await page.clock.install(time=now - 1000)
+    now = int(time.time())  # Playwright takes seconds here
+    await page.clock.install(time=now - 1)
     await page.clock.pause_at(now)
-    return now
+    return now * 1000
+
+
+# Counts answers the tracker has finished handling: the counter moves two microtasks after
+# the response body was read, so after the tracker's own handler has updated its outbox.
+COUNT_ANSWERS = """
+window.__answers = 0;
+const text = Response.prototype.text;
+Response.prototype.text = function () {
+    const body = text.call(this);
+    body.finally(() => queueMicrotask(() => queueMicrotask(() => window.__answers++)));
+    return body;
+};
+"""
+
+
+async def answered(page: Page, count: int) -> None:
+    """Wait until the tracker has handled ``count`` answers (needs ``COUNT_ANSWERS``)."""
+    await page.wait_for_function(f"window.__answers >= {count}")

@@ -100,18 +100,18 @@
   if (S && Object.keys(land).length && str(land) != str(S.c)) S = null;
 
   // ---- queue, outbox and delivery (design note in docs/tracker.md) ----
-  var Q = [], tm = 0, fly = {}, ref = d.referrer;
+  var Q = [], tm = 0, fly = {}, kab = 0, ref = d.referrer;
   var box = (b) => (b = json(LS, KB)) && b.q ? b : { q: [], n: 0, at: 0 };
   var keep = (b) => put(LS, KB, b.q.length ? str(b) : null);
   var later = (ms) => { tm = tm || setTimeout(flush, ms); };
   var enq = (p, b) => Q.push({ k: b.eid || eid(), p, b, t: now() });
 
-  var track = (c, a, l, v, m) => {
+  var track = (c, a, l, v, m, u) => {
     var t = now(), e;
     if (off()) return;
     if (c != 'system') touch(t, a != 'view');
     else if (!S) return;
-    e = { s: site, u: loc.href.slice(0, 2e3), sid: S.id, ec: c, ea: a, eid: eid(), ts: t, meta: { ...m, fp: fp(), ...S.c, device_info: {
+    e = { s: site, u: (u || loc.href).slice(0, 2e3), sid: S.id, ec: c, ea: a, eid: eid(), ts: t, meta: { ...m, fp: fp(), ...S.c, device_info: {
       screen: screen.width + 'x' + screen.height, viewport: w.innerWidth + 'x' + w.innerHeight,
       tz: tz(), lang: nav.language, dpr: w.devicePixelRatio } } };
     if (l || l === 0) e.el = String(l).slice(0, 500);
@@ -148,9 +148,10 @@
     if (b.q.length && t < b.at) later(b.at - t);
   };
   var post = (path, obj, keys, bc) => {
-    var url = base + path, body = str(obj), ka = blen(body) < 3e4;
+    var url = base + path, body = str(obj), n = blen(body), ka = kab + n < MAX;
     var done = (r) => {
       var b = box(), wait;
+      if (ka) kab -= n;
       each(keys, (k) => delete fly[k]);
       if (r === 1) {
         b.q = b.q.filter((i) => keys.indexOf(i.k) < 0);
@@ -169,12 +170,14 @@
       try { if (nav.sendBeacon(url, body)) return; } catch (e) { /* fall back to fetch */ }
     }
     if (!w.fetch) return;
-    // Chromium allows 64 KB of keepalive bodies in flight: big backlog bodies go without.
-    fetch(url, { method: 'POST', body: body, keepalive: ka, credentials: 'omit' }).then((r) => {
+    // Browsers allow 64 KB of keepalive bodies in flight; past that, plain fetch.
+    if (ka) kab += n;
+    // The body is read to the end: Chromium releases a keepalive request's quota only then.
+    fetch(url, { method: 'POST', body, keepalive: ka, credentials: 'omit' }).then((r) => r.text().then(() => {
       if (/^(408|429|5)/.test(r.status)) throw r;
       if (r.status > 399) con.warn(WARN, path, r.status);
       done(1);
-    }).catch(done);
+    })).catch(done);
   };
 
   // ---- automatic events ----
@@ -239,8 +242,8 @@
     enq('/api/leads', o);
     flush();
   };
-  var quit = () => {
-    forms.forEach((s, f) => s.t && !s.d && track('interaction', 'form_abandon', fname(f), ago(s.t), { field: s.f }));
+  var quit = (u) => {  // u: the page the forms were on, when an SPA has already left it
+    forms.forEach((s, f) => s.t && !s.d && track('interaction', 'form_abandon', fname(f), ago(s.t), { field: s.f }, u));
     forms = new Map();
   };
   var onScroll = () => {
@@ -257,7 +260,7 @@
   };
   var onNav = (h) => {
     if ((h = loc.href.split('#')[0]) == page) return;
-    quit();
+    quit(page);
     ref = page;
     page = h;
     depth = {};
