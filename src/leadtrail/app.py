@@ -12,7 +12,15 @@ from leadtrail import __version__, bootstrap
 from leadtrail.components import Component
 from leadtrail.config import Settings
 from leadtrail.storage import Database
-from leadtrail.web import assets, auth_routes, errors, health
+from leadtrail.web import (
+    assets,
+    auth_routes,
+    errors,
+    health,
+    lead_routes,
+    money_routes,
+    people_routes,
+)
 from leadtrail.web.access_log import AccessLogMiddleware
 from leadtrail.web.services import build_services
 
@@ -65,5 +73,8 @@ def create_app(
     app.include_router(health.router)
     app.include_router(auth_routes.router)
     app.include_router(assets.router)
+    app.include_router(people_routes.router)
+    app.include_router(lead_routes.router)
+    app.include_router(money_routes.router)
     app.mount("/assets", assets.static_files(), name="assets")
     return app

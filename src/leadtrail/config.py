@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     #: Upper bound on WAL kept for replication slots on the embedded server.
     embedded_max_slot_wal_keep_size: str = "4GB"
 
+    #: Redis URL for rate-limit counters shared by several processes; unset keeps them in memory.
+    redis_url: str | None = None
+    #: Seconds between passes of the background identity resolver; 0 turns it off.
+    identity_resolve_interval: float = Field(default=1.0, ge=0, le=3600)
+    #: Sessions linked per resolver transaction.
+    identity_batch_size: int = Field(default=500, ge=1, le=10000)
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

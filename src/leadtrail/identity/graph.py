@@ -32,9 +32,7 @@ async def load_links(conn: Connection, site_id: UUID, keys: Iterable[IdKey]) -> 
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    rows = await conn.fetch(
-        Q.links_for, site_id, [k for k, _ in wanted], [v for _, v in wanted]
-    )
+    rows = await conn.fetch(Q.links_for, site_id, [k for k, _ in wanted], [v for _, v in wanted])
     return {
         (r["kind"], r["value"]): Link(
             r["canonical_user_id"], r["state"], r["first_network"], r["state_reason"]
@@ -43,7 +41,9 @@ async def load_links(conn: Connection, site_id: UUID, keys: Iterable[IdKey]) -> 
     }
 
 
-async def load_profiles(conn: Connection, site_id: UUID, ids: Iterable[UUID]) -> dict[UUID, Profile]:
+async def load_profiles(
+    conn: Connection, site_id: UUID, ids: Iterable[UUID]
+) -> dict[UUID, Profile]:
     rows = await conn.fetch(Q.profiles, site_id, sorted(set(ids)))
     found: dict[UUID, tuple[datetime, dict[str, set[str]]]] = {}
     for r in rows:
@@ -56,7 +56,9 @@ async def load_profiles(conn: Connection, site_id: UUID, ids: Iterable[UUID]) ->
     }
 
 
-async def lock_users(conn: Connection, site_id: UUID, ids: Iterable[UUID]) -> dict[UUID, UUID | None]:
+async def lock_users(
+    conn: Connection, site_id: UUID, ids: Iterable[UUID]
+) -> dict[UUID, UUID | None]:
     """Lock people rows in id order; returns each one's ``merged_into``."""
     rows = await conn.fetch(Q.lock_users, site_id, sorted(set(ids)))
     return {r["id"]: r["merged_into"] for r in rows}
@@ -205,7 +207,9 @@ async def unmerge(conn: Connection, site_id: UUID, merge_id: UUID, actor: str) -
             code="unmerge_blocked",
         )
     if state.get(merged) != survivor:
-        raise Conflict("the merged person is no longer part of the survivor", code="unmerge_blocked")
+        raise Conflict(
+            "the merged person is no longer part of the survivor", code="unmerge_blocked"
+        )
     moved = row["moved"]
     sessions = moved.get("sessions", [])
     restored = await conn.fetch(

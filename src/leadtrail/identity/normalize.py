@@ -47,12 +47,18 @@ def phone(value: str, default_region: str | None = None, *, field: str = "phone"
     try:
         parsed = phonenumbers.parse(text, region(default_region))
     except phonenumbers.NumberParseException:
-        hint = "" if text.startswith("+") else " (add the country code or set the site's default_region)"
+        hint = (
+            ""
+            if text.startswith("+")
+            else " (add the country code or set the site's default_region)"
+        )
         raise BadRequest(
             f"{value!r} is not a phone number{hint}", code="invalid_phone", field=field
         ) from None
     if not phonenumbers.is_possible_number(parsed) or not phonenumbers.is_valid_number(parsed):
-        raise BadRequest(f"{value!r} is not a valid phone number", code="invalid_phone", field=field)
+        raise BadRequest(
+            f"{value!r} is not a valid phone number", code="invalid_phone", field=field
+        )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -48,7 +48,9 @@ def visit_from_row(row: Any) -> Visit:
 async def _owned(conn: Connection, site_id: UUID, fps: Iterable[str]) -> list[OwnedSession]:
     rows = await conn.fetch(Q.owned_by_fingerprint, site_id, sorted(set(fps)))
     return [
-        OwnedSession((r["id"], r["created_month"]), r["canonical_user_id"], r["fingerprint"], r["network"])
+        OwnedSession(
+            (r["id"], r["created_month"]), r["canonical_user_id"], r["fingerprint"], r["network"]
+        )
         for r in rows
     ]
 
@@ -79,7 +81,9 @@ async def apply_resolution(
         uid = graph.real(ref, created)
         return remap.get(uid, uid) if uid is not None else None
 
-    links = {k: Link(final(v.user), v.state, v.first_network, v.reason) for k, v in result.links.items()}
+    links = {
+        k: Link(final(v.user), v.state, v.first_network, v.reason) for k, v in result.links.items()
+    }
     await graph.write_links(conn, site_id, links, created, source)
     assigned: dict[SessionKey, UUID] = {}
     unresolved = [(k, v) for k, v in sorted(result.assignments.items()) if k not in previous]
@@ -126,7 +130,9 @@ async def resolve(
     owned: list[OwnedSession] = []
     if result.newly_shared:
         owned = await _owned(conn, site_id, result.newly_shared)
-        more = await graph.load_links(conn, site_id, [net_key(o.fingerprint, o.network) for o in owned if o.network])
+        more = await graph.load_links(
+            conn, site_id, [net_key(o.fingerprint, o.network) for o in owned if o.network]
+        )
         links = {**links, **more}
         result = resolve_visits(visits, links, networks, owned)
     previous = {o.key: o.user for o in owned}

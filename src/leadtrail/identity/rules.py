@@ -251,7 +251,11 @@ def _ids(profile: Profile) -> dict[str, set[str]]:
     return {k: set(v) for k, v in profile.identifiers.items() if v}
 
 
-def contradicts(a: Mapping[str, set[str] | frozenset[str]], b: Mapping[str, set[str] | frozenset[str]], kinds: Iterable[str]) -> bool:
+def contradicts(
+    a: Mapping[str, set[str] | frozenset[str]],
+    b: Mapping[str, set[str] | frozenset[str]],
+    kinds: Iterable[str],
+) -> bool:
     """Both have values of one kind and share none of them."""
     return any(a.get(k) and b.get(k) and not (set(a[k]) & set(b[k])) for k in kinds)
 

@@ -82,10 +82,14 @@ async def _share_fingerprint(conn: Connection, site_id: UUID, fp: str, reason: s
     if link is None or link.state != "active":
         return set()
     owned = await resolver._owned(conn, site_id, [fp])
-    more = await graph.load_links(conn, site_id, [net_key(o.fingerprint, o.network) for o in owned if o.network])
+    more = await graph.load_links(
+        conn, site_id, [net_key(o.fingerprint, o.network) for o in owned if o.network]
+    )
     result = split_fingerprint(fp, link, reason, owned, {**links, **more})
     previous = {o.key: o.user for o in owned}
-    assigned = await resolver.apply_resolution(conn, site_id, result, previous=previous, source="resolver")
+    assigned = await resolver.apply_resolution(
+        conn, site_id, result, previous=previous, source="resolver"
+    )
     return set(assigned.values()) | set(previous.values())
 
 
@@ -119,7 +123,9 @@ async def tie(
     if fp and fp_link is not None and isinstance(fp_link.owner, UUID):
         weak.append(WeakCandidate(fp_link.owner, ("fingerprint", fp)))
 
-    candidates = {link.owner for k, link in links.items() if k in strong and isinstance(link.owner, UUID)}
+    candidates = {
+        link.owner for k, link in links.items() if k in strong and isinstance(link.owner, UUID)
+    }
     candidates |= {w.user for w in weak}
     state = await graph.lock_users(conn, site_id, candidates)
     if any(v is not None for v in state.values()):
@@ -160,17 +166,29 @@ async def tie(
         if rejected_session and session.via not in WEAK_VIAS:
             pass  # identified as someone else earlier in this very session: it stays theirs
         elif session.canonical_user_id != person or session.via in WEAK_VIAS:
-            if session.canonical_user_id != person and session.canonical_user_id not in [m for m, _ in decision.merged]:
+            if session.canonical_user_id != person and session.canonical_user_id not in [
+                m for m, _ in decision.merged
+            ]:
                 touched.add(session.canonical_user_id)  # type: ignore[arg-type]
             await graph.move_sessions(
                 conn,
                 site_id,
-                {(session.id, session.month): (_current(session, decision.merged, person), person, source)},
+                {
+                    (session.id, session.month): (
+                        _current(session, decision.merged, person),
+                        person,
+                        source,
+                    )
+                },
             )
         if rejected_session and session.via == "network" and session.fingerprint:
-            await graph.mark_shared(conn, site_id, net_key(session.fingerprint, session.network), "conflicting_people")
+            await graph.mark_shared(
+                conn, site_id, net_key(session.fingerprint, session.network), "conflicting_people"
+            )
     if fp:
-        if rejected_fp or (rejected_session and session is not None and session.via == "fingerprint"):
+        if rejected_fp or (
+            rejected_session and session is not None and session.via == "fingerprint"
+        ):
             touched |= await _share_fingerprint(conn, site_id, fp, "conflicting_people")
         elif fp_link is None:
             network = session.network if session is not None else None

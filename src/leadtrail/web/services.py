@@ -10,7 +10,9 @@ from leadtrail.auth.service import Authenticator
 from leadtrail.auth.signing import signing_key
 from leadtrail.components import Component, PeriodicTask
 from leadtrail.config import Settings
+from leadtrail.identity.resolver import IdentityResolver
 from leadtrail.storage import Database
+from leadtrail.web.ratelimit import RateLimiter
 
 PARTITION_CHECK_SECONDS = 6 * 3600
 
@@ -20,6 +22,8 @@ class Services:
     settings: Settings
     db: Database
     auth: Authenticator
+    rate_limiter: RateLimiter
+    identity_resolver: IdentityResolver
     #: started in order with the app, stopped in reverse
     components: list[Component] = field(default_factory=list)
 
@@ -30,6 +34,10 @@ def build_services(settings: Settings, db: Database) -> Services:
         settings=settings,
         db=db,
         auth=Authenticator(db, signing_key(settings), settings.session_max_age),
+        rate_limiter=RateLimiter(settings.redis_url),
+        identity_resolver=IdentityResolver(
+            db, settings.identity_resolve_interval, settings.identity_batch_size
+        ),
     )
     svc.components.append(
         PeriodicTask(
@@ -38,6 +46,7 @@ def build_services(settings: Settings, db: Database) -> Services:
             lambda: db.ensure_partitions(settings.partitions_ahead),
         )
     )
+    svc.components.append(svc.identity_resolver)
     return svc
 
 
