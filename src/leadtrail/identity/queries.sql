@@ -4,11 +4,11 @@
 -- Serialises work on the same identifiers (two leads with one new email at once); keys are
 -- taken in one global order so two transactions never wait on each other in a circle.
 SELECT count(pg_advisory_xact_lock(k))
-FROM (SELECT DISTINCT hashtextextended($1::text || ':' || x, 0) AS k
+FROM (SELECT DISTINCT hashtextextended($1::uuid::text || ':' || x, 0) AS k
       FROM unnest($2::text[]) AS x ORDER BY 1) AS keys;
 
 -- name: try_lock_resolver
-SELECT pg_try_advisory_xact_lock(hashtextextended('identity-resolver:' || $1::text, 0));
+SELECT pg_try_advisory_xact_lock(hashtextextended('identity-resolver:' || $1::uuid::text, 0));
 
 -- name: links_for
 SELECT l.kind, l.value, l.canonical_user_id, l.state, l.first_network, l.state_reason
