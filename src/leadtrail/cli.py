@@ -113,6 +113,7 @@ def serve(host: str | None, port: int | None) -> None:
         http="httptools",
         log_level=settings.log_level,
         access_log=False,  # leadtrail.access logs requests
+        proxy_headers=False,  # X-Forwarded-For is read by leadtrail for LEADTRAIL_TRUSTED_PROXIES
         timeout_graceful_shutdown=10,
         lifespan="on",
     )
@@ -438,7 +439,9 @@ def identity_unmerge(site_ref: str, merge_id: str) -> None:
     try:
         mid = UUID(merge_id)
     except ValueError:
-        raise BadRequest("MERGE_ID must be a merge id (a UUID); see `leadtrail identity merges`") from None
+        raise BadRequest(
+            "MERGE_ID must be a merge id (a UUID); see `leadtrail identity merges`"
+        ) from None
 
     async def work(database: Any) -> None:
         async with database.system() as conn, conn.transaction():

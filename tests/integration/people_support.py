@@ -39,7 +39,9 @@ async def make_tenant(db: Database, name: str, settings: dict[str, Any] | None =
             await conn.execute("UPDATE sites SET settings = $2 WHERE id = $1", site.id, settings)
         ingest = await create_key(conn, site.id, name="server", scopes=["ingest"])
         read = await create_key(conn, site.id, name="reader", scopes=["read"])
-    return Tenant(site.id, site.public_id, site.domain, ingest.key, read.key, email, "correct horse battery")
+    return Tenant(
+        site.id, site.public_id, site.domain, ingest.key, read.key, email, "correct horse battery"
+    )
 
 
 async def add_session(
@@ -102,7 +104,9 @@ async def add_session(
 async def person_of(db: Database, site_id: uuid.UUID, session_id: uuid.UUID) -> uuid.UUID | None:
     async with db.system() as conn:
         value = await conn.fetchval(
-            "SELECT canonical_user_id FROM sessions WHERE site_id = $1 AND id = $2", site_id, session_id
+            "SELECT canonical_user_id FROM sessions WHERE site_id = $1 AND id = $2",
+            site_id,
+            session_id,
         )
     return value if isinstance(value, uuid.UUID) else None
 

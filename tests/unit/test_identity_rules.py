@@ -26,7 +26,11 @@ def visit(fp: str | None, net: str = "192.0.2.0/24", concurrent: bool = False) -
 
 
 def person(created_minutes: int = 0, **ids: str) -> Profile:
-    return Profile(uuid.uuid4(), T0 + timedelta(minutes=created_minutes), {k: frozenset([v]) for k, v in ids.items()})
+    return Profile(
+        uuid.uuid4(),
+        T0 + timedelta(minutes=created_minutes),
+        {k: frozenset([v]) for k, v in ids.items()},
+    )
 
 
 def test_new_fingerprint_makes_one_person_for_all_its_visits() -> None:
@@ -41,7 +45,9 @@ def test_new_fingerprint_makes_one_person_for_all_its_visits() -> None:
 def test_known_fingerprint_joins_its_owner() -> None:
     owner = uuid.uuid4()
     v = visit("fp1")
-    result = resolve_visits([v], {("fingerprint", "fp1"): Link(owner, "active", "192.0.2.0/24")}, {})
+    result = resolve_visits(
+        [v], {("fingerprint", "fp1"): Link(owner, "active", "192.0.2.0/24")}, {}
+    )
     assert result.assignments[v.key] == (owner, "fingerprint") and result.new_users == 0
 
 
@@ -65,7 +71,9 @@ def test_too_many_networks_shares_the_fingerprint() -> None:
     owner = uuid.uuid4()
     nets = {f"10.0.{i}.0/24" for i in range(MAX_NETWORKS)}
     v = visit("fp1", "10.99.0.0/24")
-    result = resolve_visits([v], {("fingerprint", "fp1"): Link(owner, "active", "10.0.0.0/24")}, {"fp1": nets})
+    result = resolve_visits(
+        [v], {("fingerprint", "fp1"): Link(owner, "active", "10.0.0.0/24")}, {"fp1": nets}
+    )
     assert result.newly_shared == {"fp1": "many_networks"}
 
 
@@ -78,12 +86,17 @@ def test_shared_fingerprint_without_network_gives_a_person_per_visit() -> None:
 def test_strong_identifiers_given_together_merge_their_owners_into_the_oldest() -> None:
     older, newer = person(0, email="a@x.com"), person(5, phone="+14195550134")
     links = {("email", "a@x.com"): Link(older.id), ("phone", "+14195550134"): Link(newer.id)}
-    tie = decide_tie([("email", "a@x.com"), ("phone", "+14195550134")], links, {older.id: older, newer.id: newer})
+    tie = decide_tie(
+        [("email", "a@x.com"), ("phone", "+14195550134")], links, {older.id: older, newer.id: newer}
+    )
     assert tie.person == older.id and tie.merged == [(newer.id, ("phone", "+14195550134"))]
 
 
 def test_different_external_ids_never_merge() -> None:
-    a, b = person(0, external_id="crm-1", email="a@x.com"), person(1, external_id="crm-2", phone="+14195550134")
+    a, b = (
+        person(0, external_id="crm-1", email="a@x.com"),
+        person(1, external_id="crm-2", phone="+14195550134"),
+    )
     links = {("email", "a@x.com"): Link(a.id), ("phone", "+14195550134"): Link(b.id)}
     tie = decide_tie([("email", "a@x.com"), ("phone", "+14195550134")], links, {a.id: a, b.id: b})
     assert tie.person == a.id and tie.merged == [] and tie.shared == [("phone", "+14195550134")]
@@ -91,17 +104,29 @@ def test_different_external_ids_never_merge() -> None:
 
 def test_a_fingerprint_never_merges_people_with_different_emails() -> None:
     alice = person(0, email="alice@x.com")
-    tie = decide_tie([("email", "bob@x.com")], {}, {alice.id: alice}, [WeakCandidate(alice.id, ("fingerprint", "fp"))])
+    tie = decide_tie(
+        [("email", "bob@x.com")],
+        {},
+        {alice.id: alice},
+        [WeakCandidate(alice.id, ("fingerprint", "fp"))],
+    )
     assert tie.person is None and tie.rejected and tie.link == [("email", "bob@x.com")]
 
 
 def test_an_anonymous_visitor_joins_the_person_who_identifies() -> None:
     anon, known = person(0), person(9, email="a@x.com")
-    tie = decide_tie([("email", "a@x.com")], {("email", "a@x.com"): Link(known.id)}, {anon.id: anon, known.id: known}, [WeakCandidate(anon.id, ("session", "s"))])
+    tie = decide_tie(
+        [("email", "a@x.com")],
+        {("email", "a@x.com"): Link(known.id)},
+        {anon.id: anon, known.id: known},
+        [WeakCandidate(anon.id, ("session", "s"))],
+    )
     assert tie.person == anon.id and tie.merged == [(known.id, ("email", "a@x.com"))]
 
 
 def test_email_only_and_phone_only_do_not_contradict() -> None:
     a = person(0, email="a@x.com")
-    tie = decide_tie([("phone", "+14195550134")], {}, {a.id: a}, [WeakCandidate(a.id, ("session", "s"))])
+    tie = decide_tie(
+        [("phone", "+14195550134")], {}, {a.id: a}, [WeakCandidate(a.id, ("session", "s"))]
+    )
     assert tie.person == a.id and tie.link == [("phone", "+14195550134")]

@@ -48,17 +48,28 @@ def test_emails_and_external_ids() -> None:
 
 def test_site_settings_defaults_and_bad_values() -> None:
     assert PeopleSettings.from_site({}) == PeopleSettings()
-    odd = PeopleSettings.from_site({"default_region": "us", "currency": "eur", "lead_lookback_minutes": "x", "call_window_minutes": 10**9, "attribution_half_life_days": -1})
+    odd = PeopleSettings.from_site(
+        {
+            "default_region": "us",
+            "currency": "eur",
+            "lead_lookback_minutes": "x",
+            "call_window_minutes": 10**9,
+            "attribution_half_life_days": -1,
+        }
+    )
     assert odd.default_region == "US" and odd.currency == "EUR"
     assert odd.lead_lookback_minutes == 60 and odd.call_window_minutes == 24 * 60
     assert odd.attribution_half_life_days == 7.0
 
 
 def test_ad_spend_csv_with_google_ads_headers() -> None:
-    rows = read_csv("\ufeffCampaign ID,Campaign,Day,Clicks,Impr.,Cost,Currency code\n111,Spring,2026-01-05,\"1,204\",50000,\"1,033.50\",USD\n\n", "USD")
-    assert [(r.campaign_id, r.campaign_name, r.date, r.clicks, r.impressions, r.cost) for r in rows] == [
-        ("111", "Spring", date(2026, 1, 5), 1204, 50000, Decimal("1033.5000"))
-    ]
+    rows = read_csv(
+        '\ufeffCampaign ID,Campaign,Day,Clicks,Impr.,Cost,Currency code\n111,Spring,2026-01-05,"1,204",50000,"1,033.50",USD\n\n',
+        "USD",
+    )
+    assert [
+        (r.campaign_id, r.campaign_name, r.date, r.clicks, r.impressions, r.cost) for r in rows
+    ] == [("111", "Spring", date(2026, 1, 5), 1204, 50000, Decimal("1033.5000"))]
     with pytest.raises(BadRequest, match="line 2"):
         read_csv("date,cost\n2026-13-01,1\n", "USD")
     with pytest.raises(BadRequest, match="header"):
@@ -67,7 +78,9 @@ def test_ad_spend_csv_with_google_ads_headers() -> None:
 
 def test_google_ads_file() -> None:
     rows = [
-        OfflineConversion("Cj0KCQiA-abc123", datetime(2026, 2, 6, 19, 3, 12, tzinfo=UTC), Decimal("120.50"), None),
+        OfflineConversion(
+            "Cj0KCQiA-abc123", datetime(2026, 2, 6, 19, 3, 12, tzinfo=UTC), Decimal("120.50"), None
+        ),
         OfflineConversion("=cmd|evil", datetime(2026, 2, 6, tzinfo=UTC), None, None),
         OfflineConversion("Cj0KCQiA-def456", datetime(2026, 2, 6, tzinfo=UTC), None, None),
     ]
@@ -84,8 +97,18 @@ def test_google_ads_file() -> None:
 
 
 def test_similarity_measure() -> None:
-    a = {"preferred_browser": "Chrome", "preferred_device": "mobile", "preferred_os": "iOS", "country_code": None,
-         "region": None, "city": None, "primary_referrer_type": "search", "total_sessions": 2, "total_actions": 10, "total_duration_sec": 100}
+    a = {
+        "preferred_browser": "Chrome",
+        "preferred_device": "mobile",
+        "preferred_os": "iOS",
+        "country_code": None,
+        "region": None,
+        "city": None,
+        "primary_referrer_type": "search",
+        "total_sessions": 2,
+        "total_actions": 10,
+        "total_duration_sec": 100,
+    }
     assert score(a, a)[0] == pytest.approx(1.0)
     other = {**a, "preferred_browser": "Safari", "total_sessions": 1}
     value, parts = score(a, other)

@@ -26,6 +26,7 @@ from leadtrail.web.people_common import (
     json,
     parse_uuid,
     preflight,
+    rate_limit,
     read_object,
     server_caller,
     site_for,
@@ -33,7 +34,6 @@ from leadtrail.web.people_common import (
     tracker_error,
     validate,
 )
-from leadtrail.web.ratelimit import client_ip
 from leadtrail.web.services import services
 
 router = APIRouter(tags=["leads and calls"])
@@ -178,8 +178,7 @@ async def post_lead(request: Request) -> Response:
     tracker = "authorization" not in request.headers and "s" in data
     try:
         if tracker:
-            svc = services(request)
-            await svc.rate_limiter.check("tracker-leads", TRACKER_LEAD_RATE, client_ip(request))
+            await rate_limit(request, "tracker-leads", TRACKER_LEAD_RATE)
             t = validate(TrackerLeadBody, data)
             caller = await tracker_caller(request, t.s, "tracker-leads")
             body = LeadBody(
@@ -241,7 +240,7 @@ class CallEventBody(BaseModel):
 )
 async def call_event(body: CallEventBody, request: Request) -> Response:
     svc = services(request)
-    await svc.rate_limiter.check("call-event", CALL_EVENT_RATE, client_ip(request))
+    await rate_limit(request, "call-event", CALL_EVENT_RATE)
     caller = await server_caller(request, body.site_id, Access.OPERATE)
     settings = caller.site.people
     phone_number = normalize.phone(body.phone_number, settings.default_region, field="phone_number")

@@ -3,6 +3,7 @@ a caller may act on, CORS for the tracker, uuids in paths."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import limits
 import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -19,12 +21,14 @@ from starlette.responses import JSONResponse, Response
 from leadtrail.auth.principal import Access, Principal
 from leadtrail.auth.service import AUTH_CLAIMS
 from leadtrail.errors import BadRequest, Forbidden, LeadtrailError, NotFound, PayloadTooLarge
+from leadtrail.ingest.clientip import Network, client_ip, parse_networks
 from leadtrail.sites.domains import origin_allowed
 from leadtrail.sites.people import PeopleSettings
 from leadtrail.sites.service import get_site
 from leadtrail.storage import Claims, DbRole
 from leadtrail.web.deps import current_principal
 from leadtrail.web.errors import error_response
+from leadtrail.web.ratelimit import parse_limit
 from leadtrail.web.services import services
 
 MAX_BODY = 64 * 1024
@@ -232,3 +236,24 @@ def period(start: str | None, end: str | None, timezone: str, default_days: int 
     if stop - begin > timedelta(days=731):
         raise BadRequest("a period is at most two years", code="invalid_period", field="from")
     return Period(begin, stop)
+
+
+@functools.lru_cache(maxsize=16)
+def _limit(rate: str) -> limits.RateLimitItem:
+    return parse_limit(rate, "rate")
+
+
+@functools.lru_cache(maxsize=4)
+def _trusted(spec: str) -> tuple[Network, ...]:
+    return parse_networks(spec)
+
+
+async def rate_limit(request: Request, scope: str, rate: str) -> None:
+    """Count this request against ``rate`` per client IP (behind trusted proxies, the
+    forwarded address), with the limiter ``/api/sync`` uses."""
+    svc = services(request)
+    peer = request.client.host if request.client else None
+    ip = client_ip(
+        peer, request.headers.get("x-forwarded-for"), _trusted(svc.settings.trusted_proxies)
+    )
+    await svc.limiter.hit(_limit(rate), scope, ip or "unknown")

@@ -22,6 +22,7 @@ from leadtrail.web.people_common import (
     json,
     parse_uuid,
     preflight,
+    rate_limit,
     read_object,
     server_caller,
     site_for,
@@ -29,7 +30,6 @@ from leadtrail.web.people_common import (
     tracker_error,
     validate,
 )
-from leadtrail.web.ratelimit import client_ip
 from leadtrail.web.services import services
 
 router = APIRouter(tags=["people"])
@@ -97,9 +97,7 @@ async def identify(request: Request) -> Response:
     tracker = "authorization" not in request.headers and "s" in data
     try:
         if tracker:
-            await services(request).rate_limiter.check(
-                "tracker-identify", TRACKER_IDENTIFY_RATE, client_ip(request)
-            )
+            await rate_limit(request, "tracker-identify", TRACKER_IDENTIFY_RATE)
             t = validate(TrackerIdentifyBody, data)
             caller = await tracker_caller(request, t.s, "tracker-identify")
             body = IdentifyBody(

@@ -1,67 +1,50 @@
-"""Rate limits shared by every route that needs one (``/api/call-event``, ``/api/sync``,
-tracker-mode lead capture), on the ``limits`` library.
+"""Rate limits with the ``limits`` library: in memory by default, in Redis when
+``LEADTRAIL_REDIS_URL`` is set (shared by several leadtrail processes).
 
-Counters live in process memory by default and in Redis when ``LEADTRAIL_REDIS_URL`` is
-set, so several leadtrail processes share them. A Redis outage lets requests through
-(logged) rather than taking the API down with it.
+Fixed windows: one counter per key and window, so memory stays bounded whatever the limit
+(a moving window keeps one timestamp per hit).
 """
 
 from __future__ import annotations
 
-import functools
-import logging
 import math
 import time
 
-from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+import limits
+from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
-from starlette.requests import HTTPConnection
 
-from leadtrail.errors import RateLimited
-
-logger = logging.getLogger(__name__)
+from leadtrail.errors import ConfigError, RateLimited
 
 
-@functools.lru_cache(maxsize=64)
-def _item(rate: str) -> RateLimitItem:
-    return parse(rate)
-
-
-def _storage(redis_url: str | None) -> Storage:
-    if not redis_url:
-        return MemoryStorage()
-    uri = redis_url if redis_url.startswith("async+") else "async+" + redis_url
-    storage = storage_from_string(uri)
-    assert isinstance(storage, Storage)
-    return storage
+def parse_limit(text: str, setting: str) -> limits.RateLimitItem:
+    """``"100/minute"`` → a limit item; a bad value is a configuration error."""
+    try:
+        return limits.parse(text)
+    except ValueError:
+        raise ConfigError(f"{setting}: {text!r} is not a rate limit such as '100/minute'") from None
 
 
 class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
-        self._limiter = MovingWindowRateLimiter(_storage(redis_url))
-
-    async def check(self, scope: str, rate: str, key: str) -> None:
-        """Count one request of ``key`` against ``rate`` (e.g. ``"50/minute"``) in ``scope``;
-        raises ``RateLimited`` with ``retry_after`` when over."""
-        item = _item(rate)
+        if redis_url:
+            url = redis_url if redis_url.startswith("async+") else "async+" + redis_url
+        else:
+            url = "async+memory://"
         try:
-            allowed = await self._limiter.hit(item, scope, key)
-            if allowed:
-                return
-            stats = await self._limiter.get_window_stats(item, scope, key)
-            retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        except Exception:
-            logger.exception("rate-limit storage failed; letting the request through")
+            storage = storage_from_string(url)
+        except Exception as exc:  # the library raises several types for bad URLs / missing drivers
+            raise ConfigError(f"LEADTRAIL_REDIS_URL: cannot use {redis_url!r}: {exc}") from None
+        self._limiter = FixedWindowRateLimiter(storage)
+
+    async def hit(self, item: limits.RateLimitItem, *keys: str) -> None:
+        """Count one request; raise ``RateLimited`` with Retry-After when over the limit."""
+        if await self._limiter.hit(item, *keys):
             return
+        stats = await self._limiter.get_window_stats(item, *keys)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(
-            f"more than {rate} from this address; retry in {retry_after}s",
+            f"rate limit of {item} exceeded; retry in {retry_after}s",
             code="rate_limited",
             retry_after=retry_after,
         )
-
-
-def client_ip(conn: HTTPConnection) -> str:
-    """The peer address (a proxy in front should set it, e.g. uvicorn --proxy-headers)."""
-    return conn.client.host if conn.client else "unknown"
