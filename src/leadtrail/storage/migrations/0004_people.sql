@@ -119,12 +119,9 @@ ALTER TABLE identity_merges FORCE ROW LEVEL SECURITY;
 ALTER TABLE ad_spend ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ad_spend FORCE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant ON identity_links
-    USING (site_id = ANY (leadtrail.site_ids())) WITH CHECK (site_id = ANY (leadtrail.site_ids()));
-CREATE POLICY tenant ON identity_merges
-    USING (site_id = ANY (leadtrail.site_ids())) WITH CHECK (site_id = ANY (leadtrail.site_ids()));
-CREATE POLICY tenant ON ad_spend
-    USING (site_id = ANY (leadtrail.site_ids())) WITH CHECK (site_id = ANY (leadtrail.site_ids()));
+-- The standard tenant policy (0003's cheaper site check).
+SELECT leadtrail.apply_tenant_policy(t)
+FROM unnest(ARRAY['identity_links', 'identity_merges', 'ad_spend']::regclass[]) AS t;
 
 GRANT SELECT ON identity_links, identity_merges, ad_spend TO leadtrail_analyst;
 GRANT SELECT, INSERT, UPDATE, DELETE ON identity_links, identity_merges, ad_spend TO leadtrail_admin;
