@@ -100,10 +100,11 @@ WHERE site_id = $1 AND fingerprint = ANY ($2::text[]) AND ip_address IS NOT NULL
 GROUP BY fingerprint;
 
 -- name: owned_by_fingerprint
-SELECT id, created_month, canonical_user_id, fingerprint,
+SELECT id, created_month, canonical_user_id, fingerprint, identity_via,
        coalesce(leadtrail.ip_network(ip_address), '') AS network
 FROM sessions
-WHERE site_id = $1 AND fingerprint = ANY ($2::text[]) AND identity_via = 'fingerprint'
+WHERE site_id = $1 AND fingerprint = ANY ($2::text[])
+  AND identity_via IN ('fingerprint', 'identify', 'lead', 'call')
   AND canonical_user_id IS NOT NULL;
 
 -- name: assign_unresolved
@@ -305,3 +306,8 @@ FROM identity_merges
 WHERE site_id = $1 AND ($2::uuid IS NULL OR survivor_id = $2 OR merged_id = $2)
 ORDER BY created_at DESC, id
 LIMIT $3;
+
+-- name: identified_users
+SELECT DISTINCT canonical_user_id FROM identity_links
+WHERE site_id = $1 AND canonical_user_id = ANY ($2::uuid[])
+  AND kind IN ('external_id', 'email', 'phone');

@@ -55,6 +55,13 @@ async def _owned(conn: Connection, site_id: UUID, fps: Iterable[str]) -> list[Ow
     ]
 
 
+async def identified_users(conn: Connection, site_id: UUID, ids: list[UUID]) -> frozenset[UUID]:
+    if not ids:
+        return frozenset()
+    rows = await conn.fetch(Q.identified_users, site_id, sorted(set(ids)))
+    return frozenset(r[0] for r in rows)
+
+
 async def apply_resolution(
     conn: Connection,
     site_id: UUID,
@@ -135,7 +142,7 @@ async def resolve(
         )
         links = {**links, **more}
         result = resolve_visits(visits, links, networks, owned)
-    previous = {o.key: o.user for o in owned}
+    previous = {o.key: o.user for o in owned if o.key in result.moved}
     return await apply_resolution(conn, site_id, result, previous=previous, source=source)
 
 

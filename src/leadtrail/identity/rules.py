@@ -26,7 +26,7 @@ from uuid import UUID
 STRONG_KINDS = ("external_id", "email", "phone")
 #: A fingerprint seen from more networks than this (within ``NETWORK_LOOKBACK_DAYS``) is
 #: taken to be shared by identical devices.
-MAX_NETWORKS = 8
+MAX_NETWORKS = 6
 NETWORK_LOOKBACK_DAYS = 30
 #: Sessions of one fingerprint count as simultaneous when they overlap within this margin.
 CONCURRENCY_SLACK_SECONDS = 60
@@ -69,14 +69,20 @@ class Visit:
     concurrent_elsewhere: bool = False
 
 
+#: how a session was tied to its person by what it typed (identify, lead) or a call
+STRONG_VIAS = frozenset({"identify", "lead", "call"})
+
+
 @dataclass(frozen=True)
 class OwnedSession:
-    """A stored session its owner got through a fingerprint (a candidate for a split)."""
+    """A stored session of a fingerprint's owner: joined through the fingerprint (a
+    candidate for a split) or identified (anchoring its network to the owner)."""
 
     key: SessionKey
     user: UUID
     fingerprint: str
     network: str
+    via: str = "fingerprint"
 
 
 @dataclass
@@ -131,34 +137,46 @@ def _share(
     reason: str,
     owned: Iterable[OwnedSession],
     visits: Mapping[SessionKey, Visit],
+    identified: bool,
 ) -> None:
-    """Turn a fingerprint shared: its owner keeps the sessions from the network it was
-    first seen in; sessions it got from other networks go to that network's person."""
+    """Turn a fingerprint shared. Its owner keeps the networks where it identified itself on
+    this fingerprint; an anonymous owner keeps the network the fingerprint was first seen
+    in. The sessions it got through the fingerprint from other networks go to that
+    network's person: an identified owner keeps nothing it got by fingerprint alone."""
     result = graph.result
     owner = link.owner
     graph.put(("fingerprint", fp), Link(owner, "shared", link.first_network, reason))
     result.newly_shared[fp] = reason
     if owner is None:
         return
-    home = link.first_network or ""
-    if home and graph.get(net_key(fp, home)) is None:
-        graph.put(net_key(fp, home), Link(owner, "active", home))
+    owned = list(owned)
+    keep = {o.network for o in owned if o.user == owner and o.via in STRONG_VIAS and o.network}
+    if not keep and not identified and link.first_network:
+        keep = {link.first_network}
+    for network in sorted(keep):
+        if graph.get(net_key(fp, network)) is None:
+            graph.put(net_key(fp, network), Link(owner, "active", network))
     for stored in owned:
-        if stored.user == owner and stored.network != home:
+        if stored.user == owner and stored.via == "fingerprint" and stored.network not in keep:
             result.moved[stored.key] = graph.by_network(fp, stored.network)
     for key, (user, via) in list(result.assignments.items()):
         visit = visits[key]
         if via == "fingerprint" and user == owner and visit.fingerprint == fp:
-            if visit.network != home:
+            if visit.network not in keep:
                 result.assignments[key] = graph.by_network(fp, visit.network)
 
 
 def split_fingerprint(
-    fp: str, link: Link, reason: str, owned: Iterable[OwnedSession], links: Mapping[IdKey, Link]
+    fp: str,
+    link: Link,
+    reason: str,
+    owned: Iterable[OwnedSession],
+    links: Mapping[IdKey, Link],
+    identified: bool,
 ) -> Resolution:
     """The same split when an identify call shows two people behind one fingerprint."""
     result = Resolution()
-    _share(_Graph(links, result), fp, link, reason, owned, {})
+    _share(_Graph(links, result), fp, link, reason, owned, {}, identified)
     return result
 
 
@@ -167,13 +185,14 @@ def resolve_visits(
     links: Mapping[IdKey, Link],
     networks: Mapping[str, set[str]],
     owned: Iterable[OwnedSession] = (),
+    identified: frozenset[UUID] = frozenset(),
 ) -> Resolution:
     """Decide a person for each visit, in order.
 
     ``links`` holds the current rows for the visits' fingerprints (and their
     ``fingerprint_net`` keys), ``networks`` the networks each fingerprint was seen from
-    recently, ``owned`` the stored sessions the fingerprints' owners got through them (to
-    split when a fingerprint turns out to be shared).
+    recently, ``owned`` the stored sessions of the fingerprints' owners (to split when a
+    fingerprint turns out to be shared), ``identified`` the owners with strong identifiers.
     """
     result = Resolution()
     graph = _Graph(links, result)
@@ -184,7 +203,7 @@ def resolve_visits(
         by_fp.setdefault(session.fingerprint, []).append(session)
 
     def mark_shared(fp: str, link: Link, reason: str) -> None:
-        _share(graph, fp, link, reason, by_fp.get(fp, []), _visits)
+        _share(graph, fp, link, reason, by_fp.get(fp, []), _visits, link.owner in identified)
 
     for visit in visits:
         _visits[visit.key] = visit

@@ -85,8 +85,11 @@ async def _share_fingerprint(conn: Connection, site_id: UUID, fp: str, reason: s
     more = await graph.load_links(
         conn, site_id, [net_key(o.fingerprint, o.network) for o in owned if o.network]
     )
-    result = split_fingerprint(fp, link, reason, owned, {**links, **more})
-    previous = {o.key: o.user for o in owned}
+    identified = isinstance(link.owner, UUID) and bool(
+        await resolver.identified_users(conn, site_id, [link.owner])
+    )
+    result = split_fingerprint(fp, link, reason, owned, {**links, **more}, identified)
+    previous = {o.key: o.user for o in owned if o.key in result.moved}
     assigned = await resolver.apply_resolution(
         conn, site_id, result, previous=previous, source="resolver"
     )

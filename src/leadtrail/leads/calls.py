@@ -28,10 +28,13 @@ async def record_call(
     window_minutes: int,
     actor: str,
     metadata: dict[str, Any],
+    client_ip: str | None = None,
 ) -> dict[str, Any]:
     match = None
     if fingerprint:
-        match = await conn.fetchrow(Q.match_call_session, site_id, fingerprint, at, window_minutes)
+        match = await conn.fetchrow(
+            Q.match_call_session, site_id, fingerprint, at, window_minutes, client_ip
+        )
     person: UUID | None = None
     session = None
     if match is not None:

@@ -32,11 +32,15 @@ RETURNING *;
 
 -- name: match_call_session
 -- Seeds 003/004: sessions with the fingerprint active within the window; the highest lead
--- score wins, then the most recent.
+-- score wins, then the most recent. When the call is relayed from the visitor's browser
+-- ($5 = its address), sessions from the same network come first: identical phones share a
+-- fingerprint, not a network.
 SELECT id, created_month FROM sessions
 WHERE site_id = $1 AND fingerprint = $2 AND last_seen_at >= $3::timestamptz - make_interval(mins => $4)
   AND created_at <= $3::timestamptz
-ORDER BY lead_score DESC, last_seen_at DESC, id
+ORDER BY ($5::inet IS NOT NULL AND ip_address IS NOT NULL
+          AND leadtrail.ip_network(ip_address) = leadtrail.ip_network($5::inet)) DESC,
+         lead_score DESC, last_seen_at DESC, id
 LIMIT 1;
 
 -- name: insert_call

@@ -28,6 +28,7 @@ from leadtrail.web.people_common import (
     preflight,
     rate_limit,
     read_object,
+    request_ip,
     server_caller,
     site_for,
     tracker_caller,
@@ -252,6 +253,7 @@ async def call_event(body: CallEventBody, request: Request) -> Response:
     fingerprint = normalize.fingerprint(body.fingerprint) if body.fingerprint else None
     currency = _currency(body.currency, caller) if body.value is not None or body.currency else None
     at = datetime.now(UTC)
+    ip = request_ip(request)
     row = await tx.run(
         svc.db,
         caller.claims,
@@ -267,6 +269,7 @@ async def call_event(body: CallEventBody, request: Request) -> Response:
             window_minutes=settings.call_window_minutes,
             actor=caller.actor,
             metadata=body.metadata,
+            client_ip=ip,
         ),
     )
     return json(

@@ -248,12 +248,13 @@ def _trusted(spec: str) -> tuple[Network, ...]:
     return parse_networks(spec)
 
 
-async def rate_limit(request: Request, scope: str, rate: str) -> None:
-    """Count this request against ``rate`` per client IP (behind trusted proxies, the
-    forwarded address), with the limiter ``/api/sync`` uses."""
-    svc = services(request)
+def request_ip(request: Request) -> str | None:
+    """The client's address (behind trusted proxies, the forwarded one)."""
     peer = request.client.host if request.client else None
-    ip = client_ip(
-        peer, request.headers.get("x-forwarded-for"), _trusted(svc.settings.trusted_proxies)
-    )
-    await svc.limiter.hit(_limit(rate), scope, ip or "unknown")
+    trusted = _trusted(services(request).settings.trusted_proxies)
+    return client_ip(peer, request.headers.get("x-forwarded-for"), trusted)
+
+
+async def rate_limit(request: Request, scope: str, rate: str) -> None:
+    """Count this request against ``rate`` per client IP, with the limiter ``/api/sync`` uses."""
+    await services(request).limiter.hit(_limit(rate), scope, request_ip(request) or "unknown")
