@@ -111,7 +111,9 @@ def build(people_count: int, seed: int, now: datetime) -> Population:
             rng.choice(offices) if rng.random() < 0.5 else None,
         )
         if rng.random() < 0.9:
-            person.devices.append(Device(len(devices), pid, "laptop", f"fp-laptop-{seed}-{pid}", False))
+            person.devices.append(
+                Device(len(devices), pid, "laptop", f"fp-laptop-{seed}-{pid}", False)
+            )
             devices.append(person.devices[-1])
         if rng.random() < 0.8 or not person.devices:
             pooled = rng.random() < POOLED_SHARE
@@ -180,8 +182,14 @@ def events_of(visit: Visit) -> list[dict[str, object]]:
             }
         )
     if visit.converts:
-        out.append({**out[-1], "ec": "conversion", "ea": "phone_call" if visit.device.kind == "phone" else "form_submit",
-                    "eid": f"c{visit.sid.hex[:16]}"})
+        out.append(
+            {
+                **out[-1],
+                "ec": "conversion",
+                "ea": "phone_call" if visit.device.kind == "phone" else "form_submit",
+                "eid": f"c{visit.sid.hex[:16]}",
+            }
+        )
     return out
 
 
@@ -213,7 +221,9 @@ async def measure(db: Database, settings: Settings, population: Population, now:
         site = await create_site(conn, name="bench", domain=DOMAIN, public_id="site_bench")
         key = (await create_key(conn, site.id, name="bench", scopes=["ingest"])).key
     app = create_app(settings, database=db)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.05)
@@ -229,9 +239,16 @@ async def measure(db: Database, settings: Settings, population: Population, now:
                 batch = [{**e, "s": site.public_id} for e in events_of(visit)]
                 ua = LAPTOP_UA if visit.device.kind == "laptop" else PHONE_UA
                 async with limit:
-                    r = await http.post("/api/sync", content=orjson.dumps({"batch": batch}), headers={
-                        "Content-Type": "text/plain", "User-Agent": ua, "X-Forwarded-For": visit.ip,
-                        "Origin": f"https://{DOMAIN}"})
+                    r = await http.post(
+                        "/api/sync",
+                        content=orjson.dumps({"batch": batch}),
+                        headers={
+                            "Content-Type": "text/plain",
+                            "User-Agent": ua,
+                            "X-Forwarded-For": visit.ip,
+                            "Origin": f"https://{DOMAIN}",
+                        },
+                    )
                 assert r.status_code == 200, r.text
 
             visits = sorted(population.visits, key=lambda v: v.start)
@@ -243,20 +260,40 @@ async def measure(db: Database, settings: Settings, population: Population, now:
                 await resolver.run_once()
                 for at, kind, person, visit in [a for a in actions if hour <= a[0] < nxt]:
                     if kind == "lead":
-                        body = {"site_id": site.public_id, "external_lead_id": f"lead-{visit.sid}", "session_id": str(visit.sid),
-                                "email": person.email, "submitted_at": at.isoformat()}
+                        body = {
+                            "site_id": site.public_id,
+                            "external_lead_id": f"lead-{visit.sid}",
+                            "session_id": str(visit.sid),
+                            "email": person.email,
+                            "submitted_at": at.isoformat(),
+                        }
                         if visit.device.kind == "phone" or person.id % 3:
                             body["phone"] = person.phone
                         r = await http.post("/api/leads", json=body, headers=auth)
                     else:
-                        r = await http.post("/api/identify", json={"site_id": site.public_id, "session_id": str(visit.sid), "email": person.email}, headers=auth)
+                        r = await http.post(
+                            "/api/identify",
+                            json={
+                                "site_id": site.public_id,
+                                "session_id": str(visit.sid),
+                                "email": person.email,
+                            },
+                            headers=auth,
+                        )
                     assert r.status_code in (200, 201), r.text
                 hour = nxt
             await resolver.run_once()
             matched: list[tuple[uuid.UUID, str | None]] = []
             for _, visit in population.calls:
-                r = await http.post("/api/call-event", json={"site_id": site.public_id, "phone_number": "+14195550000",
-                                    "fingerprint": visit.device.fingerprint}, headers={**auth, "X-Forwarded-For": visit.ip})
+                r = await http.post(
+                    "/api/call-event",
+                    json={
+                        "site_id": site.public_id,
+                        "phone_number": "+14195550000",
+                        "fingerprint": visit.device.fingerprint,
+                    },
+                    headers={**auth, "X-Forwarded-For": visit.ip},
+                )
                 assert r.status_code == 201, r.text
                 matched.append((visit.sid, r.json()["session_id"]))
             await resolver.run_once()
@@ -267,10 +304,15 @@ async def measure(db: Database, settings: Settings, population: Population, now:
 
     async with db.system() as conn:
         rows = await conn.fetch(
-            "SELECT id, canonical_user_id, identity_via, host(ip_address) AS ip FROM sessions WHERE site_id = $1", site.id
+            "SELECT id, canonical_user_id, identity_via, host(ip_address) AS ip FROM sessions WHERE site_id = $1",
+            site.id,
         )
-        merges = await conn.fetchval("SELECT count(*) FROM identity_merges WHERE site_id = $1", site.id)
-        shared = await conn.fetchval("SELECT count(*) FROM identity_links WHERE site_id = $1 AND state = 'shared'", site.id)
+        merges = await conn.fetchval(
+            "SELECT count(*) FROM identity_merges WHERE site_id = $1", site.id
+        )
+        shared = await conn.fetchval(
+            "SELECT count(*) FROM identity_links WHERE site_id = $1 AND state = 'shared'", site.id
+        )
     predicted = {r["id"]: r["canonical_user_id"] for r in rows}
     truth = {v.sid: v for v in population.visits}
     missing = [sid for sid in truth if predicted.get(sid) is None]
@@ -308,31 +350,47 @@ async def measure(db: Database, settings: Settings, population: Population, now:
                 print(f"mixed person {pid}:")
                 for s in sorted(sids, key=lambda s: truth[s].start):
                     v = truth[s]
-                    print(f"   person {v.device.person:4d} {v.device.kind:6s} pooled={v.device.pooled!s:5s} "
-                          f"identified={v.device.identified!s:5s} ip={v.ip:16s} via={via[s]} start={v.start:%H:%M}")
+                    print(
+                        f"   person {v.device.person:4d} {v.device.kind:6s} pooled={v.device.pooled!s:5s} "
+                        f"identified={v.device.identified!s:5s} ip={v.ip:16s} via={via[s]} start={v.start:%H:%M}"
+                    )
         for true, got in matched:
             if got != str(true):
                 v = truth[true]
-                print(f"call of person {v.device.person} (pooled={v.device.pooled}) matched {got}, not {true}")
+                print(
+                    f"call of person {v.device.person} (pooled={v.device.pooled}) matched {got}, not {true}"
+                )
 
     calls_ok = sum(1 for true, got in matched if got == str(true))
     precision = correct / together if together else 1.0
     recall = linked / linkable if linkable else 1.0
     accuracy = calls_ok / len(matched) if matched else 1.0
-    print(f"people {len(population.people)}  devices {sum(len(p.devices) for p in population.people)}  "
-          f"sessions {len(truth)}  leads+identify {len(population.actions)}  calls {len(matched)}")
-    print(f"people found {len({p for p in predicted.values() if p})}  merges {merges}  shared identifiers {shared}  "
-          f"unresolved sessions {len(missing)}  run {elapsed:.1f}s")
-    print(f"merge precision  {precision:.4f}  ({correct} of {together} same-person pairs correct)   target >= 0.99")
-    print(f"merge recall     {recall:.4f}  ({linked} of {linkable} linkable pairs found)   target >= 0.90")
-    print(f"call matches     {accuracy:.4f}  ({calls_ok} of {len(matched)} calls to the true session)   target >= 0.95")
+    print(
+        f"people {len(population.people)}  devices {sum(len(p.devices) for p in population.people)}  "
+        f"sessions {len(truth)}  leads+identify {len(population.actions)}  calls {len(matched)}"
+    )
+    print(
+        f"people found {len({p for p in predicted.values() if p})}  merges {merges}  shared identifiers {shared}  "
+        f"unresolved sessions {len(missing)}  run {elapsed:.1f}s"
+    )
+    print(
+        f"merge precision  {precision:.4f}  ({correct} of {together} same-person pairs correct)   target >= 0.99"
+    )
+    print(
+        f"merge recall     {recall:.4f}  ({linked} of {linkable} linkable pairs found)   target >= 0.90"
+    )
+    print(
+        f"call matches     {accuracy:.4f}  ({calls_ok} of {len(matched)} calls to the true session)   target >= 0.95"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=400)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--explain", action="store_true", help="print every mixed person and wrong call match")
+    parser.add_argument(
+        "--explain", action="store_true", help="print every mixed person and wrong call match"
+    )
     args = parser.parse_args()
     global EXPLAIN
     EXPLAIN = args.explain

@@ -130,3 +130,23 @@ def test_email_only_and_phone_only_do_not_contradict() -> None:
         [("phone", "+14195550134")], {}, {a.id: a}, [WeakCandidate(a.id, ("session", "s"))]
     )
     assert tie.person == a.id and tie.link == [("phone", "+14195550134")]
+
+
+def test_an_identified_owner_keeps_only_networks_it_identified_on() -> None:
+    owner = uuid.uuid4()
+    first, identified_net, other = "100.64.1.0/24", "192.0.2.0/24", "198.51.100.0/24"
+    by_someone_else = OwnedSession((uuid.uuid4(), MONTH), owner, "fp1", first)
+    anchor = OwnedSession((uuid.uuid4(), MONTH), owner, "fp1", identified_net, "identify")
+    weak_same_net = OwnedSession((uuid.uuid4(), MONTH), owner, "fp1", identified_net)
+    v = visit("fp1", other, concurrent=True)
+    links = {("fingerprint", "fp1"): Link(owner, "active", first)}
+    result = resolve_visits(
+        [v], links, {}, [by_someone_else, anchor, weak_same_net], frozenset({owner})
+    )
+    # The first visitor's session leaves the identified owner; its identified network stays.
+    assert result.moved[by_someone_else.key][1] == "network"
+    assert anchor.key not in result.moved and weak_same_net.key not in result.moved
+    assert result.links[net_key("fp1", identified_net)].user == owner
+    assert (
+        net_key("fp1", first) in result.links and result.links[net_key("fp1", first)].user != owner
+    )

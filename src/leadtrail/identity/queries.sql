@@ -250,6 +250,10 @@ RETURNING attributes;
 -- name: user_attributes
 SELECT attributes FROM canonical_users WHERE site_id = $1 AND id = $2;
 
+-- name: add_attributes
+UPDATE canonical_users SET attributes = attributes || $3, updated_at = now()
+WHERE site_id = $1 AND id = $2 AND NOT attributes @> $3;
+
 -- name: set_attributes
 UPDATE canonical_users SET attributes = $3, updated_at = now() WHERE site_id = $1 AND id = $2;
 

@@ -49,7 +49,11 @@ async def _owned(conn: Connection, site_id: UUID, fps: Iterable[str]) -> list[Ow
     rows = await conn.fetch(Q.owned_by_fingerprint, site_id, sorted(set(fps)))
     return [
         OwnedSession(
-            (r["id"], r["created_month"]), r["canonical_user_id"], r["fingerprint"], r["network"]
+            (r["id"], r["created_month"]),
+            r["canonical_user_id"],
+            r["fingerprint"],
+            r["network"],
+            r["identity_via"],
         )
         for r in rows
     ]

@@ -107,8 +107,11 @@ async def tie(
     actor: str,
     evidence: Mapping[str, Any] | None = None,
     attributes: Mapping[str, Any] | None = None,
+    refresh: bool = True,
 ) -> TieResult:
-    """Attach strong identifiers (and optionally a session and a fingerprint) to one person."""
+    """Attach strong identifiers (and optionally a session and a fingerprint) to one person.
+
+    ``refresh=False`` leaves the person's totals to the caller (who changes more rows)."""
     strong = sorted({k for k in identifiers if k[0] in STRONG_KINDS})
     session = await resolve_session(conn, site_id, session_id) if session_id else None
     fp = fingerprint or (session.fingerprint if session else None)
@@ -197,12 +200,10 @@ async def tie(
             network = session.network if session is not None else None
             new_links[("fingerprint", fp)] = Link(person, "active", network or None)
     await graph.write_links(conn, site_id, new_links, [], source)
-    if attributes:
-        current = await conn.fetchval(Q.user_attributes, site_id, person) or {}
-        merged_attrs = {**current, **{k: v for k, v in attributes.items() if v not in (None, "")}}
-        if merged_attrs != current:
-            await conn.execute(Q.set_attributes, site_id, person, merged_attrs)
-    await graph.refresh_users(conn, site_id, touched)
+    given = {k: v for k, v in (attributes or {}).items() if v not in (None, "")}
+    if given:
+        await conn.execute(Q.add_attributes, site_id, person, given)
+    await graph.refresh_users(conn, site_id, touched if refresh else touched - {person})
     final = await load_session(conn, site_id, session.id) if session is not None else None
     return TieResult(person, created, merges, final)
 

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from leadtrail.identity import graph
 from leadtrail.identity.rules import IdKey
-from leadtrail.identity.service import tie
+from leadtrail.identity.service import resolve_session, tie
 from leadtrail.storage import Connection
 from leadtrail.storage.queries import load
 
@@ -80,11 +80,8 @@ async def submit_lead(
         if existing is not None:
             return dict(existing), False
     session_id = lead.session_id
-    if session_id is not None:
-        found = await conn.fetchval(
-            "SELECT id FROM sessions WHERE site_id = $1 AND id = $2 LIMIT 1", site_id, session_id
-        )
-        session_id = found
+    if session_id is not None and await resolve_session(conn, site_id, session_id) is None:
+        session_id = None  # unknown to this site: find the session as if none was given
     if session_id is None:
         links = await graph.load_links(conn, site_id, lead.identifiers())
         owners = sorted({link.owner for link in links.values() if isinstance(link.owner, UUID)})
@@ -106,6 +103,7 @@ async def submit_lead(
         actor=actor,
         evidence={"external_lead_id": lead.external_lead_id},
         attributes={"name": lead.name, "company": lead.company},
+        refresh=False,
     )
     session = None
     if result.session is not None:
