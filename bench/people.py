@@ -312,16 +312,21 @@ async def measure(
         health = await timed(n, lambda i: http.get("/healthz"))
         me = await timed(n, lambda i: http.get("/api/auth/me", headers=auth))
 
-        def lead(i: int) -> Awaitable[httpx.Response]:
-            body: dict[str, object] = {
+        def lead_with_session(i: int) -> Awaitable[httpx.Response]:
+            body = {
                 "site_id": site,
-                "external_lead_id": f"timed-{i}-{uuid.uuid4()}",
+                "external_lead_id": f"timed-s-{i}-{uuid.uuid4()}",
+                "email": f"new{i}-{uuid.uuid4().hex[:6]}@example.com",
+                "session_id": str(rng.choice(handles["session_ids"])),
             }
-            if i % 2 and handles["emails"]:
-                body["email"] = rng.choice(handles["emails"])
-            else:
-                body["email"] = f"new{i}-{uuid.uuid4().hex[:6]}@example.com"
-                body["session_id"] = str(rng.choice(handles["session_ids"]))
+            return http.post("/api/leads", json=body, headers=auth)
+
+        def lead_by_lookback(i: int) -> Awaitable[httpx.Response]:
+            body = {
+                "site_id": site,
+                "external_lead_id": f"timed-l-{i}-{uuid.uuid4()}",
+                "email": rng.choice(handles["emails"]),
+            }
             return http.post("/api/leads", json=body, headers=auth)
 
         def call(i: int) -> Awaitable[httpx.Response]:
@@ -333,7 +338,9 @@ async def measure(
                 headers={**auth, "X-Forwarded-For": f"10.9.{i // 250}.{i % 250}"},
             )
 
-        leads = await timed(n, lead)
+        with_session = await timed(n // 2, lead_with_session)
+        by_lookback = await timed(n - n // 2, lead_by_lookback)
+        leads = with_session + by_lookback
         calls = await timed(n, call)
         attribution = await timed(
             5,
@@ -350,6 +357,8 @@ async def measure(
     print(summary("GET /healthz (baseline)", health))
     print(summary("GET /api/auth/me (baseline)", me))
     print(summary("POST /api/leads", leads, me) + "   target p99 < 20 ms")
+    print(summary("  with session_id", with_session, me))
+    print(summary("  by lookback", by_lookback, me))
     print(summary("POST /api/call-event", calls, me) + "   target p99 < 20 ms")
     print(
         f"{'GET /api/attribution 30 days':28s} median {statistics.median(attribution):7.1f} ms   max {max(attribution):7.1f} ms   target < 1000 ms"

@@ -45,7 +45,7 @@ def visit_from_row(row: Any) -> Visit:
     )
 
 
-async def _owned(conn: Connection, site_id: UUID, fps: Iterable[str]) -> list[OwnedSession]:
+async def owned_sessions(conn: Connection, site_id: UUID, fps: Iterable[str]) -> list[OwnedSession]:
     rows = await conn.fetch(Q.owned_by_fingerprint, site_id, sorted(set(fps)))
     return [
         OwnedSession(
@@ -140,7 +140,7 @@ async def resolve(
     result = resolve_visits(visits, links, networks)
     owned: list[OwnedSession] = []
     if result.newly_shared:
-        owned = await _owned(conn, site_id, result.newly_shared)
+        owned = await owned_sessions(conn, site_id, result.newly_shared)
         more = await graph.load_links(
             conn, site_id, [net_key(o.fingerprint, o.network) for o in owned if o.network]
         )

@@ -81,7 +81,7 @@ async def _share_fingerprint(conn: Connection, site_id: UUID, fp: str, reason: s
     link = links.get(("fingerprint", fp))
     if link is None or link.state != "active":
         return set()
-    owned = await resolver._owned(conn, site_id, [fp])
+    owned = await resolver.owned_sessions(conn, site_id, [fp])
     more = await graph.load_links(
         conn, site_id, [net_key(o.fingerprint, o.network) for o in owned if o.network]
     )

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
+from leadtrail.identity.graph import survivor_of
 from leadtrail.storage import Connection
 
 CATEGORICAL = (
@@ -96,8 +97,6 @@ SCORE_SQL = _sql()
 async def find_similar(
     conn: Connection, site_id: UUID, user_id: UUID, *, threshold: float, limit: int
 ) -> dict[str, Any] | None:
-    from leadtrail.identity.graph import survivor_of
-
     person = await survivor_of(conn, site_id, user_id)
     if person is None:
         return None

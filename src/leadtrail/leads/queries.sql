@@ -4,12 +4,19 @@
 SELECT * FROM leads WHERE site_id = $1 AND external_lead_id = $2;
 
 -- name: lookback_session
--- The person's most recent session active within the lookback before the lead.
-SELECT id FROM sessions
-WHERE site_id = $1
-  AND (canonical_user_id = ANY ($2::uuid[]) OR ($3::text IS NOT NULL AND fingerprint = $3))
-  AND last_seen_at >= $4::timestamptz - make_interval(mins => $5)
-  AND created_at <= $4::timestamptz + interval '5 minutes'
+-- The person's most recent session active within the lookback before the lead: sessions of
+-- the people who own the lead's identifiers, or of its fingerprint (two index scans).
+SELECT id FROM (
+    SELECT id, last_seen_at FROM sessions
+    WHERE site_id = $1 AND canonical_user_id = ANY ($2::uuid[])
+      AND last_seen_at >= $4::timestamptz - make_interval(mins => $5)
+      AND created_at <= $4::timestamptz + interval '5 minutes'
+    UNION ALL
+    SELECT id, last_seen_at FROM sessions
+    WHERE site_id = $1 AND fingerprint = $3::text
+      AND last_seen_at >= $4::timestamptz - make_interval(mins => $5)
+      AND created_at <= $4::timestamptz + interval '5 minutes'
+) candidates
 ORDER BY last_seen_at DESC, id
 LIMIT 1;
 
