@@ -14,7 +14,17 @@ from leadtrail import __version__, bootstrap
 from leadtrail.components import Component
 from leadtrail.config import Settings
 from leadtrail.storage import Database
-from leadtrail.web import assets, auth_routes, errors, health, metrics, sync
+from leadtrail.web import (
+    assets,
+    auth_routes,
+    errors,
+    health,
+    lead_routes,
+    metrics,
+    money_routes,
+    people_routes,
+    sync,
+)
 from leadtrail.web.access_log import AccessLogMiddleware
 from leadtrail.web.services import build_services
 
@@ -69,6 +79,9 @@ def create_app(
     app.include_router(auth_routes.router)
     app.include_router(metrics.router)
     app.include_router(assets.router)
+    app.include_router(people_routes.router)
+    app.include_router(lead_routes.router)
+    app.include_router(money_routes.router)
     app.mount("/assets", assets.static_files(), name="assets")
 
     def openapi() -> dict[str, Any]:

@@ -10,6 +10,7 @@ from leadtrail.auth.service import Authenticator
 from leadtrail.auth.signing import signing_key
 from leadtrail.components import Component, PeriodicTask
 from leadtrail.config import Settings
+from leadtrail.identity.resolver import IdentityResolver
 from leadtrail.ingest.geo import GeoResolver
 from leadtrail.ingest.service import IngestService
 from leadtrail.ingest.sites import SiteCache
@@ -27,6 +28,7 @@ class Services:
     auth: Authenticator
     ingest: IngestService
     limiter: RateLimiter
+    identity_resolver: IdentityResolver
     #: started in order with the app, stopped in reverse
     components: list[Component] = field(default_factory=list)
 
@@ -51,6 +53,9 @@ def build_services(settings: Settings, db: Database) -> Services:
             limiter,
         ),
         limiter=limiter,
+        identity_resolver=IdentityResolver(
+            db, settings.identity_resolve_interval, settings.identity_batch_size
+        ),
     )
     svc.components.append(
         PeriodicTask(
@@ -60,6 +65,7 @@ def build_services(settings: Settings, db: Database) -> Services:
         )
     )
     svc.components.append(writer)
+    svc.components.append(svc.identity_resolver)
     return svc
 
 
