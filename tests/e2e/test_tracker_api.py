@@ -36,7 +36,7 @@ async def test_manual_send(tab: Page, site: FixtureSite, fake_api: FakeApi) -> N
             leadtrail.send('nonsense', 'x'),
             leadtrail.send('interaction', 'has spaces'),
             leadtrail.send('interaction', 'deep_meta', '', null, {a: {b: {c: {d: 1}}}}),
-            leadtrail.send('interaction', 'big_meta', '', undefined, {x: 'y'.repeat(7000)}),
+            leadtrail.send('interaction', 'big_meta', '', undefined, {x: 'y'.repeat(6000)}),
         ]"""
     )
     assert results == [True, True, False, False, True, True]

@@ -5,8 +5,7 @@
 ((w, d) => {
   var me = d.currentScript || d.querySelector('script[data-site-id]');
   var site = me && me.getAttribute('data-site-id');
-  var old = w.leadtrail || w.opmantik;
-  if (!site || (old && old._initialized)) return;
+  if (!site || (w.leadtrail || w.opmantik || {})._initialized) return;  // pasted twice, or the seed's
 
   var loc = location, nav = navigator, con = console, now = () => Date.now();
   var IDLE = 18e5, MAX = 6e4, PRE = 'leadtrail_', WARN = 'leadtrail: ignored';
@@ -15,13 +14,15 @@
   var IDS = ['gclid', 'wbraid', 'gbraid', 'fbclid', 'msclkid'];
   var UTM = ['source', 'medium', 'campaign', 'term', 'content'];
   var ACT = 'a[href],button,input,select,textarea,[role=button]';
+  // The server's length limits for identify and lead fields (others: 200).
+  var cut = (k, v) => String(v).trim().slice(0, { email: 254, phone: 40, message: 5e3, form_type: 100 }[k] || 200);
   var attr = (n) => me.getAttribute(n);
   // API base: data-api, else where this script came from (…/assets/core.js or …/ux-core.js).
   var base = (attr('data-api') ||
     (/^(.*)\/(assets\/core|ux-core)\.js([?#].*)?$/.exec(me.src) || [0, new URL(me.src || '/', loc.href).origin])[1]
   ).replace(/\/+$/, '');
   var dnt = attr('data-respect-dnt');
-  dnt = dnt != null && dnt != 'false' && (nav.doNotTrack == '1' || w.doNotTrack == '1' || nav.globalPrivacyControl === true);
+  dnt = dnt != null && dnt != 'false' && (nav.doNotTrack == 1 || w.doNotTrack == 1 || nav.globalPrivacyControl);
 
   // Storage may be missing, blocked (throws) or full: every access is guarded.
   var LS, SS;
@@ -32,7 +33,6 @@
   var str = JSON.stringify, each = (a, f) => a.forEach(f);
   var off = () => dnt || get(LS, KO) == '1';
   var blen = (s) => new Blob([s]).size;
-  var ago = (t) => Math.round((now() - t) / 1e3);
   // UUID v4: 122 random bits, the version nibble 4 and the variant 8-b.
   var uuid = (b) => (b = crypto.getRandomValues(new Uint8Array(16)), [...b].map((x) => (x | 256).toString(16).slice(1)).join('')
     .replace(/(.{8})(.{4}).(.{3}).(.{3})/, '$1-$2-4$3-' + '89ab'[b[8] & 3] + '$4-'));
@@ -100,7 +100,7 @@
   if (S && Object.keys(land).length && str(land) != str(S.c)) S = null;
 
   // ---- queue, outbox and delivery (design note in docs/tracker.md) ----
-  var Q = [], tm = 0, fly = {}, kab = 0, ref = d.referrer;
+  var Q = [], tm = 0, fly = {}, kab = 0, gone, ref = d.referrer;
   var box = (b) => (b = json(LS, KB)) && b.q ? b : { q: [], n: 0, at: 0 };
   var keep = (b) => put(LS, KB, b.q.length ? str(b) : null);
   var later = (ms) => { tm = tm || setTimeout(flush, ms); };
@@ -151,6 +151,7 @@
     var url = base + path, body = str(obj), n = blen(body), ka = kab + n < MAX;
     var done = (r) => {
       var b = box(), wait;
+      if (r !== 1 && gone) return;  // cut off by the page's unload: the next page sends it
       if (ka) kab -= n;
       each(keys, (k) => delete fly[k]);
       if (r === 1) {
@@ -210,7 +211,7 @@
     else if (/^https?:$/.test(a.protocol) && a.hostname != loc.hostname) track('interaction', 'external_link', h);
   };
   var onInput = (e) => {
-    var t = e.target, f = t.form || (t.closest && t.closest('form')), s;
+    var t = e.target, f = t.form, s;
     if (!f) return;
     if (!(s = forms.get(f))) forms.set(f, s = {});
     if (!s.t) {
@@ -228,7 +229,7 @@
   };
   // Opt-in lead capture: fields recognised by type, name, id or autocomplete; never passwords.
   var lead = (f) => {
-    var o = { s: site, sid: S.id, fp: fp(), eid: eid(), form_type: f.getAttribute('data-leadtrail-lead') || fname(f) };
+    var o = { s: site, sid: S.id, fp: fp(), eid: eid(), form_type: cut('form_type', f.getAttribute('data-leadtrail-lead') || fname(f)) };
     each(f.querySelectorAll('input,select,textarea'), (el) => {
       var v = (el.value || '').trim(), t = el.type, k = [el.getAttribute('name'), el.id, el.getAttribute('autocomplete')].join(' ').toLowerCase();
       if (!v || /^(password|hidden|file|submit|button|reset|checkbox|radio)$/.test(t)) return;
@@ -237,13 +238,13 @@
           : /company|organi[sz]ation|business/.test(k) ? 'company'
             : el.tagName == 'TEXTAREA' || /message|comment|question|enquiry|inquiry|details/.test(k) ? 'message'
               : /name/.test(k) && !/user/.test(k) ? 'name' : '';
-      if (k) o[k] = k == 'name' && o.name ? o.name + ' ' + v : o[k] || v.slice(0, k == 'message' ? 5e3 : 200);
+      if (k) o[k] = cut(k, k == 'name' && o.name ? o.name + ' ' + v : o[k] || v);
     });
     enq('/api/leads', o);
     flush();
   };
   var quit = (u) => {  // u: the page the forms were on, when an SPA has already left it
-    forms.forEach((s, f) => s.t && !s.d && track('interaction', 'form_abandon', fname(f), ago(s.t), { field: s.f }, u));
+    forms.forEach((s, f) => s.t && !s.d && track('interaction', 'form_abandon', fname(f), (now() - s.t) / 1e3 | 0, { field: s.f }, u));
     forms = new Map();
   };
   var onScroll = () => {
@@ -267,23 +268,25 @@
     track('interaction', 'page_view', d.title);
   };
   var oops = (m, x) => errs++ < 10 && track('system', 'js_error', m, null, x);
-  var eng = () => Math.round((vms + (vat && now() - vat)) / 1e3);
+  // Leaving a page ends the session so far (a later page may continue it); 30 idle minutes
+  // end it for good, at its last activity.
   var bye = (t) => {
-    t = now();
-    // An idle session ended at its last activity, a live one now.
-    if (S && !ended && !off()) track('system', 'session_end', '', ((ended = 1) && t - S.last >= IDLE ? S.last - S.start : t - S.start) / 1e3 | 0);
+    if (S && !ended && !off()) {
+      t = now();
+      ended = t - S.last >= IDLE;
+      track('system', 'session_end', '', ((ended ? S.last : t) - S.start) / 1e3 | 0);
+    }
   };
 
   var api = {
     _initialized: true,
-    version: '1.0.0',
     send: (c, a, l, v, m) => {
       var deep = (o, n) => o && typeof o == 'object' ? Math.max(0, ...Object.values(o).map((x) => deep(x))) + 1 : 0;
       if (!/^(acquisition|interaction|conversion|system)$/.test(c) || !/^[\w.:-]{1,64}$/.test(a)) {
         con.warn(WARN, c, a);
         return false;
       }
-      if (m != null && (typeof m != 'object' || blen(str(m)) > 6e3 || deep(m) > 3)) {
+      if (m != null && (typeof m != 'object' || blen(str(m)) > 5e3 || deep(m) > 3)) {
         con.warn(WARN, m);
         m = null;
       }
@@ -294,7 +297,7 @@
       var o, n = 0;
       if (off() || !p || !S) return false;
       o = { s: site, sid: S.id, fp: fp() };
-      each(['email', 'phone', 'id'], (k) => p[k] != null && p[k] !== '' && (o[k] = String(p[k]).slice(0, 320), n++));
+      each(['email', 'phone', 'id'], (k) => p[k] != null && p[k] !== '' && (o[k] = cut(k, p[k]), n++));
       if (n) {
         enq('/api/identify', o);
         flush();
@@ -325,7 +328,6 @@
     on('click', onClick, 1);
     on('auxclick', onClick, 1);
     on('input', onInput, 1);
-    on('change', onInput, 1);
     on('submit', onSubmit, 1);
     on('scroll', onScroll, { passive: 1 });
     on('mouseover', onHover, cap);
@@ -338,15 +340,14 @@
       quit();
       bye();
       save();
-      flush(1);
+      flush(gone = 1);
     });
-    on('pageshow', (e) => { if (e.persisted) ended = 0; });
     d.addEventListener('visibilitychange', () => {
       if (d.visibilityState == 'hidden') {
         vms += vat && now() - vat;
         vat = 0;
         flush();
-      } else vat = now();
+      } else vat = now(), gone = 0;  // shown again, maybe from the back-forward cache
     });
     each(['pushState', 'replaceState'], (m, orig) => {
       orig = history[m];
@@ -360,7 +361,7 @@
     setInterval(() => {
       if (d.visibilityState != 'visible' || !S || off()) return;
       if (now() - S.last >= IDLE) bye();
-      else track('system', 'heartbeat', '', eng());
+      else track('system', 'heartbeat', '', (vms + (vat && now() - vat)) / 1e3 | 0);  // seconds visible
     }, 3e4);
     track('acquisition', 'view', d.title);
   };
