@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +15,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from tests.conftest import LiveServer
 from tests.e2e.sites import FakeApi, FixtureSite, serve_fake_api, serve_fixture_site
 
+_test_ids = itertools.count(1)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -103,6 +105,7 @@ def site(fixture_site: FixtureSite, fake_api: FakeApi) -> Iterator[FixtureSite]:
     fixture_site.script_src = None
     fixture_site.attrs = {}
     fixture_site.copies = 1
-    fixture_site.site_id = "fixture_site"
+    # A new site id per test: a beacon from the previous test's closing page is not ours.
+    fixture_site.site_id = fake_api.expect_site = f"fixture_{next(_test_ids)}"
     fixture_site.api_url = fake_api.url
     yield fixture_site

@@ -196,6 +196,8 @@ class FakeApi:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.url = ""
+        #: when set, requests for other sites are answered but not recorded
+        self.expect_site: str | None = None
         self.sent: list[Sent] = []
         self._scripted: list[tuple[int, dict[str, Any], dict[str, str]]] = []
         self._lock = threading.Lock()
@@ -218,18 +220,20 @@ class FakeApi:
         self, method: str, path: str, raw: str, headers: dict[str, str]
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Record one request; return the status, JSON body and headers to answer with."""
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None
+        default = DEFAULT_ANSWERS.get(path, (404, {"error": "not_found"}))
+        if self.expect_site and _site_of(parsed) not in (None, self.expect_site):
+            return default[0], default[1], CORS  # a page of an earlier test, still sending
         with self._lock:
             if method != "POST":
                 status, body, extra = 204, {}, {"Access-Control-Allow-Methods": "POST"}
             elif self._scripted:
                 status, body, extra = self._scripted.pop(0)
             else:
-                status, body = DEFAULT_ANSWERS.get(path, (404, {"error": "not_found"}))
-                extra = {}
-            try:
-                parsed = json.loads(raw) if raw else None
-            except ValueError:
-                parsed = None
+                (status, body), extra = default, {}
             self.sent.append(
                 Sent(
                     method=method,
@@ -303,6 +307,12 @@ class FakeApi:
     async def wait_event(self, action: str, timeout: float = 10, **fields: Any) -> dict[str, Any]:
         found = await self.wait_for(lambda: self.find(action, **fields), timeout, action)
         return found[0]  # type: ignore[no-any-return]
+
+
+def _site_of(body: Any) -> str | None:
+    if isinstance(body, dict) and isinstance(body.get("batch"), list) and body["batch"]:
+        body = body["batch"][0]
+    return body.get("s") if isinstance(body, dict) else None
 
 
 class _ApiHandler(_Quiet):

@@ -83,7 +83,7 @@ async def test_identify(tab: Page, site: FixtureSite, fake_api: FakeApi) -> None
     [request] = fake_api.requests("/api/identify")
     assert request.content_type == "text/plain;charset=UTF-8"
     assert request.body == {
-        "s": "fixture_site",
+        "s": site.site_id,
         "sid": sid,
         "fp": fake_api.events[0]["meta"]["fp"],
         "email": "ada@example.com",
@@ -125,7 +125,7 @@ async def test_lead_capture_only_from_marked_forms(
     eid = body.pop("eid")
     assert isinstance(eid, str) and len(eid) == 32
     assert body == {
-        "s": "fixture_site",
+        "s": site.site_id,
         "sid": sid,
         "fp": fake_api.events[0]["meta"]["fp"],
         "form_type": "quote",

@@ -92,22 +92,22 @@ async def test_flush_when_hidden_then_beacon_on_pagehide(
     await fake_api.wait_for(fake_api.requests)
     [hidden] = fake_api.requests()
     assert [e["ea"] for e in hidden.events] == ["view"] and not hidden.beacon
+    assert await outbox(tab, "!box") is None  # answered and read
 
     await set_visibility(tab, "visible")
     await send(tab, 1, "last_words")
     await tab.click("#next")  # unload: sent now, by beacon
     await tab.wait_for_url("**/page2.html")
     await fake_api.wait_for(lambda: len(fake_api.requests()) >= 2)
-    beacon = fake_api.requests()[1]
-    assert beacon.beacon and beacon.content_type == "text/plain;charset=UTF-8"
+    [beacon] = [r for r in fake_api.requests() if r.beacon]
+    assert beacon.content_type == "text/plain;charset=UTF-8"
     assert [e["ea"] for e in beacon.events] == ["last_words", "session_end"]
 
     # A beacon has no answer: the next page sends the same events again, with the same eids,
     # together with its own page view; the server keeps each eid once.
     await tab.clock.run_for(2000)
     await fake_api.wait_for(lambda: len(fake_api.requests()) >= 3)
-    again = fake_api.requests()[2]
-    assert not again.beacon
+    [again] = [r for r in fake_api.requests()[1:] if not r.beacon]
     assert again.events[:2] == beacon.events
     assert [e["ea"] for e in again.events[2:]] == ["view"]
     assert await outbox(tab, "!box") is None
@@ -146,7 +146,7 @@ async def test_bodies_stay_under_60_kb(tab: Page, site: FixtureSite, fake_api: F
     await tab.clock.run_for(300_000)  # the longest backoff: 5 minutes
     await fake_api.wait_for(lambda: len(fake_api.find("interaction/small")) == 150)
     small = [[e for e in r.events if e["ea"] == "small"] for r in fake_api.requests()]
-    assert [len(events) for events in small if events] == [100, 50]
+    assert sorted(len(events) for events in small if events) == [50, 100]  # concurrent
     assert all(len(r.events) <= 100 for r in fake_api.requests())  # heartbeats ride along
 
 
@@ -165,7 +165,8 @@ async def test_failed_send_is_retried_on_the_next_page_with_the_same_eid(
     await tab.goto(site.page("page2.html"))
     await tab.clock.run_for(2000)  # the retry is due: page 2 sends it with its own view
     await fake_api.wait_for(lambda: len(fake_api.requests()) >= 3)
-    beacon, retried = fake_api.requests()[1:]
+    [beacon] = [r for r in fake_api.requests() if r.beacon]
+    [retried] = [r for r in fake_api.requests()[1:] if not r.beacon]
     assert beacon.beacon and [e["ea"] for e in beacon.events] == ["session_end"]
     assert retried.events == [view, *beacon.events, retried.events[-1]]
     assert retried.events[-1]["u"] == site.page("page2.html")

@@ -46,7 +46,7 @@ async def test_page_view_payload(tab: Page, site: FixtureSite, fake_api: FakeApi
     assert request.origin == site.url
     assert request.body == {"batch": [view]}
     assert set(view) == {"s", "u", "sid", "ec", "ea", "el", "eid", "ts", "r", "meta"}
-    assert view["s"] == "fixture_site"
+    assert view["s"] == site.site_id
     assert view["u"] == site.page("index.html")
     assert UUID4.match(view["sid"])
     assert (view["ec"], view["ea"], view["el"]) == ("acquisition", "view", "Fixture home")
