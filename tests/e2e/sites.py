@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.async_api import BrowserContext, Request, Route
+from playwright.async_api import Error as PlaywrightError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TRACKER_SOURCE = Path(__file__).resolve().parents[2] / "src/leadtrail/web/static/core.js"
@@ -39,6 +40,9 @@ def _serve(handler: type[BaseHTTPRequestHandler], name: str) -> Iterator[Threadi
     """Run ``handler`` on a free loopback port in a thread for the life of the generator."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
+    # Do not wait for handler threads on close: one may sit on a connection chromium opened
+    # speculatively and never used (it would block server_close forever).
+    httpd.block_on_close = False
     thread = threading.Thread(target=httpd.serve_forever, name=name, daemon=True)
     thread.start()
     try:
@@ -50,6 +54,8 @@ def _serve(handler: type[BaseHTTPRequestHandler], name: str) -> Iterator[Threadi
 
 
 class _Quiet(BaseHTTPRequestHandler):
+    timeout = 30  # seconds a connection may stay silent
+
     def _send(
         self,
         body: bytes,
@@ -258,7 +264,8 @@ class FakeApi:
             status, body, extra = self.answer(
                 request.method, path, request.post_data or "", headers
             )
-            await route.fulfill(status=status, headers=extra, json=body)
+            with contextlib.suppress(PlaywrightError):  # the page may be closing (its beacon)
+                await route.fulfill(status=status, headers=extra, json=body)
 
         await context.route(lambda url: url.startswith(base_url) and "/api/" in url, handle)
 

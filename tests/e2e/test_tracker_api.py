@@ -149,6 +149,7 @@ async def test_api_origin_from_the_script_src(
     await started(tab, site, fake_api)
     [request] = fake_api.requests()
     assert request.origin == site.url
+    await context.unroute_all(behavior="ignoreErrors")  # the closing page's beacon: let it go
 
 
 async def test_self_hosted_source_with_data_api(
