@@ -118,6 +118,8 @@ async def test_lead_capture_only_from_marked_forms(
         await tab.fill(f"#contact [name={name}]", value)
     await tab.select_option("#contact [name=budget]", "big")
     await tab.click("#contact-send")
+    # (closing a browser context in the middle of a navigation can hang chromium: wait)
+    await tab.wait_for_url("**/thanks.html")
     await fake_api.wait_for(lambda: fake_api.requests("/api/leads"))
     [lead] = fake_api.requests("/api/leads")
     assert lead.content_type == "text/plain;charset=UTF-8"

@@ -184,6 +184,7 @@ async def test_form_start_submit_and_abandon(
     await tab.fill("#contact input[name=email]", "ada@example.com")
     await tab.clock.run_for(2000)
     await tab.click("#next")  # leaves the started contact form
+    await tab.wait_for_url("**/page2.html")
     await fake_api.wait_event("interaction/form_abandon")
 
     forms = [
@@ -251,6 +252,7 @@ async def test_session_end_on_leaving(tab: Page, site: FixtureSite, fake_api: Fa
     sid = await loaded(tab, site, fake_api)
     await tab.clock.run_for(12_000)
     await tab.click("#next")
+    await tab.wait_for_url("**/page2.html")
     end = await fake_api.wait_event("system/session_end")
 
     assert (end["sid"], end["ev"], end["u"]) == (sid, 14, site.page("index.html"))
