@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
+from leadtrail.analytics.rollups import Rollups
 from leadtrail.auth.service import Authenticator
 from leadtrail.auth.signing import signing_key
 from leadtrail.components import Component, PeriodicTask
@@ -20,6 +21,7 @@ class Services:
     settings: Settings
     db: Database
     auth: Authenticator
+    rollups: Rollups
     #: started in order with the app, stopped in reverse
     components: list[Component] = field(default_factory=list)
 
@@ -30,6 +32,7 @@ def build_services(settings: Settings, db: Database) -> Services:
         settings=settings,
         db=db,
         auth=Authenticator(db, signing_key(settings), settings.session_max_age),
+        rollups=Rollups(db, settle_hours=settings.rollup_settle_hours),
     )
     svc.components.append(
         PeriodicTask(
@@ -38,6 +41,7 @@ def build_services(settings: Settings, db: Database) -> Services:
             lambda: db.ensure_partitions(settings.partitions_ahead),
         )
     )
+    svc.components.append(PeriodicTask("rollups", settings.rollup_interval, svc.rollups.run_once))
     return svc
 
 

@@ -1,0 +1,113 @@
+"""The web dashboard: one HTML page plus plain JS/CSS under ``static/dashboard`` (no build
+step, nothing from the internet), and the bootstrap call it starts with."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import FileResponse, RedirectResponse
+
+from leadtrail import __version__
+from leadtrail.auth.principal import Principal
+from leadtrail.auth.service import COOKIE_NAME
+from leadtrail.storage import Claims, DbRole
+from leadtrail.web.assets import STATIC_DIR
+from leadtrail.web.services import services
+
+router = APIRouter()
+INDEX = STATIC_DIR / "dashboard" / "index.html"
+
+
+def _csp(request: Request) -> str:
+    host = request.headers.get("host", "")
+    sockets = f"ws://{host} wss://{host}" if host else ""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {sockets}; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'; object-src 'none'"
+    )
+
+
+@router.get("/", include_in_schema=False)
+async def root() -> RedirectResponse:
+    return RedirectResponse("/dashboard/", status_code=307)
+
+
+@router.get("/dashboard", include_in_schema=False)
+@router.get("/dashboard/", include_in_schema=False)
+async def index(request: Request) -> FileResponse:
+    return FileResponse(
+        INDEX,
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Content-Security-Policy": _csp(request),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+            "Cache-Control": "no-cache",
+        },
+    )
+
+
+# Optional parts other packages may provide; the dashboard adapts when one is missing.
+_FEATURES = {
+    # a route of its own, or a mounted sub-application
+    "realtime": ("GET", re.compile(r"^/realtime(/v1(/websocket)?)?$")),
+    "campaigns": ("GET", re.compile(r"^/api/campaigns/performance$")),
+    "journey": ("GET", re.compile(r"^/api/users/\{[^}]+\}/journey$")),
+    "call_status": ("PATCH", re.compile(r"^/api/calls/\{[^}]+\}$")),
+    "attribution": ("GET", re.compile(r"^/api/attribution$")),
+}
+
+
+def features(request: Request) -> dict[str, bool]:
+    found = dict.fromkeys(_FEATURES, False)
+    for route in request.app.routes:
+        path = getattr(route, "path", "")
+        methods = getattr(route, "methods", None) or {"GET"}  # websocket routes have none
+        for name, (method, pattern) in _FEATURES.items():
+            if pattern.match(path) and method in methods:
+                found[name] = True
+    return found
+
+
+async def _user(request: Request) -> Principal | None:
+    cookie = request.cookies.get(COOKIE_NAME)
+    if not cookie:
+        return None
+    return await services(request).auth.from_session_token(cookie)
+
+
+@router.get("/api/dashboard/session", tags=["auth"], summary="Dashboard bootstrap")
+async def session(request: Request) -> dict[str, Any]:
+    """Who is logged in (``user`` is null when nobody is: answered with 200 so the page can
+    show its login form), the sites they see, and which optional parts this server has."""
+    principal = await _user(request)
+    body: dict[str, Any] = {"version": __version__, "features": features(request), "user": None}
+    if principal is None:
+        body["sites"] = []
+        return body
+    sites: list[dict[str, Any]] = []
+    if principal.site_ids:
+        claims = Claims(role=DbRole.ANALYST, sub=str(principal.id), site_ids=principal.site_ids)
+        async with services(request).db.transaction(claims) as conn:
+            rows = await conn.fetch(
+                "SELECT id, public_id, name, domain, timezone FROM sites ORDER BY name, created_at"
+            )
+        for r in rows:
+            access = principal.access(r["id"])
+            sites.append(
+                {
+                    "id": str(r["id"]),
+                    "public_id": r["public_id"],
+                    "name": r["name"],
+                    "domain": r["domain"],
+                    "timezone": r["timezone"],
+                    "role": principal.memberships[r["id"]].value,
+                    "access": access.name.lower() if access else "read",
+                }
+            )
+    body["user"] = {"id": str(principal.id), "email": principal.name}
+    body["sites"] = sites
+    return body
