@@ -15,11 +15,25 @@ from leadtrail.storage import Connection
 
 BROWSERS = ["Chrome", "Firefox", "Safari", "Edge"]
 DEVICES = ["desktop", "mobile", "tablet"]
-GEO = [("US", "Texas", "Austin"), ("US", "Texas", "Dallas"), ("US", "Ohio", "Toledo"),
-       ("DE", "Berlin", "Berlin"), ("TR", "Istanbul", "Istanbul"), (None, None, None)]
-REFERRERS = [("google.com", "search", "plumber near me"), ("facebook.com", "social", None),
-             (None, "direct", None), ("=cmd|' /C calc'!A0", "referral", None)]
-PAGES = ["https://shop.example/", "https://shop.example/pricing?gclid=x", "https://shop.example/contact#top"]
+GEO = [
+    ("US", "Texas", "Austin"),
+    ("US", "Texas", "Dallas"),
+    ("US", "Ohio", "Toledo"),
+    ("DE", "Berlin", "Berlin"),
+    ("TR", "Istanbul", "Istanbul"),
+    (None, None, None),
+]
+REFERRERS = [
+    ("google.com", "search", "plumber near me"),
+    ("facebook.com", "social", None),
+    (None, "direct", None),
+    ("=cmd|' /C calc'!A0", "referral", None),
+]
+PAGES = [
+    "https://shop.example/",
+    "https://shop.example/pricing?gclid=x",
+    "https://shop.example/contact#top",
+]
 
 
 @dataclass
@@ -122,9 +136,24 @@ async def populate(
         """,
         [
             (
-                site_id, s.id, s.month, s.created_at, s.fingerprint, s.browser, s.device,
-                *s.geo, *s.referrer, s.entry_page, s.page_views, s.event_count, s.duration,
-                s.bounce, s.converted, s.lead_score, s.gclid, s.utm_campaign,
+                site_id,
+                s.id,
+                s.month,
+                s.created_at,
+                s.fingerprint,
+                s.browser,
+                s.device,
+                *s.geo,
+                *s.referrer,
+                s.entry_page,
+                s.page_views,
+                s.event_count,
+                s.duration,
+                s.bounce,
+                s.converted,
+                s.lead_score,
+                s.gclid,
+                s.utm_campaign,
             )
             for s in world.sessions
         ],
@@ -138,14 +167,23 @@ async def populate(
                                matched_session_month, matched_fingerprint, lead_score, status, created_at)
             VALUES ($1, '+15550100', 'matched', $2, $3, $4, $5, $6, $7) RETURNING id
             """,
-            site_id, s.id, s.month, s.fingerprint, s.lead_score, status, at,
+            site_id,
+            s.id,
+            s.month,
+            s.fingerprint,
+            s.lead_score,
+            status,
+            at,
         )
         world.calls.append((call_id, at, "matched", status))
     for s in rng.sample(world.sessions, min(5, len(world.sessions))):
         at = s.created_at + timedelta(minutes=5)
         await conn.execute(
             "INSERT INTO leads (site_id, session_id, session_month, name, submitted_at) VALUES ($1, $2, $3, 'x', $4)",
-            site_id, s.id, s.month, at,
+            site_id,
+            s.id,
+            s.month,
+            at,
         )
         world.leads.append(at)
     return world

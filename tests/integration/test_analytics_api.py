@@ -63,8 +63,17 @@ async def overview(http: httpx.AsyncClient, site: str, start: str, end: str, **e
 
 
 def assert_totals(totals: dict[str, Any], expected: dict[str, Any]) -> None:
-    for key in ("sessions", "page_views", "conversions", "paid_sessions", "hot_leads", "calls",
-                "calls_matched", "calls_qualified", "leads"):
+    for key in (
+        "sessions",
+        "page_views",
+        "conversions",
+        "paid_sessions",
+        "hot_leads",
+        "calls",
+        "calls_matched",
+        "calls_qualified",
+        "leads",
+    ):
         assert totals[key] == expected[key], key
     sessions = expected["sessions"]
     assert totals["bounce_rate"] == round(expected["bounces"] / sessions * 100, 1)
@@ -80,7 +89,9 @@ async def test_overview_matches_raw_rows_for_several_ranges(
     for n in (1, 3, 7, 14):
         start, end = days_back(n)
         body = await overview(alice, world["site"].public_id, start, end)
-        expected = data.expected(datetime.fromisoformat(start).date(), datetime.fromisoformat(end).date())
+        expected = data.expected(
+            datetime.fromisoformat(start).date(), datetime.fromisoformat(end).date()
+        )
         assert_totals(body["totals"], expected)
         assert sum(p["sessions"] for p in body["series"]) == expected["sessions"]
         assert body["range"]["tz"] == "Europe/Berlin"
@@ -125,7 +136,9 @@ async def test_comparison_with_previous_period(
     expected = data.expected(prev_start, prev_end)
     assert body["previous"]["sessions"] == expected["sessions"]
     current = body["totals"]["sessions"]
-    assert body["change"]["sessions"] == round((current - expected["sessions"]) / expected["sessions"] * 100, 1)
+    assert body["change"]["sessions"] == round(
+        (current - expected["sessions"]) / expected["sessions"] * 100, 1
+    )
     none = await overview(alice, world["site"].public_id, start, end, compare="none")
     assert none["previous"] is None and none["change"] is None
 
@@ -135,7 +148,9 @@ async def test_breakdowns_and_geo_drill_down(
 ) -> None:
     data: World = world["data"]
     start, end = days_back(10)
-    expected = data.expected(datetime.fromisoformat(start).date(), datetime.fromisoformat(end).date())
+    expected = data.expected(
+        datetime.fromisoformat(start).date(), datetime.fromisoformat(end).date()
+    )
     params = {"site_id": world["site"].public_id, "from": start, "to": end}
     browsers = (await alice.get("/api/analytics/breakdown/browser", params=params)).json()
     assert {r["value"]: r["sessions"] for r in browsers["rows"]} == dict(expected["browsers"])
@@ -155,7 +170,9 @@ async def test_breakdowns_and_geo_drill_down(
     pages = (await alice.get("/api/analytics/breakdown/entry_page", params=params)).json()
     assert {r["value"] for r in pages["rows"]} <= {"/", "/pricing", "/contact"}
 
-    one = (await alice.get("/api/analytics/breakdown/browser", params={**params, "limit": 1})).json()
+    one = (
+        await alice.get("/api/analytics/breakdown/browser", params={**params, "limit": 1})
+    ).json()
     assert len(one["rows"]) == 1 and one["total_rows"] == len(expected["browsers"])
 
 
@@ -226,11 +243,20 @@ async def test_drill_down_sessions(alice: httpx.AsyncClient, world: dict[str, An
     body = (
         await alice.get(
             "/api/analytics/sessions",
-            params={**params, "dimension": "city", "country": "US", "region": "Ohio", "city": "Toledo"},
+            params={
+                **params,
+                "dimension": "city",
+                "country": "US",
+                "region": "Ohio",
+                "city": "Toledo",
+            },
         )
     ).json()
     expected = [
-        s for s in data.in_range(datetime.fromisoformat(start).date(), datetime.fromisoformat(end).date())
+        s
+        for s in data.in_range(
+            datetime.fromisoformat(start).date(), datetime.fromisoformat(end).date()
+        )
         if s.geo == ("US", "Ohio", "Toledo")
     ]
     assert {r["id"] for r in body["rows"]} == {str(s.id) for s in expected}
@@ -250,7 +276,11 @@ async def test_drill_down_sessions(alice: httpx.AsyncClient, world: dict[str, An
         ({"from": "2026-02-10", "to": "2026-02-01"}, "invalid_range", "from"),
         ({"from": "2000-01-01", "to": "2026-01-01"}, "invalid_range", "from"),
         ({"interval": "minute"}, "invalid_request", "interval"),
-        ({"from": "2025-01-01", "to": "2025-12-31", "interval": "hour"}, "too_many_buckets", "interval"),
+        (
+            {"from": "2025-01-01", "to": "2025-12-31", "interval": "hour"},
+            "too_many_buckets",
+            "interval",
+        ),
         ({"format": "xml"}, "invalid_request", "format"),
     ],
 )

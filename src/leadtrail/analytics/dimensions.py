@@ -78,9 +78,7 @@ def drill_prefix(dimension: Dimension, country: str | None, region: str | None) 
         raise BadRequest("region needs country", code="invalid_filter", field="region")
     code = country.strip().upper()
     if len(code) != 2 or not code.isalpha():
-        raise BadRequest(
-            "country is a two-letter ISO code", code="invalid_filter", field="country"
-        )
+        raise BadRequest("country is a two-letter ISO code", code="invalid_filter", field="country")
     if region is None:
         return code + SEP
     if len(dimension.parts) < 3:

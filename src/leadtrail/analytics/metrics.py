@@ -60,7 +60,9 @@ def overview_figures(c: Mapping[str, int]) -> dict[str, float | int]:
 def changes(
     current: Mapping[str, float | int], previous: Mapping[str, float | int]
 ) -> dict[str, float | None]:
-    return {key: change(float(value), float(previous.get(key, 0))) for key, value in current.items()}
+    return {
+        key: change(float(value), float(previous.get(key, 0))) for key, value in current.items()
+    }
 
 
 def funnel(visitors: int, returning: int, converted: int) -> list[dict[str, object]]:

@@ -40,7 +40,9 @@ def parse_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise BadRequest(f"unknown time zone {name!r}", code="invalid_timezone", field="tz") from None
+        raise BadRequest(
+            f"unknown time zone {name!r}", code="invalid_timezone", field="tz"
+        ) from None
 
 
 def parse_date(value: str, field: str) -> date:

@@ -143,7 +143,9 @@ async def breakdown(
             {
                 **split_value(dimension, value),
                 **metrics.session_figures(counters),
-                "share": metrics.ratio(counters["sessions"], total_sessions, percent=True, digits=1),
+                "share": metrics.ratio(
+                    counters["sessions"], total_sessions, percent=True, digits=1
+                ),
             }
         )
     return {

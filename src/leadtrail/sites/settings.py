@@ -54,7 +54,7 @@ def apply_patch(stored: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str
     """``stored`` with the editable keys of ``patch`` applied; weights are merged key by key.
     Raises ``BadRequest`` (code ``invalid_setting``) naming the offending field."""
     result = dict(stored)
-    for key, value in patch.items():
+    for key in patch:
         if key not in EDITABLE:
             raise BadRequest(
                 f"unknown setting {key!r}; editable: {', '.join(EDITABLE)}",
@@ -67,7 +67,9 @@ def apply_patch(stored: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str
             raise BadRequest(
                 "scoring is an object of weights", code="invalid_setting", field="settings.scoring"
             )
-        merged = dict(result.get("scoring") or {}) if isinstance(result.get("scoring"), Mapping) else {}
+        merged = (
+            dict(result.get("scoring") or {}) if isinstance(result.get("scoring"), Mapping) else {}
+        )
         for name, weight in weights.items():
             where = f"settings.scoring.{name}"
             if name not in DEFAULT_SCORING:

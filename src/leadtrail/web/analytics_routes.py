@@ -74,7 +74,9 @@ async def report_scope(
 ReportScope = Annotated[Scope, Depends(report_scope)]
 
 
-def csv_response(scope: Scope, name: str, columns: list[str], rows: list[dict[str, Any]]) -> Response:
+def csv_response(
+    scope: Scope, name: str, columns: list[str], rows: list[dict[str, Any]]
+) -> Response:
     filename = f"leadtrail-{name}-{scope.site.public_id}-{scope.span.start}-{scope.span.end}.csv"
     return Response(
         to_csv(columns, rows),
@@ -127,7 +129,9 @@ async def overview(
     return {"site_id": str(scope.site.id), **body}
 
 
-@router.get("/funnel", summary="Conversion funnel: visitors, returning, converted", responses=_RESPONSES)
+@router.get(
+    "/funnel", summary="Conversion funnel: visitors, returning, converted", responses=_RESPONSES
+)
 async def funnel(request: Request, scope: ReportScope) -> Any:
     """Seed 000 `get_conversion_funnel`: distinct visitors in the range, those who were
     returning, those who converted, each with its share of all visitors."""
@@ -168,8 +172,12 @@ async def breakdown(
     country: Annotated[
         str | None, Query(description="region/city: only this country (ISO code)")
     ] = None,
-    region: Annotated[str | None, Query(description="city: only this region", max_length=200)] = None,
-    limit: Annotated[int | None, Query(ge=1, le=10000, description="Rows (default 50; CSV: all)")] = None,
+    region: Annotated[
+        str | None, Query(description="city: only this region", max_length=200)
+    ] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=10000, description="Rows (default 50; CSV: all)")
+    ] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Any:
     """Top values by sessions, with share, page views, bounce rate, average duration and
@@ -239,7 +247,9 @@ async def sessions(
             given = {"country": (country or "").upper(), "region": region or "", "city": city or ""}
             wanted = SEP.join(given[p] for p in dim.parts)
         elif value is None:
-            raise BadRequest("value is required with dimension", code="invalid_filter", field="value")
+            raise BadRequest(
+                "value is required with dimension", code="invalid_filter", field="value"
+            )
         else:
             wanted = value
     async with services(request).db.transaction(scope.claims()) as conn:

@@ -62,7 +62,7 @@ async def get_site(request: Request, principal: CurrentPrincipal, site: SiteRef)
 
 class SettingsPatch(BaseModel):
     scoring: dict[str, Any] | None = Field(
-        default=None, description="Lead-score weights, whole numbers 0–100 (merged key by key)"
+        default=None, description="Lead-score weights, whole numbers 0-100 (merged key by key)"
     )
     respect_dnt: bool | None = None
     ip_storage: Literal["full", "truncated", "none"] | None = None
@@ -229,9 +229,7 @@ async def change_role(
     return member_json(member)
 
 
-@router.delete(
-    "/{site}/members/{user_id}", status_code=204, summary="Remove a member from a site"
-)
+@router.delete("/{site}/members/{user_id}", status_code=204, summary="Remove a member from a site")
 async def remove_member(
     request: Request, principal: CurrentPrincipal, site: SiteRef, user_id: UUID
 ) -> Response:
