@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from leadtrail import __version__, bootstrap
 from leadtrail.components import Component
@@ -20,7 +22,9 @@ from leadtrail.web import (
     errors,
     health,
     live_routes,
+    metrics,
     site_routes,
+    sync,
 )
 from leadtrail.web.access_log import AccessLogMiddleware
 from leadtrail.web.services import build_services
@@ -73,10 +77,25 @@ def create_app(
     app.add_middleware(AccessLogMiddleware)
     app.include_router(health.router)
     app.include_router(auth_routes.router)
+    app.include_router(metrics.router)
+    app.add_route(
+        sync.PATH, sync.sync_endpoint, methods=["POST", "OPTIONS"], include_in_schema=False
+    )
     app.include_router(assets.router)
     app.include_router(analytics_routes.router)
     app.include_router(live_routes.router)
     app.include_router(site_routes.router)
     app.include_router(dashboard.router)
     app.mount("/assets", assets.static_files(), name="assets")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            sync.document(schema)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -113,6 +113,7 @@ def serve(host: str | None, port: int | None) -> None:
         http="httptools",
         log_level=settings.log_level,
         access_log=False,  # leadtrail.access logs requests
+        proxy_headers=False,  # X-Forwarded-For is read by leadtrail for LEADTRAIL_TRUSTED_PROXIES
         timeout_graceful_shutdown=10,
         lifespan="on",
     )

@@ -52,6 +52,22 @@ class Settings(BaseSettings):
     #: Hours of recent sessions re-aggregated once an hour (late events, identity changes).
     rollup_settle_hours: int = Field(default=26, ge=1, le=24 * 31)
 
+    #: /api/sync requests per client IP (seed default 100/minute) and per site.
+    sync_ip_rate_limit: str = "100/minute"
+    sync_site_rate_limit: str = "60000/minute"
+    #: Redis for rate-limit counters shared by several processes; memory when unset.
+    redis_url: str | None = None
+    #: MaxMind-format (GeoLite2/GeoIP2 City) database for visitor locations.
+    geoip_db: Path | None = None
+    #: Location headers set by a trusted proxy: none, cloudflare, vercel, cloudfront, generic.
+    geo_headers: str = "none"
+    #: Peers whose X-Forwarded-For and location headers are believed (comma-separated CIDRs).
+    trusted_proxies: str = "127.0.0.1/32,::1/128"
+    #: Most events the ingest writer commits in one transaction.
+    ingest_max_batch_events: int = Field(default=5000, ge=1)
+    #: Events waiting for the writer above which /api/sync answers 503 with Retry-After.
+    ingest_max_pending_events: int = Field(default=50_000, ge=1)
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

@@ -11,7 +11,12 @@ from leadtrail.auth.service import Authenticator
 from leadtrail.auth.signing import signing_key
 from leadtrail.components import Component, PeriodicTask
 from leadtrail.config import Settings
+from leadtrail.ingest.geo import GeoResolver
+from leadtrail.ingest.service import IngestService
+from leadtrail.ingest.sites import SiteCache
+from leadtrail.ingest.writer import Writer
 from leadtrail.storage import Database
+from leadtrail.web.ratelimit import RateLimiter
 
 PARTITION_CHECK_SECONDS = 6 * 3600
 
@@ -21,6 +26,8 @@ class Services:
     settings: Settings
     db: Database
     auth: Authenticator
+    ingest: IngestService
+    limiter: RateLimiter
     rollups: Rollups
     #: started in order with the app, stopped in reverse
     components: list[Component] = field(default_factory=list)
@@ -28,10 +35,24 @@ class Services:
 
 def build_services(settings: Settings, db: Database) -> Services:
     """Wire the domain services and background components of one process."""
+    limiter = RateLimiter(settings.redis_url)
+    writer = Writer(
+        db,
+        max_batch_events=settings.ingest_max_batch_events,
+        max_pending_events=settings.ingest_max_pending_events,
+    )
     svc = Services(
         settings=settings,
         db=db,
         auth=Authenticator(db, signing_key(settings), settings.session_max_age),
+        ingest=IngestService(
+            settings,
+            SiteCache(db),
+            writer,
+            GeoResolver(settings.geo_headers, settings.geoip_db),
+            limiter,
+        ),
+        limiter=limiter,
         rollups=Rollups(db, settle_hours=settings.rollup_settle_hours),
     )
     svc.components.append(
@@ -41,6 +62,7 @@ def build_services(settings: Settings, db: Database) -> Services:
             lambda: db.ensure_partitions(settings.partitions_ahead),
         )
     )
+    svc.components.append(writer)
     svc.components.append(PeriodicTask("rollups", settings.rollup_interval, svc.rollups.run_once))
     return svc
 
