@@ -175,12 +175,8 @@ ALTER TABLE rollup_dim_hourly FORCE ROW LEVEL SECURITY;
 ALTER TABLE rollup_dim_daily ENABLE ROW LEVEL SECURITY;
 ALTER TABLE rollup_dim_daily FORCE ROW LEVEL SECURITY;
 
-CREATE POLICY tenant ON rollup_hourly
-    USING (site_id = ANY (leadtrail.site_ids())) WITH CHECK (site_id = ANY (leadtrail.site_ids()));
-CREATE POLICY tenant ON rollup_dim_hourly
-    USING (site_id = ANY (leadtrail.site_ids())) WITH CHECK (site_id = ANY (leadtrail.site_ids()));
-CREATE POLICY tenant ON rollup_dim_daily
-    USING (site_id = ANY (leadtrail.site_ids())) WITH CHECK (site_id = ANY (leadtrail.site_ids()));
+SELECT leadtrail.apply_tenant_policy(t)
+FROM unnest(ARRAY['rollup_hourly', 'rollup_dim_hourly', 'rollup_dim_daily']::regclass[]) AS t;
 
 GRANT SELECT ON rollup_hourly, rollup_dim_hourly, rollup_dim_daily TO leadtrail_analyst, leadtrail_admin;
 -- The rollup job runs as the writer, scoped to one site per transaction.
@@ -212,7 +208,7 @@ RETURNS TABLE (user_id uuid, email text, name text, role text, created_at timest
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT m.user_id, u.email, u.name, m.role, m.created_at, u.last_login_at
     FROM public.site_members AS m JOIN public.app_users AS u ON u.id = m.user_id
-    WHERE m.site_id = site AND site = ANY (leadtrail.site_ids())
+    WHERE m.site_id = site AND leadtrail.site_visible(site)
     ORDER BY u.email
 $$;
 
@@ -221,7 +217,7 @@ CREATE FUNCTION leadtrail.user_id_by_email(address text) RETURNS uuid
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT u.id FROM public.app_users AS u
     WHERE u.email = lower(btrim(address)) AND u.disabled_at IS NULL
-      AND cardinality(leadtrail.site_ids()) > 0
+      AND leadtrail.claims() -> 'site_ids' <> '[]'::jsonb
 $$;
 
 REVOKE ALL ON FUNCTION leadtrail.site_member_list(uuid), leadtrail.user_id_by_email(text) FROM PUBLIC;
