@@ -103,7 +103,11 @@ async def test_live_feed_shows_a_synced_event(
                 '"eid": "e2e-%s", "meta": {"fp": "fp-e2e"}}'
                 % (world["site"].public_id, marker, session_id, uuid.uuid4().hex[:12])
             ),
-            headers={"Content-Type": "text/plain", "Origin": "http://127.0.0.1", "User-Agent": BROWSER_UA},
+            headers={
+                "Content-Type": "text/plain",
+                "Origin": "http://127.0.0.1",
+                "User-Agent": BROWSER_UA,
+            },
         )
         assert response.status_code == 200, response.text
         score = response.json()["score"]
@@ -144,7 +148,9 @@ async def test_call_monitor_shows_calls_and_marks_them(
         await expect(call.get_by_role("button", name="Qualified")).to_be_disabled()
         pytest.skip("PATCH /api/calls/{id} (people branch) is not on this server yet")
     await call.get_by_role("button", name="Qualified").click()
-    await expect(call.get_by_role("button", name="Qualified")).to_have_attribute("aria-pressed", "true")
+    await expect(call.get_by_role("button", name="Qualified")).to_have_attribute(
+        "aria-pressed", "true"
+    )
     async with db.system() as conn:
         stored = await conn.fetchval("SELECT status FROM calls WHERE phone_number = $1", number)
     assert stored == "qualified"
@@ -154,9 +160,9 @@ async def test_call_monitor_shows_calls_and_marks_them(
         second = await other.new_page()
         await log_in(second, server)
         await second.get_by_role("link", name="Calls").click()
-        await expect(
-            second.locator(".call", has_text=number).locator(".call-status")
-        ).to_have_text("qualified")
+        await expect(second.locator(".call", has_text=number).locator(".call-status")).to_have_text(
+            "qualified"
+        )
     finally:
         await other.close()
 
@@ -171,12 +177,16 @@ async def test_overview_range_change_changes_the_numbers(
     sessions = page.locator("[data-kpi=sessions] .kpi-value")
     await expect(sessions).not_to_have_text("—")
     await expect(page.locator(".chart")).to_be_visible()
-    await expect(page.locator(".panel", has_text="Technology").locator("tbody tr").first).to_be_visible()
+    await expect(
+        page.locator(".panel", has_text="Technology").locator("tbody tr").first
+    ).to_be_visible()
     await snap(page, "overview")
 
     async def expected(from_: str, to: str) -> str:
         async with httpx.AsyncClient(base_url=server.url) as http:
-            await http.post("/api/auth/login", json={"email": "owner@example.com", "password": PASSWORD})
+            await http.post(
+                "/api/auth/login", json={"email": "owner@example.com", "password": PASSWORD}
+            )
             body = (
                 await http.get(
                     "/api/analytics/overview",
@@ -192,9 +202,7 @@ async def test_overview_range_change_changes_the_numbers(
     await expect(sessions).to_have_text(thirty)
     await page.get_by_label("From").fill(str(today - timedelta(days=2)))
     await page.get_by_label("From").dispatch_event("change")
-    await expect(sessions).to_have_text(
-        await expected(str(today - timedelta(days=2)), str(today))
-    )
+    await expect(sessions).to_have_text(await expected(str(today - timedelta(days=2)), str(today)))
     assert await sessions.inner_text() != thirty
     # drill into a country, then list its visits
     geo = page.locator(".panel", has_text="Locations")
@@ -238,7 +246,9 @@ async def test_campaigns_and_person_pages(
     await snap(page, "person")
 
 
-async def test_phone_sized_screen(browser: Browser, server: LiveServer, world: dict[str, Any]) -> None:
+async def test_phone_sized_screen(
+    browser: Browser, server: LiveServer, world: dict[str, Any]
+) -> None:
     ctx = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     try:
         page = await ctx.new_page()

@@ -30,6 +30,9 @@ async def resolve_site(db: Database, principal: Principal, ref: str, need: Acces
         raise NotFound("no such site", code="site_not_found")
     # RLS limits the lookup to the caller's own sites.
     async with db.transaction(principal.claims()) as conn:
-        site = await get_site(conn, site_id or ref)
+        try:
+            site = await get_site(conn, site_id or ref)
+        except NotFound:
+            raise NotFound("no such site", code="site_not_found") from None
     principal.require(site.id, need)
     return site
