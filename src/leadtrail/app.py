@@ -75,12 +75,10 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(sync.SyncFastPath)  # outermost: /api/sync skips the stack below
     app.include_router(health.router)
     app.include_router(auth_routes.router)
     app.include_router(metrics.router)
-    app.add_route(
-        sync.PATH, sync.sync_endpoint, methods=["POST", "OPTIONS"], include_in_schema=False
-    )
     app.include_router(assets.router)
     app.include_router(analytics_routes.router)
     app.include_router(live_routes.router)

@@ -416,3 +416,28 @@ async def test_do_not_track_when_the_site_says_so(
 async def test_openapi_documents_sync(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert "post" in paths["/api/sync"] and "400" in paths["/api/sync"]["post"]["responses"]
+
+
+async def test_site_settings_change_weights_and_ip_storage(
+    client: httpx.AsyncClient, db: Database, owner: asyncpg.Connection
+) -> None:
+    async with db.system() as conn:
+        custom = await create_site(
+            conn, name="Custom", domain="custom.example", public_id="custom_sync"
+        )
+        await conn.execute(
+            """UPDATE sites SET settings = '{"scoring": {"conversion": 70, "interaction": 1},
+                                             "ip_storage": "truncated"}' WHERE id = $1""",
+            custom.id,
+        )
+        hidden = await create_site(conn, name="NoIP", domain="noip.example", public_id="noip_sync")
+        await conn.execute(
+            """UPDATE sites SET settings = '{"ip_storage": "none"}' WHERE id = $1""", hidden.id
+        )
+    sid, other = uuid.uuid4(), uuid.uuid4()
+    call = event(custom, sid, u="https://custom.example/", ec="conversion", ea="phone_call")
+    assert (await post(client, call, ip="198.51.100.77")).json()["score"] == 70
+    row = await session_row(owner, sid)
+    assert str(row["ip_address"]) == "198.51.100.0"
+    await post(client, event(hidden, other, u="https://noip.example/"), ip="198.51.100.78")
+    assert (await session_row(owner, other))["ip_address"] is None

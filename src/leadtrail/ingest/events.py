@@ -27,14 +27,25 @@ MAX_CLIENT_AGE = timedelta(hours=24)
 PAGE_VIEW_ACTIONS = frozenset({"view", "page_view"})
 
 
-@dataclass(frozen=True, slots=True)
 class Visit:
-    """What one request tells about the visitor."""
+    """What one request tells about the visitor; the parts every event's metadata repeats
+    are built once here."""
 
-    ip: str | None
-    user_agent: UserAgentInfo
-    geo: GeoInfo
-    language: str | None
+    __slots__ = ("device", "geo", "geo_meta", "ip", "language", "user_agent")
+
+    def __init__(
+        self, ip: str | None, user_agent: UserAgentInfo, geo: GeoInfo, language: str | None
+    ) -> None:
+        self.ip = ip
+        self.user_agent = user_agent
+        self.geo = geo
+        self.language = language
+        self.geo_meta = geo.as_meta()
+        self.device = {
+            "browser": user_agent.browser,
+            "os": user_agent.os,
+            "device_type": user_agent.device_type,
+        }
 
 
 @dataclass(slots=True)
@@ -158,8 +169,8 @@ def landing(first: PreparedEvent) -> Landing:
 
 
 def device_meta(event: PreparedEvent) -> dict[str, Any]:
+    """The client's ``device_info`` with what the user agent told the server."""
     client = event.meta.get("device_info")
-    info: dict[str, Any] = dict(client) if isinstance(client, dict) else {}
-    ua = event.visit.user_agent
-    info.update({"browser": ua.browser, "os": ua.os, "device_type": ua.device_type})
-    return info
+    if isinstance(client, dict):
+        return {**client, **event.visit.device}
+    return event.visit.device

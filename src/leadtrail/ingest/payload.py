@@ -128,12 +128,13 @@ def _has_nul(value: str) -> bool:
     return "\x00" in value
 
 
-def _check_meta(meta: Any, field: str) -> dict[str, Any]:
+def _check_meta(meta: Any, field: str, body_size: int) -> dict[str, Any]:
     if meta is None:
         return {}
     if not isinstance(meta, dict):
         raise BadRequest(f"{field} must be an object", code="invalid_meta", field=field)
-    size = len(msgspec.json.encode(meta))
+    # A body smaller than the limit cannot hold a meta over it: skip the re-encoding.
+    size = len(msgspec.json.encode(meta)) if body_size > MAX_META_BYTES else 0
     if size > MAX_META_BYTES:
         raise BadRequest(
             f"{field} is {size} bytes; the limit is {MAX_META_BYTES}",
@@ -176,7 +177,9 @@ def _check_meta(meta: Any, field: str) -> dict[str, Any]:
     return meta
 
 
-def validate_event(raw: dict[str, Any], index: int | None = None) -> ClientEvent:
+def validate_event(
+    raw: dict[str, Any], index: int | None = None, body_size: int = MAX_BODY_BYTES
+) -> ClientEvent:
     """Check one raw event; ``index`` names its place in a batch for error messages."""
     prefix = f"batch[{index}]." if index is not None else ""
     if not isinstance(raw, dict):
@@ -242,7 +245,7 @@ def validate_event(raw: dict[str, Any], index: int | None = None) -> ClientEvent
             code="invalid_timestamp",
             field=prefix + "ts",
         )
-    meta = _check_meta(event.meta, prefix + "meta")
+    meta = _check_meta(event.meta, prefix + "meta", body_size)
     return ClientEvent(
         site_public_id=event.s,
         url=event.u,
@@ -261,4 +264,4 @@ def validate_event(raw: dict[str, Any], index: int | None = None) -> ClientEvent
 def parse(body: bytes) -> list[ClientEvent]:
     """Body → validated events; the first problem found is raised."""
     raws, is_batch = decode_body(body)
-    return [validate_event(raw, i if is_batch else None) for i, raw in enumerate(raws)]
+    return [validate_event(raw, i if is_batch else None, len(body)) for i, raw in enumerate(raws)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadtrail.ingest.events import Landing, PreparedEvent, device_meta, landing
+from leadtrail.ingest.events import Landing, PreparedEvent, device_meta
 from leadtrail.ingest.session_state import SessionState
 from leadtrail.scoring import intelligence_summary, score_event
 
@@ -43,7 +43,7 @@ def event_record(
         "attribution_source": state.attribution,
         "intelligence_summary": intelligence_summary(score),
         "device_info": device_meta(event),
-        "geo_info": event.visit.geo.as_meta(),
+        "geo_info": event.visit.geo_meta,
     }
     return (
         event.site.id, event.id, event.session_id, state.created_month, event.created_at,
@@ -56,18 +56,37 @@ def _short(value: object) -> str | None:
     return value[:64] if isinstance(value, str) and value else None
 
 
+_NO_LANDING: dict[str, str] = {}
+
+
 def session_record(
     new: list[PreparedEvent], state: SessionState, land: Landing | None, fingerprint: str | None
 ) -> tuple[Any, ...]:
-    """This batch's contribution to a session: its facts if new, counters to add if not.
+    """This batch's contribution to a session: its facts if new (``land`` given), counters to
+    add if it exists (the upsert keeps what is stored and only fills empty columns).
 
     ``new`` holds only the events the INSERT really added, oldest first, so a retried event
     never counts twice.
     """
     first, last = new[0], new[-1]
     visit, agent, geo = first.visit, first.visit.user_agent, first.visit.geo
-    land = land or landing(first)
-    source, utm, clicks = land.source, land.utm, land.click_ids
+    if land is not None:
+        source, utm, clicks = land.source, land.utm, land.click_ids
+        entry_page, referrer = land.entry_page, land.referrer
+        referrer_type, referrer_domain, search_query = (
+            source.referrer_type,
+            source.referrer_domain,
+            source.search_query,
+        )
+    else:
+        utm = clicks = _NO_LANDING
+        entry_page, referrer, referrer_type, referrer_domain, search_query = (
+            first.url,
+            None,
+            None,
+            None,
+            None,
+        )
     raw_device = first.meta.get("device_info")
     device: dict[str, Any] = raw_device if isinstance(raw_device, dict) else {}
     ended = [
@@ -79,8 +98,7 @@ def session_record(
     engaged = any(e.category in ("interaction", "conversion") for e in new)
     return (
         first.site.id, first.session_id, state.created_month, first.created_at, last.created_at,
-        fingerprint, visit.ip, land.entry_page, last.url, land.referrer,
-        source.referrer_type, source.referrer_domain, source.search_query,
+        fingerprint, visit.ip, entry_page, last.url, referrer, referrer_type, referrer_domain, search_query,
         utm.get("source"), utm.get("medium"), utm.get("campaign"), utm.get("term"), utm.get("content"),
         clicks.get("gclid"), clicks.get("wbraid"), clicks.get("gbraid"), clicks.get("fbclid"),
         clicks.get("msclkid"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from leadtrail.config import Settings
@@ -59,11 +60,17 @@ class IngestService:
         self._site_limit = parse_limit(
             settings.sync_site_rate_limit, "LEADTRAIL_SYNC_SITE_RATE_LIMIT"
         )
-        self._trusted = parse_networks(settings.trusted_proxies)
+        trusted = parse_networks(settings.trusted_proxies)
+        # Address parsing costs ~10 us a request; visitors repeat, so remember answers.
+        self._client_ip = lru_cache(maxsize=65536)(
+            lambda peer, forwarded: client_ip(peer, forwarded, trusted)
+        )
+        self._is_trusted = lru_cache(maxsize=4096)(lambda peer: is_trusted(peer, trusted))
+        self._stored_ip = lru_cache(maxsize=65536)(stored_ip)
 
     async def sync(self, request: SyncRequest) -> SyncResult:
         headers = request.headers
-        ip = client_ip(request.peer, headers.get("x-forwarded-for"), self._trusted)
+        ip = self._client_ip(request.peer, headers.get("x-forwarded-for"))
         await self._limiter.hit(self._ip_limit, "sync-ip", ip or "unknown")
 
         events = payload.parse(request.body)
@@ -97,7 +104,7 @@ class IngestService:
         if agent.bot_reason is not None:
             return self._ignored(agent.bot_reason)
 
-        trusted_peer = is_trusted(request.peer, self._trusted)
+        trusted_peer = self._is_trusted(request.peer)
         geo = self.geo.lookup(ip, headers, trusted_peer)
         language = _language(headers.get("accept-language"))
         visits = {
