@@ -92,7 +92,9 @@ local function event(n, first)
 end
 """
 
-LUA_SINGLE = LUA_COMMON + r"""
+LUA_SINGLE = (
+    LUA_COMMON
+    + r"""
 local in_session = 0
 request = function()
   local first = false
@@ -101,8 +103,11 @@ request = function()
   return wrk.format("POST", "/api/sync", {["Content-Type"] = "text/plain", ["User-Agent"] = ua}, event(0, first))
 end
 """
+)
 
-LUA_BATCH = LUA_COMMON + r"""
+LUA_BATCH = (
+    LUA_COMMON
+    + r"""
 request = function()
   new_session()
   local parts = {}
@@ -111,6 +116,7 @@ request = function()
                     '{"batch":[' .. table.concat(parts, ",") .. ']}')
 end
 """
+)
 
 LUA_DONE = r"""
 done = function(summary, latency, requests)
@@ -128,7 +134,7 @@ def lua_paced(rate: float, connections: int) -> str:
     return f"delay = function() return math.random({interval_ms // 2}, {interval_ms + interval_ms // 2}) end\n"
 
 
-BARE_APP = r'''
+BARE_APP = r"""
 import orjson, uvicorn
 BODY = orjson.dumps({"status": "synced", "score": 0})
 async def app(scope, receive, send):
@@ -144,7 +150,7 @@ async def app(scope, receive, send):
 import sys
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), loop="uvloop", http="httptools",
             log_level="warning", access_log=False)
-'''
+"""
 
 
 @dataclass
@@ -172,7 +178,9 @@ def ensure_wrk() -> str:
     if path:
         return path
     sudo = [] if os.geteuid() == 0 else ["sudo"]
-    subprocess.run([*sudo, "apt-get", "install", "-y", "-q", "wrk"], check=True, capture_output=True)
+    subprocess.run(
+        [*sudo, "apt-get", "install", "-y", "-q", "wrk"], check=True, capture_output=True
+    )
     found = shutil.which("wrk")
     assert found, "could not install wrk"
     return found
@@ -193,7 +201,12 @@ def run_wrk(url: str, script: str, duration: int, connections: int, threads: int
     data = json.loads(line.removeprefix("RESULT "))
     errors = data["connect"] + data["read"] + data["write"] + data["timeout"]
     return WrkResult(
-        data["requests"], data["duration_us"] / 1e6, data["non2xx"], errors, data["p50_us"] / 1000, data["p99_us"] / 1000
+        data["requests"],
+        data["duration_us"] / 1e6,
+        data["non2xx"],
+        errors,
+        data["p50_us"] / 1000,
+        data["p99_us"] / 1000,
     )
 
 
@@ -219,8 +232,11 @@ async def copy_baseline(dsn: str, site_id: uuid.UUID, rows: int) -> float:
     """The same shape of rows the writer stores, COPYed straight into ``events`` as owner."""
     conn = await asyncpg.connect(dsn)
     await conn.set_type_codec(  # binary jsonb, as leadtrail's own pools use
-        "jsonb", schema="pg_catalog", encoder=lambda v: b"\x01" + json.dumps(v).encode(),
-        decoder=lambda b: json.loads(b[1:]), format="binary",
+        "jsonb",
+        schema="pg_catalog",
+        encoder=lambda v: b"\x01" + json.dumps(v).encode(),
+        decoder=lambda b: json.loads(b[1:]),
+        format="binary",
     )
     month = date.today().replace(day=1)
     now = datetime.now(UTC)
@@ -237,7 +253,9 @@ async def copy_baseline(dsn: str, site_id: uuid.UUID, rows: int) -> float:
     started = time.perf_counter()
     for k in range(0, rows, 5000):
         async with conn.transaction():
-            await conn.copy_records_to_table("events", records=records[k : k + 5000], columns=columns)
+            await conn.copy_records_to_table(
+                "events", records=records[k : k + 5000], columns=columns
+            )
     elapsed = time.perf_counter() - started
     await conn.execute("DELETE FROM events WHERE client_event_id LIKE 'copy%'")
     await conn.close()
@@ -245,7 +263,9 @@ async def copy_baseline(dsn: str, site_id: uuid.UUID, rows: int) -> float:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=15, help="seconds per phase")
     parser.add_argument("--connections", type=int, default=256)
     parser.add_argument("--copy-rows", type=int, default=200_000)
@@ -267,7 +287,9 @@ async def main() -> None:
     results: dict[str, Any] = {}
     try:
         await wait_ready(f"{url}/readyz", server)
-        dsn = subprocess.run([*leadtrail, "db", "url"], env=env, capture_output=True, text=True, check=True).stdout.strip()
+        dsn = subprocess.run(
+            [*leadtrail, "db", "url"], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
         run_wrk(f"{url}/api/sync", LUA_SINGLE, 3, args.connections)  # warm up
         peak_rss = rss_mb(server.pid)
 
@@ -276,7 +298,10 @@ async def main() -> None:
         batch = run_wrk(f"{url}/api/sync", LUA_BATCH, args.duration, args.connections)
         peak_rss = max(peak_rss, rss_mb(server.pid))
         paced = run_wrk(
-            f"{url}/api/sync", LUA_SINGLE + lua_paced(single.rps / 2, args.connections), args.duration, args.connections
+            f"{url}/api/sync",
+            LUA_SINGLE + lua_paced(single.rps / 2, args.connections),
+            args.duration,
+            args.connections,
         )
         peak_rss = max(peak_rss, rss_mb(server.pid))
 
@@ -293,7 +318,9 @@ async def main() -> None:
     bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(bare_port)])
     try:
         await wait_ready(f"http://127.0.0.1:{bare_port}/", bare)
-        bare_single = run_wrk(f"http://127.0.0.1:{bare_port}/api/sync", LUA_SINGLE, args.duration, args.connections)
+        bare_single = run_wrk(
+            f"http://127.0.0.1:{bare_port}/api/sync", LUA_SINGLE, args.duration, args.connections
+        )
     finally:
         bare.send_signal(signal.SIGINT)
         bare.wait(timeout=30)
@@ -312,14 +339,26 @@ async def main() -> None:
     }  # fmt: skip
     print()
     print(f"{'measure':42} {'leadtrail':>12} {'baseline':>12} {'ratio':>7}")
-    print(f"{'single-event requests/s':42} {single.rps:12,.0f} {bare_single.rps:12,.0f} {single.rps / bare_single.rps:7.2f}  (baseline: bare ASGI handler)")
-    print(f"{'events/s in batches of 20':42} {batch.rps * 20:12,.0f} {copy_rate:12,.0f} {batch.rps * 20 / copy_rate:7.2f}  (baseline: raw COPY of the same rows)")
-    print(f"{'single-event p50 / p99 ms (full load)':42} {single.p50_ms:6.1f}/{single.p99_ms:5.1f} {bare_single.p50_ms:6.1f}/{bare_single.p99_ms:5.1f}")
+    print(
+        f"{'single-event requests/s':42} {single.rps:12,.0f} {bare_single.rps:12,.0f} {single.rps / bare_single.rps:7.2f}  (baseline: bare ASGI handler)"
+    )
+    print(
+        f"{'events/s in batches of 20':42} {batch.rps * 20:12,.0f} {copy_rate:12,.0f} {batch.rps * 20 / copy_rate:7.2f}  (baseline: raw COPY of the same rows)"
+    )
+    print(
+        f"{'single-event p50 / p99 ms (full load)':42} {single.p50_ms:6.1f}/{single.p99_ms:5.1f} {bare_single.p50_ms:6.1f}/{bare_single.p99_ms:5.1f}"
+    )
     print(f"{'batch p50 / p99 ms (full load)':42} {batch.p50_ms:6.1f}/{batch.p99_ms:5.1f}")
-    print(f"{'p50 / p99 ms at half load':42} {paced.p50_ms:6.1f}/{paced.p99_ms:5.1f}   ({paced.rps:,.0f} requests/s)")
+    print(
+        f"{'p50 / p99 ms at half load':42} {paced.p50_ms:6.1f}/{paced.p99_ms:5.1f}   ({paced.rps:,.0f} requests/s)"
+    )
     print(f"{'server peak RSS MB':42} {peak_rss:12.0f}")
-    print(f"{'non-2xx answers / socket errors':42} {results['non2xx']:12d} {results['socket_errors']:12d}")
-    print(f"{'events stored (incl. 3 s warm-up)':42} {stored:12,d}   acknowledged in timed phases: {acknowledged:,d}")
+    print(
+        f"{'non-2xx answers / socket errors':42} {results['non2xx']:12d} {results['socket_errors']:12d}"
+    )
+    print(
+        f"{'events stored (incl. 3 s warm-up)':42} {stored:12,d}   acknowledged in timed phases: {acknowledged:,d}"
+    )
     print("\nJSON " + json.dumps(results))
 
 

@@ -3,6 +3,7 @@ date-range change, settings with the snippet copy, and a screenshot of every mai
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -97,11 +98,17 @@ async def test_live_feed_shows_a_synced_event(
     async with httpx.AsyncClient(base_url=server.url) as http:
         response = await http.post(
             "/api/sync",
-            content=(
-                '{"s": "%s", "u": "http://127.0.0.1%s?gclid=abc", "sid": "%s", '
-                '"ec": "conversion", "ea": "phone_call", "el": "tel:+15550100", '
-                '"eid": "e2e-%s", "meta": {"fp": "fp-e2e"}}'
-                % (world["site"].public_id, marker, session_id, uuid.uuid4().hex[:12])
+            content=json.dumps(
+                {
+                    "s": world["site"].public_id,
+                    "u": f"http://127.0.0.1{marker}?gclid=abc",
+                    "sid": session_id,
+                    "ec": "conversion",
+                    "ea": "phone_call",
+                    "el": "tel:+15550100",
+                    "eid": f"e2e-{uuid.uuid4().hex[:12]}",
+                    "meta": {"fp": "fp-e2e"},
+                }
             ),
             headers={
                 "Content-Type": "text/plain",
