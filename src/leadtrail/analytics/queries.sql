@@ -82,10 +82,29 @@ CROSS JOIN LATERAL leadtrail.session_dims(f.srow, f.is_returning) AS d
 GROUP BY d.dim, f.hour, d.value
 
 -- name: delete_daily
+DELETE FROM rollup_daily WHERE site_id = $1 AND day = ANY ($2::date[])
+
+-- name: insert_daily
+-- Merges the hourly overview rows of whole UTC days.
+INSERT INTO rollup_daily (site_id, day, sessions, new_sessions, page_views, events, bounces,
+                          duration_sec, conversions, lead_score_sum, hot_sessions, paid_sessions,
+                          visitors, returning_visitors, converted_visitors)
+SELECT $1, d.day, sum(r.sessions), sum(r.new_sessions), sum(r.page_views), sum(r.events),
+       sum(r.bounces), sum(r.duration_sec), sum(r.conversions), sum(r.lead_score_sum),
+       sum(r.hot_sessions), sum(r.paid_sessions), bit_or(r.visitors),
+       bit_or(r.returning_visitors), bit_or(r.converted_visitors)
+FROM (SELECT DISTINCT unnest($2::date[]) AS day) AS d
+JOIN rollup_hourly AS r
+  ON r.site_id = $1
+ AND r.hour >= d.day::timestamp AT TIME ZONE 'UTC'
+ AND r.hour < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
+GROUP BY d.day
+
+-- name: delete_dim_daily
 DELETE FROM rollup_dim_daily
 WHERE site_id = $1 AND dim = ANY ($3::text[]) AND day = ANY ($2::date[])
 
--- name: insert_daily
+-- name: insert_dim_daily
 -- Sums the hourly dimension rows of whole UTC days.
 INSERT INTO rollup_dim_daily (site_id, dim, day, value, sessions, page_views, events, bounces,
                               duration_sec, conversions, lead_score_sum)
@@ -103,6 +122,21 @@ GROUP BY m.dim, d.day, r.value
 -- Reports (run as the caller: RLS applies)
 
 -- name: overview_totals
+-- Whole UTC days [$2, $3) from the daily table, the hours [$4, $5) and [$6, $7) at the ends
+-- from the hourly one.
+WITH facts AS (
+    SELECT sessions, new_sessions, page_views, events, bounces, duration_sec, conversions,
+           lead_score_sum, hot_sessions, paid_sessions, visitors, returning_visitors,
+           converted_visitors
+    FROM rollup_daily
+    WHERE site_id = $1 AND day >= $2 AND day < $3
+    UNION ALL
+    SELECT sessions, new_sessions, page_views, events, bounces, duration_sec, conversions,
+           lead_score_sum, hot_sessions, paid_sessions, visitors, returning_visitors,
+           converted_visitors
+    FROM rollup_hourly
+    WHERE site_id = $1 AND ((hour >= $4 AND hour < $5) OR (hour >= $6 AND hour < $7))
+)
 SELECT coalesce(sum(sessions), 0)::bigint AS sessions,
        coalesce(sum(new_sessions), 0)::bigint AS new_sessions,
        coalesce(sum(page_views), 0)::bigint AS page_views,
@@ -116,8 +150,7 @@ SELECT coalesce(sum(sessions), 0)::bigint AS sessions,
        leadtrail.hll_count(bit_or(visitors)) AS visitors,
        leadtrail.hll_count(bit_or(returning_visitors)) AS returning_visitors,
        leadtrail.hll_count(bit_or(converted_visitors)) AS converted_visitors
-FROM rollup_hourly
-WHERE site_id = $1 AND hour >= $2 AND hour < $3
+FROM facts
 
 -- name: calls_leads_totals
 -- Calls and form leads are few (one per conversion), so they are counted from their tables.

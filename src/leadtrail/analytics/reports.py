@@ -28,9 +28,16 @@ def range_json(span: DateRange) -> dict[str, str]:
     }
 
 
+async def _totals_row(conn: Connection, site_id: UUID, span: DateRange) -> Any:
+    part = span.split()
+    return await conn.fetchrow(
+        Q.overview_totals, site_id, part.day_from, part.day_to, *part.head, *part.tail
+    )
+
+
 async def totals(conn: Connection, site_id: UUID, span: DateRange) -> dict[str, float | int]:
     """Overview KPIs for one range."""
-    row = await conn.fetchrow(Q.overview_totals, site_id, span.lower, span.upper)
+    row = await _totals_row(conn, site_id, span)
     extra = await conn.fetchrow(Q.calls_leads_totals, site_id, span.lower, span.upper)
     counters = {**dict(row), **dict(extra)}
     figures = metrics.overview_figures(counters)
@@ -101,7 +108,7 @@ async def overview(
 
 
 async def funnel(conn: Connection, site_id: UUID, span: DateRange) -> dict[str, Any]:
-    row = await conn.fetchrow(Q.overview_totals, site_id, span.lower, span.upper)
+    row = await _totals_row(conn, site_id, span)
     return {
         "range": range_json(span),
         "stages": metrics.funnel(

@@ -59,8 +59,10 @@ async def refresh_hours(conn: Connection, site_id: UUID, hours: Iterable[datetim
     await conn.execute(Q.delete_dim_hourly, site_id, wanted, DIM_NAMES)
     await conn.execute(Q.insert_hourly, site_id, wanted)
     days = sorted({h.date() for h in wanted})
-    await conn.execute(Q.delete_daily, site_id, days, DIM_NAMES)
-    await conn.execute(Q.insert_daily, site_id, days, DIM_NAMES)
+    await conn.execute(Q.delete_daily, site_id, days)
+    await conn.execute(Q.insert_daily, site_id, days)
+    await conn.execute(Q.delete_dim_daily, site_id, days, DIM_NAMES)
+    await conn.execute(Q.insert_dim_daily, site_id, days, DIM_NAMES)
     return len(wanted)
 
 

@@ -135,6 +135,26 @@ CREATE TABLE rollup_hourly (
     PRIMARY KEY (site_id, hour)
 );
 
+-- The same per UTC day (sketches merged), so long ranges read ~24 times fewer rows.
+CREATE TABLE rollup_daily (
+    site_id            uuid NOT NULL,
+    day                date NOT NULL,
+    sessions           integer NOT NULL,
+    new_sessions       integer NOT NULL,
+    page_views         bigint NOT NULL,
+    events             bigint NOT NULL,
+    bounces            integer NOT NULL,
+    duration_sec       bigint NOT NULL,
+    conversions        integer NOT NULL,
+    lead_score_sum     bigint NOT NULL,
+    hot_sessions       integer NOT NULL,
+    paid_sessions      integer NOT NULL,
+    visitors           varbit NOT NULL,
+    returning_visitors varbit NOT NULL,
+    converted_visitors varbit NOT NULL,
+    PRIMARY KEY (site_id, day)
+);
+
 -- One row per (hour, dimension, value). Hierarchical geo values join their parts with
 -- U+001F: 'US<US>Texas<US>Austin'. '' stands for "not known".
 CREATE TABLE rollup_dim_hourly (
@@ -170,17 +190,19 @@ CREATE TABLE rollup_dim_daily (
 
 ALTER TABLE rollup_hourly ENABLE ROW LEVEL SECURITY;
 ALTER TABLE rollup_hourly FORCE ROW LEVEL SECURITY;
+ALTER TABLE rollup_daily ENABLE ROW LEVEL SECURITY;
+ALTER TABLE rollup_daily FORCE ROW LEVEL SECURITY;
 ALTER TABLE rollup_dim_hourly ENABLE ROW LEVEL SECURITY;
 ALTER TABLE rollup_dim_hourly FORCE ROW LEVEL SECURITY;
 ALTER TABLE rollup_dim_daily ENABLE ROW LEVEL SECURITY;
 ALTER TABLE rollup_dim_daily FORCE ROW LEVEL SECURITY;
 
 SELECT leadtrail.apply_tenant_policy(t)
-FROM unnest(ARRAY['rollup_hourly', 'rollup_dim_hourly', 'rollup_dim_daily']::regclass[]) AS t;
+FROM unnest(ARRAY['rollup_hourly', 'rollup_daily', 'rollup_dim_hourly', 'rollup_dim_daily']::regclass[]) AS t;
 
-GRANT SELECT ON rollup_hourly, rollup_dim_hourly, rollup_dim_daily TO leadtrail_analyst, leadtrail_admin;
+GRANT SELECT ON rollup_hourly, rollup_daily, rollup_dim_hourly, rollup_dim_daily TO leadtrail_analyst, leadtrail_admin;
 -- The rollup job runs as the writer, scoped to one site per transaction.
-GRANT SELECT, INSERT, DELETE ON rollup_hourly, rollup_dim_hourly, rollup_dim_daily TO leadtrail_writer;
+GRANT SELECT, INSERT, DELETE ON rollup_hourly, rollup_daily, rollup_dim_hourly, rollup_dim_daily TO leadtrail_writer;
 
 -- Progress of the rollup job (upkeep state, reached only through the owner connection).
 CREATE TABLE leadtrail.rollup_progress (
