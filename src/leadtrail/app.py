@@ -21,8 +21,11 @@ from leadtrail.web import (
     dashboard,
     errors,
     health,
+    lead_routes,
     live_routes,
     metrics,
+    money_routes,
+    people_routes,
     site_routes,
     sync,
 )
@@ -80,6 +83,9 @@ def create_app(
     app.include_router(auth_routes.router)
     app.include_router(metrics.router)
     app.include_router(assets.router)
+    app.include_router(people_routes.router)
+    app.include_router(lead_routes.router)
+    app.include_router(money_routes.router)
     app.include_router(analytics_routes.router)
     app.include_router(live_routes.router)
     app.include_router(site_routes.router)

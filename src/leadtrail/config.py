@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     ingest_max_batch_events: int = Field(default=5000, ge=1)
     #: Events waiting for the writer above which /api/sync answers 503 with Retry-After.
     ingest_max_pending_events: int = Field(default=50_000, ge=1)
+    #: Seconds between passes of the background identity resolver; 0 turns it off.
+    identity_resolve_interval: float = Field(default=1.0, ge=0, le=3600)
+    #: Sessions linked per resolver transaction.
+    identity_batch_size: int = Field(default=500, ge=1, le=10000)
 
     @field_validator("log_level")
     @classmethod

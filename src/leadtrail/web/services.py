@@ -11,6 +11,7 @@ from leadtrail.auth.service import Authenticator
 from leadtrail.auth.signing import signing_key
 from leadtrail.components import Component, PeriodicTask
 from leadtrail.config import Settings
+from leadtrail.identity.resolver import IdentityResolver
 from leadtrail.ingest.geo import GeoResolver
 from leadtrail.ingest.service import IngestService
 from leadtrail.ingest.sites import SiteCache
@@ -28,6 +29,7 @@ class Services:
     auth: Authenticator
     ingest: IngestService
     limiter: RateLimiter
+    identity_resolver: IdentityResolver
     rollups: Rollups
     #: started in order with the app, stopped in reverse
     components: list[Component] = field(default_factory=list)
@@ -53,6 +55,9 @@ def build_services(settings: Settings, db: Database) -> Services:
             limiter,
         ),
         limiter=limiter,
+        identity_resolver=IdentityResolver(
+            db, settings.identity_resolve_interval, settings.identity_batch_size
+        ),
         rollups=Rollups(db, settle_hours=settings.rollup_settle_hours),
     )
     svc.components.append(
@@ -63,6 +68,7 @@ def build_services(settings: Settings, db: Database) -> Services:
         )
     )
     svc.components.append(writer)
+    svc.components.append(svc.identity_resolver)
     svc.components.append(PeriodicTask("rollups", settings.rollup_interval, svc.rollups.run_once))
     return svc
 
