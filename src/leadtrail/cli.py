@@ -494,6 +494,8 @@ def import_ad_spend(site_ref: str, file: str) -> None:
             f"{out['clicks_matched']} of {out['click_rows']} click ids matched a session"
         )
 
+    _with_db(work)
+
 
 @main.group()
 def rollups() -> None:
