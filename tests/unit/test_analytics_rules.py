@@ -82,18 +82,35 @@ def test_csv_neutralises_formulas() -> None:
 
 def test_settings_defaults_and_patches() -> None:
     assert settings.effective({})["scoring"] == settings.DEFAULT_SCORING
-    assert settings.effective({"scoring": {"conversion": "lots"}, "ip_storage": "weird"}) == {
-        "scoring": settings.DEFAULT_SCORING,
-        "respect_dnt": False,
-        "ip_storage": "full",
-    }
+    weird = settings.effective({"scoring": {"conversion": "lots"}, "ip_storage": "weird"})
+    assert (weird["scoring"], weird["respect_dnt"], weird["ip_storage"]) == (
+        settings.DEFAULT_SCORING,
+        False,
+        "full",
+    )
+    assert (weird["currency"], weird["call_window_minutes"], weird["default_region"]) == (
+        "USD",
+        30,
+        None,
+    )
     stored = {"scoring": {"conversion": 60}, "other_feature": {"keep": True}}
-    patched = settings.apply_patch(stored, {"scoring": {"interaction": 0}, "respect_dnt": True})
+    patched = settings.apply_patch(
+        stored,
+        {
+            "scoring": {"interaction": 0},
+            "respect_dnt": True,
+            "currency": "eur",
+            "default_region": "tr",
+        },
+    )
     assert patched == {
         "scoring": {"conversion": 60, "interaction": 0},
         "respect_dnt": True,
         "other_feature": {"keep": True},
+        "currency": "EUR",
+        "default_region": "TR",
     }
+    assert settings.apply_patch(patched, {"default_region": None})["default_region"] is None
 
 
 @pytest.mark.parametrize(
@@ -105,6 +122,11 @@ def test_settings_defaults_and_patches() -> None:
         ({"respect_dnt": "yes"}, "settings.respect_dnt"),
         ({"ip_storage": "half"}, "settings.ip_storage"),
         ({"colour": "red"}, "settings.colour"),
+        ({"currency": "dollars"}, "settings.currency"),
+        ({"default_region": "USA"}, "settings.default_region"),
+        ({"call_window_minutes": 0}, "settings.call_window_minutes"),
+        ({"lead_lookback_minutes": 1.5}, "settings.lead_lookback_minutes"),
+        ({"attribution_half_life_days": 0}, "settings.attribution_half_life_days"),
     ],
 )
 def test_bad_settings(patch: dict[str, object], field: str) -> None:

@@ -3,11 +3,11 @@ step, nothing from the internet), and the bootstrap call it starts with."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, RedirectResponse
+from starlette.routing import BaseRoute, Match
 
 from leadtrail import __version__
 from leadtrail.auth.principal import Principal
@@ -51,25 +51,25 @@ async def index(request: Request) -> FileResponse:
 
 
 # Optional parts other packages may provide; the dashboard adapts when one is missing.
+# Each is probed by asking the app's routes whether they would take such a request.
+_ANY_ID = "00000000-0000-4000-8000-000000000000"
 _FEATURES = {
-    # a route of its own, or a mounted sub-application
-    "realtime": ("GET", re.compile(r"^/realtime(/v1(/websocket)?)?$")),
-    "campaigns": ("GET", re.compile(r"^/api/campaigns/performance$")),
-    "journey": ("GET", re.compile(r"^/api/users/\{[^}]+\}/journey$")),
-    "call_status": ("PATCH", re.compile(r"^/api/calls/\{[^}]+\}$")),
-    "attribution": ("GET", re.compile(r"^/api/attribution$")),
+    "realtime": ("websocket", "GET", "/realtime/v1/websocket"),
+    "campaigns": ("http", "GET", "/api/campaigns/performance"),
+    "journey": ("http", "GET", f"/api/users/{_ANY_ID}/journey"),
+    "call_status": ("http", "PATCH", f"/api/calls/{_ANY_ID}"),
+    "attribution": ("http", "GET", "/api/attribution"),
 }
 
 
+def _routed(routes: list[BaseRoute], kind: str, method: str, path: str) -> bool:
+    scope = {"type": kind, "method": method, "path": path, "root_path": "", "headers": []}
+    return any(route.matches(scope)[0] is Match.FULL for route in routes)
+
+
 def features(request: Request) -> dict[str, bool]:
-    found = dict.fromkeys(_FEATURES, False)
-    for route in request.app.routes:
-        path = getattr(route, "path", "")
-        methods = getattr(route, "methods", None) or {"GET"}  # websocket routes have none
-        for name, (method, pattern) in _FEATURES.items():
-            if pattern.match(path) and method in methods:
-                found[name] = True
-    return found
+    routes = request.app.routes
+    return {name: _routed(routes, *probe) for name, probe in _FEATURES.items()}
 
 
 async def _user(request: Request) -> Principal | None:

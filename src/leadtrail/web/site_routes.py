@@ -66,6 +66,13 @@ class SettingsPatch(BaseModel):
     )
     respect_dnt: bool | None = None
     ip_storage: Literal["full", "truncated", "none"] | None = None
+    default_region: str | None = Field(
+        default=None, description="ISO 3166 region for phone numbers"
+    )
+    currency: str | None = Field(default=None, description="ISO 4217 currency of spend and values")
+    lead_lookback_minutes: int | None = None
+    call_window_minutes: int | None = None
+    attribution_half_life_days: float | None = None
 
 
 class SitePatch(BaseModel):
@@ -86,7 +93,11 @@ async def update_site(
     found = await resolve_site(db, principal, site, Access.MANAGE)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if body.settings is not None:
-        changes["settings"] = body.settings.model_dump(exclude_none=True)
+        # explicit nulls count (default_region: null clears it)
+        changes["settings"] = body.settings.model_dump(exclude_unset=True)
+        for key in ("scoring", "respect_dnt", "ip_storage", "currency"):
+            if changes["settings"].get(key, "") is None:
+                del changes["settings"][key]
     async with db.transaction(principal.claims(found.id, need=Access.MANAGE)) as conn:
         updated = await manage.update_site(conn, found.id, changes)
     return site_json(request, updated, principal)

@@ -50,7 +50,7 @@ export async function render(ctx) {
     }
     try {
       const body = await api("/api/attribution", { query: { site_id: site.id, from, to, model: model.value, group_by: "campaign" } });
-      const rows = rowsOf(body, "rows", "groups", "items", "data");
+      const rows = rowsOf(body, "results", "rows", "groups", "items", "data");
       mount(attribution, rows.length ? autoTable(rows, { caption: "Attribution by campaign", tz }) : h("p", { class: "empty" }, "No conversions in this range."));
     } catch (err) {
       mount(attribution, h("p", { class: "form-error" }, err.message));

@@ -98,6 +98,35 @@ export async function render(ctx) {
     await save({ settings: { scoring, respect_dnt: dnt.checked, ip_storage: ip.value } }, "Scoring saved");
   });
 
+  // -- people, leads, calls and money ---------------------------------------------------
+  const st = site.settings;
+  const currency = h("input", { name: "currency", value: st.currency, maxlength: 3, disabled });
+  const region = h("input", { name: "default_region", value: st.default_region || "", maxlength: 2, placeholder: "e.g. US", disabled });
+  const lookback = h("input", { type: "number", min: 1, max: 10080, name: "lead_lookback_minutes", value: st.lead_lookback_minutes, disabled });
+  const window_ = h("input", { type: "number", min: 1, max: 1440, name: "call_window_minutes", value: st.call_window_minutes, disabled });
+  const halfLife = h("input", { type: "number", min: 0.1, max: 365, step: 0.1, name: "attribution_half_life_days", value: st.attribution_half_life_days, disabled });
+  const peopleForm = h("form", { class: "panel form" },
+    h("h2", {}, "Leads, calls and money"),
+    h("div", { class: "weights" },
+      field("Currency", currency, "Of ad spend and conversion values."),
+      field("Phone region", region, "For numbers without a country code."),
+      field("Lead lookback (min)", lookback),
+      field("Call match window (min)", window_),
+      field("Time-decay half-life (days)", halfLife)),
+    manage ? h("button", { type: "submit", class: "btn btn-primary" }, "Save") : null);
+  peopleForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    await save({
+      settings: {
+        currency: currency.value.trim(),
+        default_region: region.value.trim() || null,
+        lead_lookback_minutes: Number(lookback.value),
+        call_window_minutes: Number(window_.value),
+        attribution_half_life_days: Number(halfLife.value),
+      },
+    }, "Lead and call settings saved");
+  });
+
   const keysBox = h("section", { class: "panel" });
   const membersBox = h("section", { class: "panel" });
   mount(root, h("section", { class: "page" },
@@ -105,6 +134,7 @@ export async function render(ctx) {
       manage ? null : h("p", { class: "notice" }, "You can read these settings; changing them needs the admin role.")),
     snippet,
     h("div", { class: "grid-2" }, siteForm, scoringForm),
+    peopleForm,
     manage ? keysBox : null,
     manage ? membersBox : null));
   if (!manage) return;
