@@ -380,3 +380,50 @@ async def test_settling_catches_changes_that_keep_last_seen(
     after = (await overview(alice, site.public_id, start, end, compare="none"))["totals"]
     assert after["visitors"] < before["visitors"]
     assert after["sessions"] == before["sessions"]
+
+
+async def test_openapi_describes_every_dashboard_endpoint(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for path, method in [
+        ("/api/analytics/overview", "get"),
+        ("/api/analytics/funnel", "get"),
+        ("/api/analytics/dimensions", "get"),
+        ("/api/analytics/breakdown/{dimension}", "get"),
+        ("/api/analytics/sessions", "get"),
+        ("/api/live/events", "get"),
+        ("/api/live/sessions/{session_id}/events", "get"),
+        ("/api/live/calls", "get"),
+        ("/api/dashboard/session", "get"),
+        ("/api/sites", "get"),
+        ("/api/sites/{site}", "patch"),
+        ("/api/sites/{site}/keys", "post"),
+        ("/api/sites/{site}/keys/{key_id}", "delete"),
+        ("/api/sites/{site}/members", "post"),
+        ("/api/sites/{site}/members/{user_id}", "patch"),
+        ("/api/sites/{site}/members/{user_id}", "delete"),
+    ]:
+        assert method in paths.get(path, {}), (method, path)
+    overview = paths["/api/analytics/overview"]["get"]
+    assert "text/csv" in overview["responses"]["200"]["content"]
+    assert {p["name"] for p in overview["parameters"]} >= {"site_id", "from", "to", "tz", "format"}
+
+
+async def test_dashboard_page_is_served_with_a_strict_policy(client: httpx.AsyncClient) -> None:
+    root = await client.get("/", follow_redirects=False)
+    assert root.status_code == 307 and root.headers["location"] == "/dashboard/"
+    page = await client.get("/dashboard/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "/assets/dashboard/js/app.js" in page.text
+    script = await client.get("/assets/dashboard/js/app.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    anonymous = (await client.get("/api/dashboard/session")).json()
+    assert anonymous["user"] is None and anonymous["sites"] == []
+    assert set(anonymous["features"]) == {
+        "realtime",
+        "campaigns",
+        "journey",
+        "call_status",
+        "attribution",
+    }

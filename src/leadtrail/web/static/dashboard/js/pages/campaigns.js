@@ -2,7 +2,7 @@
 // figures leadtrail's own reports have for every UTM campaign.
 
 import { api, url } from "../api.js";
-import { h, mount, table } from "../dom.js";
+import { field, h, mount, table } from "../dom.js";
 import * as fmt from "../format.js";
 import { autoTable, rowsOf } from "./generic.js";
 import { presetRange } from "./overview.js";
@@ -13,8 +13,8 @@ export async function render(ctx) {
   const { root, site, features } = ctx;
   const tz = site.timezone;
   let [from, to] = presetRange("30d", tz);
-  const fromInput = h("input", { type: "date", value: from, "aria-label": "From" });
-  const toInput = h("input", { type: "date", value: to, "aria-label": "To" });
+  const fromInput = h("input", { type: "date", value: from });
+  const toInput = h("input", { type: "date", value: to });
   const roi = h("div", {});
   const traffic = h("div", {});
   const attribution = h("div", {});
@@ -24,8 +24,10 @@ export async function render(ctx) {
 
   mount(root, h("section", { class: "page" },
     h("div", { class: "page-head" }, h("h1", {}, "Campaigns"),
-      h("div", { class: "toolbar" }, fromInput, toInput)),
-    h("section", { class: "panel" }, h("h2", {}, "Spend, conversions and ROI"), roi),
+      h("div", { class: "toolbar" }, field("From", fromInput), field("To", toInput))),
+    h("section", { class: "panel" }, h("h2", {}, "Spend, conversions and ROI"),
+      h("p", { class: "muted" }, "Conversions here are form leads and calls, credited to the campaign of the visit before them; spend comes from imported ad-spend data."),
+      roi),
     h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Attribution"), features.attribution ? model : null), attribution),
     h("section", { class: "panel" }, traffic)));
 
@@ -63,6 +65,7 @@ export async function render(ctx) {
     mount(traffic,
       h("div", { class: "panel-head" }, h("h2", {}, "Traffic by UTM campaign"),
         h("a", { class: "csv", href: url("/api/analytics/breakdown/utm_campaign", { ...q, limit: undefined, format: "csv" }), download: true }, "CSV")),
+      h("p", { class: "muted" }, "Visits by landing campaign; a conversion here is a visit with a conversion event (call click, form, WhatsApp)."),
       table([
         { label: "Campaign", render: (r) => r.value || "(no campaign)" },
         { label: "Sessions", num: true, render: (r) => fmt.num(r.sessions) },
