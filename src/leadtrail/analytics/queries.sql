@@ -11,6 +11,16 @@ FROM sessions
 WHERE last_seen_at >= $1
 GROUP BY 1, 2
 
+-- name: drain_dirty
+-- Hours marked by the trigger on sessions.canonical_user_id, removed as they are read.
+DELETE FROM leadtrail.rollup_dirty RETURNING site_id, hour
+
+-- name: mark_dirty
+-- Puts hours back when their refresh failed.
+INSERT INTO leadtrail.rollup_dirty (site_id, hour)
+SELECT $1, unnest($2::timestamptz[])
+ON CONFLICT DO NOTHING
+
 -- name: session_hours
 -- Hours of one site that hold sessions, within [$2, $3).
 SELECT DISTINCT date_trunc('hour', created_at, 'UTC') AS hour

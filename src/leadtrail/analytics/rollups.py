@@ -10,12 +10,14 @@ Each pass (every ``LEADTRAIL_ROLLUP_INTERVAL`` seconds):
 2. Changes: hours holding sessions whose ``last_seen_at`` moved since the previous pass
    (minus a safety margin for transactions still in flight) are re-aggregated. The writer
    moves ``last_seen_at`` with every batch, so a live session's hour stays current.
-3. Settling, once an hour: every hour holding sessions seen in the last
-   ``LEADTRAIL_ROLLUP_SETTLE_HOURS`` is re-aggregated, which catches what does not move
-   ``last_seen_at``: late events carrying an older client time, identity resolution setting
-   a session's person.
+3. Person changes: a trigger on ``sessions.canonical_user_id`` (identity resolution,
+   merges, unmerges, at any age) marks the session's hour in ``leadtrail.rollup_dirty``;
+   each pass drains it.
+4. Settling, once an hour: every hour holding sessions seen in the last
+   ``LEADTRAIL_ROLLUP_SETTLE_HOURS`` is re-aggregated, which catches what moves neither:
+   late events carrying an older client time.
 
-Older corrections (a merge of two people months apart, a bulk import) need
+Older corrections that touch neither (a bulk import of old sessions) need
 ``leadtrail rollups rebuild``. Each site is re-aggregated in its own writer transaction
 scoped to that site (RLS applies), under an advisory lock so two processes never
 interleave on one site.
@@ -137,14 +139,26 @@ class Rollups:
 
     async def _refresh_changed(self, since: datetime, skip: set[UUID]) -> int:
         async with self._db.system() as conn:
+            dirty = await conn.fetch(Q.drain_dirty)
             rows = await conn.fetch(Q.changed_hours, since)
-        by_site: dict[UUID, list[datetime]] = defaultdict(list)
-        for row in rows:
+        by_site: dict[UUID, set[datetime]] = defaultdict(set)
+        for row in [*dirty, *rows]:
             if row["site_id"] not in skip:
-                by_site[row["site_id"]].append(row["hour"])
+                by_site[row["site_id"]].add(row["hour"])
+        marked: dict[UUID, list[datetime]] = defaultdict(list)
+        for row in dirty:
+            marked[row["site_id"]].append(row["hour"])
         done = 0
         for site_id, hours in by_site.items():
-            done += await self.refresh(site_id, hours)
+            try:
+                done += await self.refresh(site_id, hours)
+            except BaseException:
+                # keep what the trigger marked for the next pass
+                async with self._db.system() as conn:
+                    for other, left in marked.items():
+                        await conn.execute(Q.mark_dirty, other, left)
+                raise
+            marked.pop(site_id, None)
         return done
 
     async def _record(

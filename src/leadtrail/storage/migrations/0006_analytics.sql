@@ -218,6 +218,39 @@ CREATE TABLE leadtrail.rollup_progress (
 -- batch the writer applies).
 CREATE INDEX sessions_last_seen_idx ON sessions (last_seen_at);
 
+-- Hours whose sessions changed person (identity resolution, merges, unmerges) at any age:
+-- such updates do not move last_seen_at. The job drains this table on every pass.
+CREATE TABLE leadtrail.rollup_dirty (
+    site_id uuid NOT NULL,
+    hour    timestamptz NOT NULL,
+    PRIMARY KEY (site_id, hour)
+);
+
+-- Runs as its owner so any role that may update sessions can mark an hour; it writes only
+-- this table.
+CREATE FUNCTION leadtrail.mark_rollup_dirty() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO leadtrail.rollup_dirty (site_id, hour)
+    VALUES (NEW.site_id, date_trunc('hour', NEW.created_at, 'UTC'))
+    ON CONFLICT DO NOTHING;
+    IF OLD.created_at IS DISTINCT FROM NEW.created_at THEN
+        INSERT INTO leadtrail.rollup_dirty (site_id, hour)
+        VALUES (OLD.site_id, date_trunc('hour', OLD.created_at, 'UTC'))
+        ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION leadtrail.mark_rollup_dirty() FROM PUBLIC;
+
+-- "UPDATE OF canonical_user_id": statements that do not set the column (the ingest
+-- writer's upsert) never fire it.
+CREATE TRIGGER rollup_person_changed
+    AFTER UPDATE OF canonical_user_id ON sessions
+    FOR EACH ROW WHEN (OLD.canonical_user_id IS DISTINCT FROM NEW.canonical_user_id)
+    EXECUTE FUNCTION leadtrail.mark_rollup_dirty();
+
 -- ---------------------------------------------------------------------------------------
 -- Members of a site with their emails. app_users rows of other people are invisible under
 -- RLS (policy "self"), so these run as their owner and apply the tenant check themselves:
