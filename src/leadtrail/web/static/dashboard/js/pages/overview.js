@@ -79,6 +79,7 @@ export async function render(ctx) {
   };
   if (!state.from || !state.to || state.preset !== "custom") [state.from, state.to] = presetRange(state.preset, tz);
   let report = null;
+  let previousSeries = null;
   let loadToken = 0;
   const controller = new AbortController();
   onCleanup(() => controller.abort());
@@ -158,9 +159,25 @@ export async function render(ctx) {
         short: d.toLocaleString(undefined, hourly ? { timeZone: tz, hour: "2-digit", minute: "2-digit" } : { timeZone: tz, month: "short", day: "numeric" }),
       };
     });
+    const previous = previousSeries && previousSeries.slice(0, points.length).map((p) => ({ value: p[key] }));
+    while (previous && previous.length < points.length) previous.push({ value: 0 });
     mount(chartBox, lineChart(points, {
-      title: `${name} per ${report.range.interval}`, format: fmt.num, width: chartBox.clientWidth,
-    }));
+      title: `${name} per ${report.range.interval}`, format: fmt.num, width: chartBox.clientWidth, previous,
+    }),
+    previous ? h("p", { class: "muted legend" }, h("span", { class: "key key-now" }), " this period ",
+      h("span", { class: "key key-before" }), ` ${report.previous_range.from} to ${report.previous_range.to}`) : null);
+  }
+
+  async function drawPrevious(token) {
+    previousSeries = null;
+    if (!report.previous_range) return;
+    const before = await api("/api/analytics/overview", {
+      query: { site_id: site.id, tz, from: report.previous_range.from, to: report.previous_range.to, compare: "none", interval: report.range.interval },
+      signal: controller.signal,
+    });
+    if (token !== loadToken) return;
+    previousSeries = before.series;
+    drawChart();
   }
 
   async function drawFunnel(token) {
@@ -273,7 +290,7 @@ export async function render(ctx) {
       drawChart();
       rangeNote.textContent = `${state.from} to ${state.to} (${tz})`
         + (report.previous_range ? ` · compared with ${report.previous_range.from} to ${report.previous_range.to}` : "");
-      await Promise.all([drawFunnel(token), drawGeo(token), ...GROUPS.map(([g]) => drawGroup(g, token))]);
+      await Promise.all([drawPrevious(token), drawFunnel(token), drawGeo(token), ...GROUPS.map(([g]) => drawGroup(g, token))]);
     } catch (err) {
       if (err.name === "AbortError") return;
       rangeNote.textContent = `Could not load: ${err.message}`;
