@@ -12,7 +12,7 @@ from leadtrail import __version__, bootstrap
 from leadtrail.components import Component
 from leadtrail.config import Settings
 from leadtrail.storage import Database
-from leadtrail.web import assets, auth_routes, errors, health
+from leadtrail.web import assets, auth_routes, errors, health, realtime_routes
 from leadtrail.web.access_log import AccessLogMiddleware
 from leadtrail.web.services import build_services
 
@@ -65,5 +65,6 @@ def create_app(
     app.include_router(health.router)
     app.include_router(auth_routes.router)
     app.include_router(assets.router)
+    app.include_router(realtime_routes.router)
     app.mount("/assets", assets.static_files(), name="assets")
     return app

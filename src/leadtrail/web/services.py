@@ -10,6 +10,7 @@ from leadtrail.auth.service import Authenticator
 from leadtrail.auth.signing import signing_key
 from leadtrail.components import Component, PeriodicTask
 from leadtrail.config import Settings
+from leadtrail.realtime.service import Realtime
 from leadtrail.storage import Database
 
 PARTITION_CHECK_SECONDS = 6 * 3600
@@ -22,6 +23,8 @@ class Services:
     auth: Authenticator
     #: started in order with the app, stopped in reverse
     components: list[Component] = field(default_factory=list)
+    #: change feed, hub and WebSocket sessions (``/realtime/v1``)
+    realtime: Realtime | None = None
 
 
 def build_services(settings: Settings, db: Database) -> Services:
@@ -38,6 +41,8 @@ def build_services(settings: Settings, db: Database) -> Services:
             lambda: db.ensure_partitions(settings.partitions_ahead),
         )
     )
+    svc.realtime = Realtime(settings, db, svc.auth)
+    svc.components.extend(svc.realtime.components)
     return svc
 
 
