@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+import orjson
 import pytest
 from realtime import AsyncRealtimeChannel, AsyncRealtimeClient
 
@@ -75,7 +76,7 @@ async def insert_event(
         """
         INSERT INTO events (site_id, id, session_id, session_month, url, event_category,
                             event_action, lead_score, metadata)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)
         """,
         site_id,
         event_id,
@@ -85,7 +86,7 @@ async def insert_event(
         extra.get("category", "interaction"),
         action,
         score,
-        extra.get("metadata", {"fp": "abc"}),
+        orjson.dumps(extra.get("metadata", {"fp": "abc"})).decode(),
     )
     return event_id
 

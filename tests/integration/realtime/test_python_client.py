@@ -221,3 +221,36 @@ async def test_bad_credentials_are_refused_at_the_handshake(
             async with websockets.connect(f"{ws_url(server).replace('http', 'ws', 1)}/websocket?apikey={key}&vsn=1.0.0"):
                 pass
         assert info.value.response.status_code == 403
+
+
+async def test_rejoin_with_since_replays_then_goes_live_without_gap_or_duplicate(
+    db: Database, tenants: Tenants, connect: Connect
+) -> None:
+    first = await connect(tenants.key_a)
+    seen = Inbox()
+    channel = first.channel("since-1")
+    channel.on_postgres_changes("INSERT", seen, table="events", filter="event_action=like.since-%")
+    await subscribed(channel)
+    async with db.system() as conn:
+        for i in range(5):
+            await insert_event(conn, tenants.site_a, action=f"since-{i}")
+            await insert_event(conn, tenants.site_b, action=f"since-{i}")  # other tenant
+    items = await seen.wait_for(5)
+    since = items[1]["data"]["commit_timestamp"]
+    await first.close()
+
+    second = await connect(tenants.key_a)
+    again = Inbox()
+    resumed = second.channel("since-2", {"config": {}, "since": since})  # type: ignore[typeddict-unknown-key]
+    resumed.on_postgres_changes("INSERT", again, table="events", filter="event_action=like.since-%")
+    await subscribed(resumed)
+    async with db.system() as conn:
+        await insert_event(conn, tenants.site_a, action="since-5")
+    got = await again.wait_for(4)
+    assert [p["data"]["record"]["event_action"] for p in got] == [
+        "since-2",
+        "since-3",
+        "since-4",
+        "since-5",
+    ]
+    assert all(p["data"]["record"]["site_id"] == str(tenants.site_a) for p in got)
