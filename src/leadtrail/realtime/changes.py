@@ -138,6 +138,13 @@ class Assembler:
                 out[column.name] = value
         return out
 
+    def _old(
+        self, table: _Table, values: tuple[pgoutput.Value, ...], key_only: bool
+    ) -> dict[str, Any]:
+        """An old tuple; a key-only one carries NULLs for the other columns: drop them."""
+        old = self._values(table, values)
+        return {k: old[k] for k in table.key_names if k in old} if key_only else old
+
     def _row_change(
         self, message: pgoutput.Insert | pgoutput.Update | pgoutput.Delete
     ) -> tuple[_Table, str, dict[str, Any] | None, dict[str, Any] | None]:
@@ -147,10 +154,10 @@ class Assembler:
         if isinstance(message, pgoutput.Insert):
             return table, "INSERT", self._values(table, message.new), None
         if isinstance(message, pgoutput.Delete):
-            return table, "DELETE", None, self._values(table, message.old)
+            return table, "DELETE", None, self._old(table, message.old, message.old_is_key_only)
         record = self._values(table, message.new)
         if message.old is not None:
-            old = self._values(table, message.old)
+            old = self._old(table, message.old, message.old_is_key_only)
             if not message.old_is_key_only:
                 # REPLICA IDENTITY FULL: unchanged TOASTed values come from the old row.
                 for name, value in old.items():

@@ -84,7 +84,9 @@ async def test_calls_update_carries_old_values(
             tenants.site_a,
             call_id,
         )
-        await conn.execute("DELETE FROM calls WHERE site_id = $1 AND id = $2", tenants.site_a, call_id)
+        await conn.execute(
+            "DELETE FROM calls WHERE site_id = $1 AND id = $2", tenants.site_a, call_id
+        )
     insert, update, delete = await inbox.wait_for(3)
     assert [p["data"]["type"] for p in (insert, update, delete)] == ["INSERT", "UPDATE", "DELETE"]
     assert insert["data"]["record"]["phone_number"] == "+15550100"
@@ -125,7 +127,11 @@ async def test_filters_select_the_right_rows(
             category="conversion",
         )  # high, pattern
         await insert_event(
-            conn, tenants.site_a, action="view", url="https://a.example/pricing", category="interaction"
+            conn,
+            tenants.site_a,
+            action="view",
+            url="https://a.example/pricing",
+            category="interaction",
         )  # none (AND)
         await insert_event(conn, tenants.site_a, action="sentinel")
     sentinel = Inbox()
@@ -146,7 +152,9 @@ async def test_filters_select_the_right_rows(
 async def test_bad_filter_gets_a_join_error_not_a_crash(tenants: Tenants, connect: Connect) -> None:
     client = await connect(tenants.key_a)
     channel = client.channel("bad")
-    channel.on_postgres_changes("INSERT", lambda p: None, table="events", filter="lead_score=gt.lots")
+    channel.on_postgres_changes(
+        "INSERT", lambda p: None, table="events", filter="lead_score=gt.lots"
+    )
     states: list[tuple[Any, Any]] = []
     await channel.subscribe(lambda state, err: states.append((state, err)))
     assert states and states[0][0].value == "CHANNEL_ERROR"
@@ -196,7 +204,9 @@ async def test_broadcast_and_presence(tenants: Tenants, connect: Connect) -> Non
     synced = Inbox()
     pres_a = alice.channel("lobby", {"config": {"presence": {"key": "alice", "enabled": True}}})
     pres_b = bob.channel("lobby", {"config": {"presence": {"key": "bob", "enabled": True}}})
-    pres_o = other_tenant.channel("lobby", {"config": {"presence": {"key": "eve", "enabled": True}}})
+    pres_o = other_tenant.channel(
+        "lobby", {"config": {"presence": {"key": "eve", "enabled": True}}}
+    )
     pres_b.on_presence_sync(lambda: synced(dict(pres_b.presence_state())))
     for ch in (pres_a, pres_b, pres_o):
         await ch.subscribe()
@@ -218,7 +228,9 @@ async def test_bad_credentials_are_refused_at_the_handshake(
 ) -> None:
     for key in ("lt_aaaaaaaa_" + "b" * 32, tenants.ingest_key_a, "nonsense"):
         with pytest.raises(websockets.exceptions.InvalidStatus) as info:
-            async with websockets.connect(f"{ws_url(server).replace('http', 'ws', 1)}/websocket?apikey={key}&vsn=1.0.0"):
+            async with websockets.connect(
+                f"{ws_url(server).replace('http', 'ws', 1)}/websocket?apikey={key}&vsn=1.0.0"
+            ):
                 pass
         assert info.value.response.status_code == 403
 
