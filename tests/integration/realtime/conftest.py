@@ -21,8 +21,7 @@ from leadtrail.storage import Connection, Database
 from tests.conftest import LiveServer
 
 
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def make_settings(tmp_path_factory: pytest.TempPathFactory, **overrides: Any) -> Settings:
     return Settings(
         data_dir=tmp_path_factory.mktemp("data"),
         secret_key="test-secret",
@@ -31,7 +30,13 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         log_level="warning",
         realtime_enabled=True,
         realtime_poll_interval=0.01,
+        **overrides,
     )
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return make_settings(tmp_path_factory)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,7 +126,7 @@ def test_clock_going_backwards_still_gives_increasing_positions() -> None:
     late = datetime(2030, 1, 1, tzinfo=UTC)
     changes = [c for _, cs in Assembler(last_position=late).feed(rows()) for c in cs]
     assert changes[0].position > late
-    assert all(a.position < b.position for a, b in zip(changes, changes[1:], strict=False))
+    assert all(a.position < b.position for a, b in itertools.pairwise(changes))
 
 
 def test_since_parses_what_commit_timestamp_prints() -> None:
