@@ -86,7 +86,7 @@ async def test_vsn2_arrays_and_binary_broadcasts(server: LiveServer, tenants: Te
                     make("realtime:bin", "phx_join", {"config": {"broadcast": {"ack": True}}})
                 )
             for ws in (sender, receiver):
-                join_ref, ref, topic, event, payload = await recv_json(ws)
+                _join_ref, ref, topic, event, payload = await recv_json(ws)
                 assert (ref, topic, event, payload["status"]) == (
                     "1",
                     "realtime:bin",
