@@ -153,7 +153,7 @@ def _baseline_proc(port: int, frames: list[str], groups: int, seconds: float) ->
             await ws.wait_closed()
 
         expected = int(os.environ["BENCH_SUBSCRIBERS"])
-        async with websockets.serve(handler, "127.0.0.1", port, max_queue=None):
+        async with websockets.serve(handler, "127.0.0.1", port, max_queue=None, compression=None):
             await joined.wait()
             await asyncio.sleep(0.5)
             start = time.monotonic()

@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 Q = load(__package__)
 
 BATCH_ROWS = 5000
+#: seconds between running-xacts records written for the slot's restart point
+SNAPSHOT_SECONDS = 0.2
 UPKEEP_SECONDS = 30.0
 RECONNECT_SECONDS = 1.0
 LOG_COLUMNS = ("slot_name", "position", "commit_lsn", "table_name", "site_id", "change")
@@ -117,6 +119,8 @@ class ChangeFeed:
         self._durable_lsn = 0
         self._durable_position: datetime | None = None
         self._last_upkeep = 0.0
+        self._last_snapshot = 0.0
+        self._can_log_snapshot = False
         #: set after each poll; tests and benchmarks await it
         self.polled = asyncio.Event()
 
@@ -175,6 +179,7 @@ class ChangeFeed:
         else:
             self._confirmed = int(info["confirmed"] or 0)
         self.replay.floor = floor
+        self._can_log_snapshot = int(await conn.fetchval("SHOW server_version_num")) >= 160000
         self._types = {
             r["oid"]: PgType(r["oid"], r["name"], r["category"], r["element"])
             for r in await conn.fetch(Q.types)
@@ -272,6 +277,10 @@ class ChangeFeed:
     async def poll(self) -> int:
         """One peek/log/dispatch/confirm round; returns the number of changes."""
         conn = self._require_conn()
+        now = asyncio.get_running_loop().time()
+        if self._can_log_snapshot and now - self._last_snapshot >= SNAPSHOT_SECONDS:
+            self._last_snapshot = now
+            await conn.execute(Q.log_snapshot)
         upto = int(await conn.fetchval(Q.current_lsn))
         rows = await conn.fetch(Q.peek, self.slot, upto, BATCH_ROWS)
         try:

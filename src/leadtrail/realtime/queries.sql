@@ -12,6 +12,11 @@ SELECT (lsn - '0/0'::pg_lsn)::bigint FROM pg_create_logical_replication_slot($1,
 SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
 WHERE slot_name = $1 AND NOT active
 
+-- name: log_snapshot
+-- A running-xacts record lets the slot's restart point follow it (otherwise the server logs
+-- one every 15 s and every peek re-decodes the WAL since the last one). PostgreSQL 16+.
+SELECT pg_log_standby_snapshot()
+
 -- name: current_lsn
 SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint
 
