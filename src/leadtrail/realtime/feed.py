@@ -280,7 +280,15 @@ class ChangeFeed:
         now = asyncio.get_running_loop().time()
         if self._can_log_snapshot and now - self._last_snapshot >= SNAPSHOT_SECONDS:
             self._last_snapshot = now
-            await conn.execute(Q.log_snapshot)
+            try:
+                await conn.execute(Q.log_snapshot)
+            except PostgresError as exc:  # not a superuser, and EXECUTE not granted
+                self._can_log_snapshot = False
+                logger.warning(
+                    "realtime: cannot call pg_log_standby_snapshot() (%s); peeks will re-read "
+                    "up to 15 s of WAL each, grant EXECUTE on it to the owner",
+                    exc,
+                )
         upto = int(await conn.fetchval(Q.current_lsn))
         rows = await conn.fetch(Q.peek, self.slot, upto, BATCH_ROWS)
         try:
