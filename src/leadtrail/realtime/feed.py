@@ -99,6 +99,21 @@ def change_from_log(row: Any) -> Change:
     )
 
 
+async def drop_stale_slots(conn: Connection, own_slot: str, max_idle: float) -> list[str]:
+    """Drop the slots (and replay logs) of nodes silent for longer than ``max_idle`` seconds:
+    a slot nobody reads keeps WAL forever."""
+    dropped = []
+    for stale in await conn.fetch(Q.stale_nodes, own_slot, float(max_idle)):
+        name = stale["slot_name"]
+        logger.warning(
+            "realtime: dropping slot %s: its node has been gone longer than %ss", name, max_idle
+        )
+        await conn.execute(Q.drop_slot, name)
+        await conn.execute(Q.forget_node, name)
+        dropped.append(name)
+    return dropped
+
+
 class ChangeFeed:
     """Component: owns the slot, the replay log writes and the poll loop."""
 
@@ -341,13 +356,5 @@ class ChangeFeed:
         )
         if row is not None:
             self.replay.floor = row["pruned_through"]
-        for stale in await conn.fetch(Q.stale_nodes, self.slot, float(s.realtime_slot_max_idle)):
-            name = stale["slot_name"]
-            logger.warning(
-                "realtime: dropping slot %s: its node has been gone longer than %ss",
-                name,
-                s.realtime_slot_max_idle,
-            )
-            await conn.execute(Q.drop_slot, name)
-            await conn.execute(Q.forget_node, name)
+        await drop_stale_slots(conn, self.slot, s.realtime_slot_max_idle)
         await self._load_catalog()

@@ -374,10 +374,12 @@ class Session:
                 while len(self._queue) > self.limits.max_queue // 2 and not self._closing:
                     await asyncio.sleep(0.01)
         except Exception:
+            # As when a Phoenix channel process crashes: phx_error, and the client rejoins
+            # (with the since it keeps current).
             logger.exception("realtime: replay for %s failed", member.topic)
-            self.send(
-                Frame(member.topic, "system", _system(member.topic, "error", "Replay failed"))
-            )
+            if self._members.get(member.topic) is member:
+                self._leave(member)
+                self.send(Frame(member.topic, "phx_error", {}, member.join_ref, member.join_ref))
             return
         held = member.pending
         member.pending = None

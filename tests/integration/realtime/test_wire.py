@@ -16,9 +16,11 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from leadtrail.config import Settings
+from leadtrail.storage import Database
 from tests.conftest import LiveServer
 from tests.integration.realtime.conftest import (
     Tenants,
+    insert_call,
     make_settings,
 )
 
@@ -214,3 +216,35 @@ async def test_rest_broadcast_reaches_the_same_tenant_only(
             assert [m["payload"]["payload"]["n"] for m in got] == [1, 2]
             with pytest.raises(TimeoutError):
                 await recv_json(theirs, timeout=0.3)
+
+
+async def test_access_token_switches_identity_or_closes_the_channel(
+    db: Database, server: LiveServer, tenants: Tenants
+) -> None:
+    join = {
+        "config": {"postgres_changes": [{"event": "INSERT", "schema": "public", "table": "calls"}]}
+    }
+    async with raw(server, f"apikey={tenants.key_a}&vsn=1.0.0") as ws:
+        await ws.send(v1("realtime:t", "phx_join", join))
+        assert (await recv_json(ws))["payload"]["status"] == "ok"
+        await ws.send(v1("realtime:t", "access_token", {"access_token": "lt_bad00000_" + "x" * 32}))
+        error = await until(
+            ws, lambda m: m.get("event") == "system" and m["payload"]["status"] == "error"
+        )
+        assert error["payload"]["status"] == "error"
+        assert error["payload"]["message"].startswith("InvalidAccessToken")
+        closed = await until(ws, lambda m: m.get("event") == "phx_close")
+        assert closed["topic"] == "realtime:t"
+        await ws.send(v1("realtime:t", "broadcast", {"event": "x"}, ref="after"))
+        assert (await recv_json(ws))["payload"]["response"]["reason"] == "unmatched topic"
+    async with raw(server, f"apikey={tenants.key_a}&vsn=1.0.0") as ws:
+        await ws.send(v1("realtime:t", "phx_join", join))
+        await until(ws, lambda m: m.get("payload", {}).get("message") == "Subscribed to PostgreSQL")
+        await ws.send(v1("realtime:t", "access_token", {"access_token": tenants.key_b}))
+        await ws.send(v1("phoenix", "heartbeat", {}, ref="sync"))  # handled in order
+        await until(ws, lambda m: m.get("ref") == "sync")
+        async with db.system() as conn:
+            await insert_call(conn, tenants.site_a, "+15550001")
+            await insert_call(conn, tenants.site_b, "+15550002")
+        change = await until(ws, lambda m: m.get("event") == "postgres_changes")
+        assert change["payload"]["data"]["record"]["phone_number"] == "+15550002"
