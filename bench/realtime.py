@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -289,6 +290,7 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=60)
+        shutil.rmtree(data.parent, ignore_errors=True)
 
     # Baseline: the same frames, the same pace, the same groups, through websockets.broadcast.
     bport = free_port()
