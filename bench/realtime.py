@@ -3,8 +3,9 @@ written, next to a bare ``websockets.broadcast`` of the same messages in the sam
 
     .venv/bin/python -m bench.realtime --subscribers 100 --sites 10 --rate 5000 --seconds 20
 
-Writes go straight into PostgreSQL from a separate process (batched INSERTs at ``--rate``
-rows/s); ``/api/sync`` is not on this branch yet. Each subscriber joins ``postgres_changes``
+Events are sent to ``/api/sync`` (batches of ``--batch`` events, paced at ``--rate``
+events/s) from a separate process; ``--writer sql`` INSERTs rows straight into PostgreSQL
+instead, to measure the feed without the ingest path. Each subscriber joins ``postgres_changes``
 INSERT on ``events`` with a read key of one site, so a row reaches subscribers/sites of them.
 Latency is the subscriber's clock minus the change's ``commit_timestamp`` (same machine).
 The baseline replays the same frames, at the same pace, through ``websockets.broadcast``
@@ -137,6 +138,53 @@ def _writer_proc(dsn: str, sites: list[str], rate: int, seconds: float, out: Any
     out.put(asyncio.run(run()))
 
 
+def _sync_writer_proc(
+    url: str, public_ids: list[str], rate: int, seconds: float, batch: int, out: Any
+) -> None:
+    """Tracker-shaped batches to /api/sync; counts events acknowledged with 200."""
+
+    async def run() -> int:
+        headers = {
+            "content-type": "text/plain",
+            "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/126.0 Safari/537.36",
+        }
+        acked = 0
+        sent = 0
+        start = time.monotonic()
+        inflight: set[asyncio.Task[None]] = set()
+
+        async def post(client: httpx.AsyncClient, site: str, n: int) -> None:
+            nonlocal acked
+            sid = str(uuid4())
+            body = {
+                "batch": [
+                    {"s": site, "u": "https://bench.example/p", "sid": sid, "ec": "interaction",
+                     "ea": "page_view", "eid": uuid4().hex}
+                    for _ in range(n)
+                ]
+            }  # fmt: skip
+            response = await client.post("/api/sync", content=orjson.dumps(body), headers=headers)
+            if response.status_code == 200:
+                acked += n
+
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            while time.monotonic() - start < seconds:
+                due = int(rate * (time.monotonic() - start)) - sent
+                while due > 0:
+                    n = min(batch, due)
+                    task = asyncio.create_task(post(client, public_ids[sent % len(public_ids)], n))
+                    inflight.add(task)
+                    task.add_done_callback(inflight.discard)
+                    sent += n
+                    due -= n
+                await asyncio.sleep(0.005)
+            await asyncio.gather(*inflight)
+        return acked
+
+    out.put(asyncio.run(run()))
+
+
 # -- baseline ---------------------------------------------------------------------------------
 
 
@@ -209,17 +257,18 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def _setup(dsn: str, sites: int, subscribers: int) -> tuple[list[str], list[str]]:
+async def _setup(dsn: str, sites: int, subscribers: int) -> tuple[list[str], list[str], list[str]]:
     conn = await asyncpg.connect(dsn)
     try:
-        site_ids, keys = [], []
+        site_ids, public_ids, keys = [], [], []
         for i in range(sites):
             site = await create_site(conn, name=f"bench {i}", domain=f"b{i}.example")
             site_ids.append(str(site.id))
+            public_ids.append(site.public_id)
             keys.append((await create_key(conn, site.id, name="bench", scopes=["read"])).key)
     finally:
         await conn.close()
-    return site_ids, [keys[i % sites] for i in range(subscribers)]
+    return site_ids, public_ids, [keys[i % sites] for i in range(subscribers)]
 
 
 def main() -> None:
@@ -229,6 +278,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=5000, help="rows written per second")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument("--writer", choices=("sync", "sql"), default="sync")
+    parser.add_argument("--batch", type=int, default=50, help="events per /api/sync request")
     args = parser.parse_args()
 
     ctx = mp.get_context("spawn")
@@ -239,6 +290,8 @@ def main() -> None:
         "LEADTRAIL_DATA_DIR": str(data),
         "LEADTRAIL_LOG_LEVEL": "warning",
         "LEADTRAIL_REALTIME_MAX_QUEUE": "100000",
+        "LEADTRAIL_SYNC_IP_RATE_LIMIT": "100000000/minute",
+        "LEADTRAIL_SYNC_SITE_RATE_LIMIT": "100000000/minute",
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "leadtrail", "serve", "--port", str(port)],
@@ -257,7 +310,7 @@ def main() -> None:
                 raise SystemExit("leadtrail serve did not start")
             time.sleep(0.2)
         dsn = EmbeddedPostgres(data).dsn()
-        sites, keys = asyncio.run(_setup(dsn, args.sites, args.subscribers))
+        sites, public_ids, keys = asyncio.run(_setup(dsn, args.sites, args.subscribers))
         urls = [
             f"ws://127.0.0.1:{port}/realtime/v1/websocket?apikey={k}&vsn=1.0.0&x={uuid4().hex[:4]}"
             for k in keys
@@ -276,7 +329,22 @@ def main() -> None:
         for _ in urls:
             ready.acquire(timeout=120)
         wout: Any = ctx.Queue()
-        writer = ctx.Process(target=_writer_proc, args=(dsn, sites, args.rate, args.seconds, wout))
+        if args.writer == "sql":
+            writer = ctx.Process(
+                target=_writer_proc, args=(dsn, sites, args.rate, args.seconds, wout)
+            )
+        else:
+            writer = ctx.Process(
+                target=_sync_writer_proc,
+                args=(
+                    f"http://127.0.0.1:{port}",
+                    public_ids,
+                    args.rate,
+                    args.seconds,
+                    args.batch,
+                    wout,
+                ),
+            )
         t0 = time.monotonic()
         writer.start()
         written = wout.get()
@@ -319,7 +387,8 @@ def main() -> None:
     expected = written * args.subscribers // args.sites
     print(
         f"realtime: {args.subscribers} subscribers over {args.sites} sites, "
-        f"{written} rows written in {write_seconds:.1f}s ({written / write_seconds:,.0f} changes/s)"
+        f"{written} events written via {args.writer} in {write_seconds:.1f}s "
+        f"({written / write_seconds:,.0f} changes/s on events)"
     )
     print(f"{'':24}{'deliveries':>12}{'deliveries/s':>14}{'p50 ms':>9}{'p99 ms':>9}")
     print(

@@ -130,7 +130,9 @@ async def server(db: Database, settings: Settings) -> AsyncIterator[LiveServer]:
     """The real app over real HTTP on loopback, in this event loop."""
     app = create_app(settings, database=db)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False
+    )
     srv = uvicorn.Server(config)
     task = asyncio.create_task(srv.serve())
     while not srv.started:

@@ -5,14 +5,27 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from leadtrail import __version__, bootstrap
 from leadtrail.components import Component
 from leadtrail.config import Settings
 from leadtrail.storage import Database
-from leadtrail.web import assets, auth_routes, errors, health, realtime_routes
+from leadtrail.web import (
+    assets,
+    auth_routes,
+    errors,
+    health,
+    lead_routes,
+    metrics,
+    money_routes,
+    people_routes,
+    realtime_routes,
+    sync,
+)
 from leadtrail.web.access_log import AccessLogMiddleware
 from leadtrail.web.services import build_services
 
@@ -62,9 +75,25 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(sync.SyncFastPath)  # outermost: /api/sync skips the stack below
     app.include_router(health.router)
     app.include_router(auth_routes.router)
+    app.include_router(metrics.router)
     app.include_router(assets.router)
+    app.include_router(people_routes.router)
+    app.include_router(lead_routes.router)
+    app.include_router(money_routes.router)
     app.include_router(realtime_routes.router)
     app.mount("/assets", assets.static_files(), name="assets")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            sync.document(schema)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

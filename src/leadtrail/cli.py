@@ -113,6 +113,7 @@ def serve(host: str | None, port: int | None) -> None:
         http="httptools",
         log_level=settings.log_level,
         access_log=False,  # leadtrail.access logs requests
+        proxy_headers=False,  # X-Forwarded-For is read by leadtrail for LEADTRAIL_TRUSTED_PROXIES
         timeout_graceful_shutdown=10,
         lifespan="on",
         # Compressing every realtime push per subscriber cost half the CPU of a fan-out
@@ -386,5 +387,116 @@ def keys_revoke(site_ref: str, key: str) -> None:
             site = await get_site(conn, site_ref)
             info = await revoke_key(conn, site.id, key)
         click.echo(f"revoked {info.prefix}")
+
+    _with_db(work)
+
+
+# -- identity -------------------------------------------------------------------------
+
+
+@main.group()
+def identity() -> None:
+    """People and the identity graph: merge history and undo."""
+
+
+@identity.command("merges")
+@click.option("--site", "site_ref", required=True, help="Site public id or id.")
+@click.option("--user", "user_id", help="Only merges involving this canonical user id.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@friendly
+def identity_merges(site_ref: str, user_id: str | None, limit: int) -> None:
+    """List merges, newest first (id, survivor <- merged, reason, state)."""
+    from uuid import UUID
+
+    from leadtrail.errors import BadRequest
+    from leadtrail.identity.graph import list_merges
+    from leadtrail.sites.service import get_site
+
+    try:
+        uid = UUID(user_id) if user_id else None
+    except ValueError:
+        raise BadRequest("--user must be a canonical user id (a UUID)") from None
+
+    async def work(database: Any) -> None:
+        async with database.system() as conn:
+            site = await get_site(conn, site_ref)
+            for m in await list_merges(conn, site.id, uid, limit):
+                state = f"undone {m['undone_at']:%Y-%m-%d %H:%M}" if m["undone_at"] else "active"
+                click.echo(
+                    f"{m['id']}  {m['survivor_id']} <- {m['merged_id']}  {m['reason']}"
+                    f"  {m['created_at']:%Y-%m-%d %H:%M}  {state}"
+                )
+
+    _with_db(work)
+
+
+@identity.command("unmerge")
+@click.option("--site", "site_ref", required=True, help="Site public id or id.")
+@click.argument("merge_id")
+@friendly
+def identity_unmerge(site_ref: str, merge_id: str) -> None:
+    """Undo a merge: the merged person gets back its sessions, leads, calls and identifiers."""
+    from uuid import UUID
+
+    from leadtrail.errors import BadRequest
+    from leadtrail.identity.graph import unmerge
+    from leadtrail.sites.service import get_site
+
+    try:
+        mid = UUID(merge_id)
+    except ValueError:
+        raise BadRequest(
+            "MERGE_ID must be a merge id (a UUID); see `leadtrail identity merges`"
+        ) from None
+
+    async def work(database: Any) -> None:
+        async with database.system() as conn, conn.transaction():
+            site = await get_site(conn, site_ref)
+            result = await unmerge(conn, site.id, mid, "cli")
+        click.echo(
+            f"unmerged {result.restored_id} from {result.survivor_id}: "
+            f"{result.sessions} sessions, {result.leads} leads, {result.calls} calls restored"
+        )
+
+    _with_db(work)
+
+
+# -- import ---------------------------------------------------------------------------
+
+
+@main.group("import")
+def import_() -> None:
+    """Bring data in from files."""
+
+
+@import_.command("ad-spend")
+@click.option("--site", "site_ref", required=True, help="Site public id or id.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@friendly
+def import_ad_spend(site_ref: str, file: str) -> None:
+    """Import ad spend from a CSV file (upserts; safe to re-run).
+
+    Columns (header names, any order): platform, campaign_id, campaign_name, date
+    (YYYY-MM-DD), clicks, impressions, cost, currency, and gclid for click-level rows.
+    Google Ads, Microsoft Ads and Meta export headers (Campaign ID, Day, Impr., Cost,
+    Currency code, Amount spent ...) are recognised.
+    """
+    from leadtrail.adspend.rows import read_csv
+    from leadtrail.adspend.service import upsert
+    from leadtrail.sites.people import PeopleSettings
+    from leadtrail.sites.service import get_site
+
+    with click.open_file(file, encoding="utf-8-sig") as handle:
+        text = handle.read()
+
+    async def work(database: Any) -> None:
+        async with database.system() as conn, conn.transaction():
+            site = await get_site(conn, site_ref)
+            rows = read_csv(text, PeopleSettings.from_site(site.settings).currency)
+            out = await upsert(conn, site.id, rows, "csv")
+        click.echo(
+            f"imported {out['rows']} rows ({out['inserted']} new, {out['updated']} updated); "
+            f"{out['clicks_matched']} of {out['click_rows']} click ids matched a session"
+        )
 
     _with_db(work)

@@ -48,6 +48,25 @@ class Settings(BaseSettings):
     #: Upper bound on WAL kept for replication slots on the embedded server.
     embedded_max_slot_wal_keep_size: str = "4GB"
 
+    #: /api/sync requests per client IP (seed default 100/minute) and per site.
+    sync_ip_rate_limit: str = "100/minute"
+    sync_site_rate_limit: str = "60000/minute"
+    #: Redis for rate-limit counters shared by several processes; memory when unset.
+    redis_url: str | None = None
+    #: MaxMind-format (GeoLite2/GeoIP2 City) database for visitor locations.
+    geoip_db: Path | None = None
+    #: Location headers set by a trusted proxy: none, cloudflare, vercel, cloudfront, generic.
+    geo_headers: str = "none"
+    #: Peers whose X-Forwarded-For and location headers are believed (comma-separated CIDRs).
+    trusted_proxies: str = "127.0.0.1/32,::1/128"
+    #: Most events the ingest writer commits in one transaction.
+    ingest_max_batch_events: int = Field(default=5000, ge=1)
+    #: Events waiting for the writer above which /api/sync answers 503 with Retry-After.
+    ingest_max_pending_events: int = Field(default=50_000, ge=1)
+    #: Seconds between passes of the background identity resolver; 0 turns it off.
+    identity_resolve_interval: float = Field(default=1.0, ge=0, le=3600)
+    #: Sessions linked per resolver transaction.
+    identity_batch_size: int = Field(default=500, ge=1, le=10000)
     #: Run the realtime change feed (logical decoding) in this process.
     realtime_enabled: bool = True
     #: Name of this realtime node; each node has its own replication slot.

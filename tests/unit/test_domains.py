@@ -63,7 +63,11 @@ def test_origin_host(origin: str, host: str | None) -> None:
         ("https://partner.io", True),
         ("https://cdn.partner.io", True),
         ("http://127.0.0.1:9000", False),
+        ("http://example.com:8080", True),
+        ("http://localhost:3000", True),
+        ("http://localhost:4000", False),
+        ("http://localhost", False),
     ],
 )
 def test_origin_allowed(origin: str, allowed: bool) -> None:
-    assert origin_allowed(origin, "example.com", ["partner.io"]) is allowed
+    assert origin_allowed(origin, "example.com", ["partner.io", "localhost:3000"]) is allowed

@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 
 from leadtrail.storage import Claims, DbRole
 
-#: ``pg_policies.qual`` of the foundation's tenant policy
-TENANT_USING = "(site_id = ANY (leadtrail.site_ids()))"
+#: ``pg_policies.qual`` of the tenant policy: 0003's ``leadtrail.apply_tenant_policy`` form
+#: (site_id among the claimed site ids, checked on the claims' JSON) and 0001's original.
+TENANT_USING = frozenset(
+    {"leadtrail.site_visible(site_id)", "(site_id = ANY (leadtrail.site_ids()))"}
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,6 @@ def decide_readers(policy: TablePolicy) -> frozenset[DbRole]:
             for _name, roles, command, permissive, using in policy.policies
             if command in ("ALL", "SELECT") and ("public" in roles or role.value in roles)
         ]
-        if applying == [(True, TENANT_USING)]:
+        if len(applying) == 1 and applying[0][0] and applying[0][1] in TENANT_USING:
             readers.add(role)
     return frozenset(readers)

@@ -59,12 +59,20 @@ def origin_host(origin: str) -> str | None:
 
 def origin_allowed(origin: str, domain: str, allowed: list[str] | tuple[str, ...]) -> bool:
     """Whether a browser origin belongs to the site: its domain or an allowed origin,
-    subdomains included (``shop.example.com`` is allowed by ``example.com``)."""
-    host = origin_host(origin)
-    if host is None:
+    subdomains included (``shop.example.com`` is allowed by ``example.com``). A configured
+    domain without a port allows any port; with one, only that port."""
+    found = origin_host(origin)
+    if found is None:
         return False
+    host, _, port = found.partition(":")
     for candidate in (domain, *allowed):
-        base = candidate.lower()
+        base, _, base_port = candidate.lower().partition(":")
+        if base_port and base_port != (port or _default_port(origin)):
+            continue
         if host == base or host.endswith("." + base):
             return True
     return False
+
+
+def _default_port(origin: str) -> str:
+    return "443" if origin.lower().startswith("https:") else "80"

@@ -10,8 +10,14 @@ from leadtrail.auth.service import Authenticator
 from leadtrail.auth.signing import signing_key
 from leadtrail.components import Component, PeriodicTask
 from leadtrail.config import Settings
+from leadtrail.identity.resolver import IdentityResolver
+from leadtrail.ingest.geo import GeoResolver
+from leadtrail.ingest.service import IngestService
+from leadtrail.ingest.sites import SiteCache
+from leadtrail.ingest.writer import Writer
 from leadtrail.realtime.service import Realtime
 from leadtrail.storage import Database
+from leadtrail.web.ratelimit import RateLimiter
 
 PARTITION_CHECK_SECONDS = 6 * 3600
 
@@ -21,6 +27,9 @@ class Services:
     settings: Settings
     db: Database
     auth: Authenticator
+    ingest: IngestService
+    limiter: RateLimiter
+    identity_resolver: IdentityResolver
     #: started in order with the app, stopped in reverse
     components: list[Component] = field(default_factory=list)
     #: change feed, hub and WebSocket sessions (``/realtime/v1``)
@@ -29,10 +38,27 @@ class Services:
 
 def build_services(settings: Settings, db: Database) -> Services:
     """Wire the domain services and background components of one process."""
+    limiter = RateLimiter(settings.redis_url)
+    writer = Writer(
+        db,
+        max_batch_events=settings.ingest_max_batch_events,
+        max_pending_events=settings.ingest_max_pending_events,
+    )
     svc = Services(
         settings=settings,
         db=db,
         auth=Authenticator(db, signing_key(settings), settings.session_max_age),
+        ingest=IngestService(
+            settings,
+            SiteCache(db),
+            writer,
+            GeoResolver(settings.geo_headers, settings.geoip_db),
+            limiter,
+        ),
+        limiter=limiter,
+        identity_resolver=IdentityResolver(
+            db, settings.identity_resolve_interval, settings.identity_batch_size
+        ),
     )
     svc.components.append(
         PeriodicTask(
@@ -41,6 +67,8 @@ def build_services(settings: Settings, db: Database) -> Services:
             lambda: db.ensure_partitions(settings.partitions_ahead),
         )
     )
+    svc.components.append(writer)
+    svc.components.append(svc.identity_resolver)
     svc.realtime = Realtime(settings, db, svc.auth)
     svc.components.extend(svc.realtime.components)
     return svc

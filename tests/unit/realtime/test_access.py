@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from leadtrail.realtime.access import TENANT_USING, TableAccess, TablePolicy, Viewer, decide_readers
+from leadtrail.realtime.access import TableAccess, TablePolicy, Viewer, decide_readers
 from leadtrail.storage import Claims, DbRole
 
-TENANT = ("tenant", ("public",), "ALL", True, TENANT_USING)
+TENANT = ("tenant", ("public",), "ALL", True, "leadtrail.site_visible(site_id)")
 GRANTS = {DbRole.ANALYST: True, DbRole.ADMIN: True}
 
 
@@ -25,6 +25,8 @@ def policy(**changes: object) -> TablePolicy:
 
 def test_the_foundation_shape_is_readable() -> None:
     assert decide_readers(policy()) == {DbRole.ANALYST, DbRole.ADMIN}
+    original = ("tenant", ("public",), "ALL", True, "(site_id = ANY (leadtrail.site_ids()))")
+    assert decide_readers(policy(policies=(original,))) == {DbRole.ANALYST, DbRole.ADMIN}
 
 
 def test_anything_else_fails_closed() -> None:

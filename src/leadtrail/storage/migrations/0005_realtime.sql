@@ -84,6 +84,5 @@ CREATE TABLE leadtrail.realtime_log (
 -- tenant wall is also enforced by PostgreSQL there. RLS is enabled but not forced: the feed
 -- writes and prunes as the owner.
 ALTER TABLE leadtrail.realtime_log ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant ON leadtrail.realtime_log
-    USING (site_id = ANY (leadtrail.site_ids())) WITH CHECK (site_id = ANY (leadtrail.site_ids()));
+SELECT leadtrail.apply_tenant_policy('leadtrail.realtime_log');
 GRANT SELECT ON leadtrail.realtime_log TO leadtrail_analyst, leadtrail_admin;

@@ -1,0 +1,401 @@
+"""Identity resolution accuracy on a synthetic population with ground truth, through the
+real HTTP API (``/api/sync``, ``/api/identify``, ``/api/leads``, ``/api/call-event``).
+
+    python bench/identity_accuracy.py --people 400 --seed 7
+
+The population has what trips identity resolution up: people with a laptop and a phone,
+households and offices sharing one IP, phones of popular models with identical
+fingerprints, mobile carriers (a new IP per visit), leads, identify calls and phone calls.
+Visits happen over the last 22 hours in time order, hour by hour; the identity resolver
+runs between hours as it would in the background.
+
+Prints pairwise merge precision (pairs of sessions put in one person that truly are one
+person), recall where an identifying signal exists (pairs of one person's sessions linked by
+a fingerprint unique to their device, or by both devices having been identified), and
+call-match accuracy where the true session is inside the call window. Targets: precision
+>= 0.99, recall >= 0.90, call matches >= 0.95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import orjson
+import uvicorn
+
+from leadtrail.app import create_app
+from leadtrail.auth.api_keys import create_key
+from leadtrail.config import Settings
+from leadtrail.sites.service import create_site
+from leadtrail.storage import Database
+
+LAPTOP_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+PHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+DOMAIN = "bench.example"
+#: Popular phone models: identical fingerprints for everyone who owns one.
+POOL = [f"fp-popular-phone-{i}" for i in range(8)]
+POOLED_SHARE = 0.25
+EXPLAIN = False
+
+
+@dataclass
+class Device:
+    id: int
+    person: int
+    kind: str
+    fingerprint: str
+    pooled: bool
+    identified: bool = False
+
+
+@dataclass
+class Visit:
+    sid: uuid.UUID
+    device: Device
+    start: datetime
+    pages: int
+    ip: str
+    converts: bool = False
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(seconds=40 * self.pages)
+
+
+@dataclass
+class Person:
+    id: int
+    email: str
+    phone: str
+    home: str
+    office: str | None
+    devices: list[Device] = field(default_factory=list)
+
+
+@dataclass
+class Population:
+    people: list[Person]
+    visits: list[Visit]
+    #: (time, kind, person, visit) with kind identify | lead
+    actions: list[tuple[datetime, str, Person, Visit]]
+    #: (person, the visit that led to the call)
+    calls: list[tuple[Person, Visit]]
+
+
+def net(rng: random.Random, first: int) -> str:
+    return f"{first}.{rng.randrange(1, 250)}.{rng.randrange(1, 250)}.{rng.randrange(2, 250)}"
+
+
+def build(people_count: int, seed: int, now: datetime) -> Population:
+    rng = random.Random(seed)
+    homes = [net(rng, 81) for _ in range(max(1, people_count * 2 // 3))]
+    offices = [net(rng, 62) for _ in range(max(2, people_count // 25))]
+    people: list[Person] = []
+    devices: list[Device] = []
+    for pid in range(people_count):
+        person = Person(
+            pid,
+            f"person{pid}@example.com",
+            f"+1419555{pid:04d}",
+            rng.choice(homes),
+            rng.choice(offices) if rng.random() < 0.5 else None,
+        )
+        if rng.random() < 0.9:
+            person.devices.append(
+                Device(len(devices), pid, "laptop", f"fp-laptop-{seed}-{pid}", False)
+            )
+            devices.append(person.devices[-1])
+        if rng.random() < 0.8 or not person.devices:
+            pooled = rng.random() < POOLED_SHARE
+            fp = rng.choice(POOL) if pooled else f"fp-phone-{seed}-{pid}"
+            person.devices.append(Device(len(devices), pid, "phone", fp, pooled))
+            devices.append(person.devices[-1])
+        people.append(person)
+
+    visits: list[Visit] = []
+    for person in people:
+        for device in person.devices:
+            # One device is in one place at a time: its visits are at least 10 minutes apart.
+            slots = rng.sample(range(120), rng.randint(1, 4))
+            for slot in slots:
+                start = now - timedelta(hours=22) + timedelta(minutes=slot * 10 + rng.uniform(0, 4))
+                if device.kind == "laptop":
+                    ip = person.office if person.office and rng.random() < 0.5 else person.home
+                else:
+                    ip = person.home if rng.random() < 0.5 else net(rng, 100)
+                visits.append(Visit(uuid.uuid4(), device, start, rng.randint(1, 8), ip))
+
+    actions: list[tuple[datetime, str, Person, Visit]] = []
+    by_device: dict[int, list[Visit]] = defaultdict(list)
+    for v in visits:
+        by_device[v.device.id].append(v)
+    for person in people:
+        own = [v for d in person.devices for v in by_device[d.id]]
+        if rng.random() < 0.6:
+            v = rng.choice(own)
+            v.converts = True
+            v.device.identified = True
+            actions.append((v.end, "lead", person, v))
+        others = [v for v in own if not v.device.identified]
+        if others and rng.random() < 0.5:
+            v = rng.choice(others)
+            v.device.identified = True
+            actions.append((v.end, "identify", person, v))
+
+    calls: list[tuple[Person, Visit]] = []
+    for person in people:
+        phone = next((d for d in person.devices if d.kind == "phone"), None)
+        if phone is not None and rng.random() < 0.25:
+            start = now - timedelta(minutes=rng.uniform(8, 25))
+            ip = person.home if rng.random() < 0.5 else net(rng, 100)
+            v = Visit(uuid.uuid4(), phone, start, rng.randint(2, 6), ip, converts=True)
+            visits.append(v)
+            calls.append((person, v))
+    actions.sort(key=lambda a: a[0])
+    return Population(people, visits, actions, calls)
+
+
+def events_of(visit: Visit) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for i in range(visit.pages):
+        at = visit.start + timedelta(seconds=40 * i)
+        out.append(
+            {
+                "s": "",
+                "u": f"https://{DOMAIN}/page{i}",
+                "sid": str(visit.sid),
+                "ec": "acquisition" if i == 0 else "interaction",
+                "ea": "view" if i == 0 else "page_view",
+                "eid": f"e{visit.sid.hex[:16]}{i:03d}",
+                "ts": int(at.timestamp() * 1000),
+                "meta": {"fp": visit.device.fingerprint},
+            }
+        )
+    if visit.converts:
+        out.append(
+            {
+                **out[-1],
+                "ec": "conversion",
+                "ea": "phone_call" if visit.device.kind == "phone" else "form_submit",
+                "eid": f"c{visit.sid.hex[:16]}",
+            }
+        )
+    return out
+
+
+def pairs(n: int) -> int:
+    return n * (n - 1) // 2
+
+
+async def run(people: int, seed: int) -> None:
+    now = datetime.now(UTC)
+    population = build(people, seed, now)
+    with tempfile.TemporaryDirectory(prefix="lt-bench-") as tmp:
+        settings = Settings(
+            data_dir=Path(tmp),
+            secret_key="bench",
+            log_level="warning",
+            identity_resolve_interval=0,  # passes are run between simulated hours
+            sync_ip_rate_limit="1000000/minute",
+            embedded_shared_buffers="256MB",
+        )
+        db = await Database.open(settings)
+        try:
+            await measure(db, settings, population, now)
+        finally:
+            await db.close()
+
+
+async def measure(db: Database, settings: Settings, population: Population, now: datetime) -> None:
+    async with db.system() as conn:
+        site = await create_site(conn, name="bench", domain=DOMAIN, public_id="site_bench")
+        key = (await create_key(conn, site.id, name="bench", scopes=["ingest"])).key
+    app = create_app(settings, database=db)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    resolver = app.state.services.identity_resolver
+    auth = {"Authorization": f"Bearer {key}"}
+    started = time.perf_counter()
+    limit = asyncio.Semaphore(8)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+
+            async def send(visit: Visit) -> None:
+                batch = [{**e, "s": site.public_id} for e in events_of(visit)]
+                ua = LAPTOP_UA if visit.device.kind == "laptop" else PHONE_UA
+                async with limit:
+                    r = await http.post(
+                        "/api/sync",
+                        content=orjson.dumps({"batch": batch}),
+                        headers={
+                            "Content-Type": "text/plain",
+                            "User-Agent": ua,
+                            "X-Forwarded-For": visit.ip,
+                            "Origin": f"https://{DOMAIN}",
+                        },
+                    )
+                assert r.status_code == 200, r.text
+
+            visits = sorted(population.visits, key=lambda v: v.start)
+            actions = list(population.actions)
+            hour = now - timedelta(hours=23)
+            while hour < now + timedelta(hours=1):
+                nxt = hour + timedelta(hours=1)
+                await asyncio.gather(*(send(v) for v in visits if hour <= v.start < nxt))
+                await resolver.run_once()
+                for at, kind, person, visit in [a for a in actions if hour <= a[0] < nxt]:
+                    if kind == "lead":
+                        body = {
+                            "site_id": site.public_id,
+                            "external_lead_id": f"lead-{visit.sid}",
+                            "session_id": str(visit.sid),
+                            "email": person.email,
+                            "submitted_at": at.isoformat(),
+                        }
+                        if visit.device.kind == "phone" or person.id % 3:
+                            body["phone"] = person.phone
+                        r = await http.post("/api/leads", json=body, headers=auth)
+                    else:
+                        r = await http.post(
+                            "/api/identify",
+                            json={
+                                "site_id": site.public_id,
+                                "session_id": str(visit.sid),
+                                "email": person.email,
+                            },
+                            headers=auth,
+                        )
+                    assert r.status_code in (200, 201), r.text
+                hour = nxt
+            await resolver.run_once()
+            matched: list[tuple[uuid.UUID, str | None]] = []
+            for _, visit in population.calls:
+                r = await http.post(
+                    "/api/call-event",
+                    json={
+                        "site_id": site.public_id,
+                        "phone_number": "+14195550000",
+                        "fingerprint": visit.device.fingerprint,
+                    },
+                    headers={**auth, "X-Forwarded-For": visit.ip},
+                )
+                assert r.status_code == 201, r.text
+                matched.append((visit.sid, r.json()["session_id"]))
+            await resolver.run_once()
+    finally:
+        server.should_exit = True
+        await task
+    elapsed = time.perf_counter() - started
+
+    async with db.system() as conn:
+        rows = await conn.fetch(
+            "SELECT id, canonical_user_id, identity_via, host(ip_address) AS ip FROM sessions WHERE site_id = $1",
+            site.id,
+        )
+        merges = await conn.fetchval(
+            "SELECT count(*) FROM identity_merges WHERE site_id = $1", site.id
+        )
+        shared = await conn.fetchval(
+            "SELECT count(*) FROM identity_links WHERE site_id = $1 AND state = 'shared'", site.id
+        )
+    predicted = {r["id"]: r["canonical_user_id"] for r in rows}
+    truth = {v.sid: v for v in population.visits}
+    missing = [sid for sid in truth if predicted.get(sid) is None]
+
+    cells: Counter[tuple[object, int]] = Counter()
+    clusters: Counter[object] = Counter()
+    for sid, visit in truth.items():
+        cells[(predicted.get(sid), visit.device.person)] += 1
+        clusters[predicted.get(sid)] += 1
+    together = sum(pairs(n) for n in clusters.values())
+    correct = sum(pairs(n) for n in cells.values())
+
+    # Pairs an identifying signal links: a device with a fingerprint of its own, and the
+    # devices a person identified on (the same email reaches both).
+    component: dict[uuid.UUID, tuple[int, object]] = {}
+    for sid, visit in truth.items():
+        device = visit.device
+        if device.identified:
+            component[sid] = (device.person, "identified")
+        elif not device.pooled:
+            component[sid] = (device.person, device.id)
+    linkable_cells = Counter(component.values())
+    linkable = sum(pairs(n) for n in linkable_cells.values())
+    found = Counter((component[s], predicted.get(s)) for s in component)
+    linked = sum(pairs(n) for n in found.values())
+
+    if EXPLAIN:
+        via = {r["id"]: r["identity_via"] for r in rows}
+        members: dict[object, list[uuid.UUID]] = defaultdict(list)
+        for sid in truth:
+            members[predicted.get(sid)].append(sid)
+        for pid, sids in members.items():
+            persons = {truth[s].device.person for s in sids}
+            if len(persons) > 1:
+                print(f"mixed person {pid}:")
+                for s in sorted(sids, key=lambda s: truth[s].start):
+                    v = truth[s]
+                    print(
+                        f"   person {v.device.person:4d} {v.device.kind:6s} pooled={v.device.pooled!s:5s} "
+                        f"identified={v.device.identified!s:5s} ip={v.ip:16s} via={via[s]} start={v.start:%H:%M}"
+                    )
+        for true, got in matched:
+            if got != str(true):
+                v = truth[true]
+                print(
+                    f"call of person {v.device.person} (pooled={v.device.pooled}) matched {got}, not {true}"
+                )
+
+    calls_ok = sum(1 for true, got in matched if got == str(true))
+    precision = correct / together if together else 1.0
+    recall = linked / linkable if linkable else 1.0
+    accuracy = calls_ok / len(matched) if matched else 1.0
+    print(
+        f"people {len(population.people)}  devices {sum(len(p.devices) for p in population.people)}  "
+        f"sessions {len(truth)}  leads+identify {len(population.actions)}  calls {len(matched)}"
+    )
+    print(
+        f"people found {len({p for p in predicted.values() if p})}  merges {merges}  shared identifiers {shared}  "
+        f"unresolved sessions {len(missing)}  run {elapsed:.1f}s"
+    )
+    print(
+        f"merge precision  {precision:.4f}  ({correct} of {together} same-person pairs correct)   target >= 0.99"
+    )
+    print(
+        f"merge recall     {recall:.4f}  ({linked} of {linkable} linkable pairs found)   target >= 0.90"
+    )
+    print(
+        f"call matches     {accuracy:.4f}  ({calls_ok} of {len(matched)} calls to the true session)   target >= 0.95"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--explain", action="store_true", help="print every mixed person and wrong call match"
+    )
+    args = parser.parse_args()
+    global EXPLAIN
+    EXPLAIN = args.explain
+    asyncio.run(run(args.people, args.seed))
+
+
+if __name__ == "__main__":
+    main()

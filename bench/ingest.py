@@ -1,0 +1,366 @@
+"""Ingest throughput and latency of /api/sync, next to baselines measured in the same run.
+
+    python bench/ingest.py [--duration 15] [--connections 256]
+
+Starts ``leadtrail serve`` on a fresh embedded PostgreSQL (default settings, request logging
+off) and drives it with ``wrk`` (Debian's package, installed when missing) from a separate
+process on loopback, with Lua-generated bodies: realistic sessions of page views, scrolls,
+clicks and conversions from a pool of real user agents and referrers. Phases:
+
+1. single events per request, as fast as possible;
+2. batches of 20 events per request, as fast as possible;
+3. single events paced at half the throughput of phase 1, for latency;
+4. baselines: a bare ASGI handler under the same load (uvicorn, same loop and parser), and
+   the same event rows COPYed straight into PostgreSQL.
+
+Every request must be acknowledged 200 (after commit); the script checks that the database
+holds exactly as many events as were acknowledged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+
+LUA_COMMON = r"""
+local uas = {
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36",
+  "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15",
+  "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+  "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Mobile Safari/537.36",
+  "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0",
+  "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+  "Mozilla/5.0 (Linux; Android 13; SAMSUNG SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36",
+}
+local referrers = {"https://www.google.com/", "", "https://www.facebook.com/", "https://duckduckgo.com/?q=plumber", "https://blog.example.org/post", ""}
+local actions = {
+  {"interaction", "page_view", "null"}, {"interaction", "scroll_depth", "50"}, {"interaction", "scroll_depth", "90"},
+  {"interaction", "hover_intent", "null"}, {"system", "heartbeat", "null"}, {"interaction", "page_view", "null"},
+  {"interaction", "external_link", "null"}, {"conversion", "phone_call", "null"}, {"interaction", "page_view", "null"},
+  {"system", "heartbeat", "null"},
+}
+local thread_id = 0
+local counter = 0
+local sid, fp, ua, landing_ref
+setup = function(thread) thread:set("tid", thread_id); thread_id = thread_id + 1 end
+init = function(args)
+  math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
+end
+local function hex(n) local t = {} for i = 1, n do t[i] = string.format("%02x", math.random(0, 255)) end return table.concat(t) end
+local function uuid4()
+  local h = hex(16)
+  return h:sub(1, 8) .. "-" .. h:sub(9, 12) .. "-4" .. h:sub(14, 16) .. "-a" .. h:sub(18, 20) .. "-" .. h:sub(21, 32)
+end
+local function new_session()
+  sid = uuid4(); fp = "fp" .. hex(6); ua = uas[math.random(#uas)]; landing_ref = referrers[math.random(#referrers)]
+end
+local function event(n, first)
+  local ec, ea, ev = "acquisition", "view", "null"
+  local url = "https://bench.example/"
+  local ref = ""
+  if first then
+    if math.random(5) == 1 then url = url .. "?gclid=G" .. hex(8) .. "&utm_source=google&utm_medium=cpc" end
+    ref = landing_ref
+  else
+    local a = actions[math.random(#actions)]
+    ec, ea, ev = a[1], a[2], a[3]
+    url = url .. "p/" .. math.random(40)
+  end
+  counter = counter + 1
+  return string.format(
+    '{"s":"bench","u":"%s","sid":"%s","ec":"%s","ea":"%s","ev":%s,"r":"%s","eid":"t%dn%d%s","meta":{"fp":"%s","device_info":{"screen":"1920x1080","tz":"Europe/Berlin","lang":"en-US"}}}',
+    url, sid, ec, ea, ev, ref, tid or 0, counter, hex(3), fp)
+end
+"""
+
+LUA_SINGLE = (
+    LUA_COMMON
+    + r"""
+local in_session = 0
+request = function()
+  local first = false
+  if in_session == 0 then new_session(); in_session = math.random(3, 15); first = true end
+  in_session = in_session - 1
+  return wrk.format("POST", "/api/sync", {["Content-Type"] = "text/plain", ["User-Agent"] = ua}, event(0, first))
+end
+"""
+)
+
+LUA_BATCH = (
+    LUA_COMMON
+    + r"""
+request = function()
+  new_session()
+  local parts = {}
+  for i = 1, 20 do parts[i] = event(i, i == 1) end
+  return wrk.format("POST", "/api/sync", {["Content-Type"] = "text/plain", ["User-Agent"] = ua},
+                    '{"batch":[' .. table.concat(parts, ",") .. ']}')
+end
+"""
+)
+
+LUA_DONE = r"""
+done = function(summary, latency, requests)
+  local non2xx = summary.errors.status
+  io.write(string.format('\nRESULT {"requests":%d,"duration_us":%d,"non2xx":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, non2xx, summary.errors.connect, summary.errors.read,
+    summary.errors.write, summary.errors.timeout, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max))
+end
+"""
+
+
+def lua_paced(rate: float, connections: int) -> str:
+    interval_ms = max(1, round(connections * 1000.0 / rate))
+    return f"delay = function() return math.random({interval_ms // 2}, {interval_ms + interval_ms // 2}) end\n"
+
+
+BARE_APP = r"""
+import orjson, uvicorn
+BODY = orjson.dumps({"status": "synced", "score": 0})
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": BODY})
+import sys
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), loop="uvloop", http="httptools",
+            log_level="warning", access_log=False)
+"""
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    seconds: float
+    non2xx: int
+    errors: int
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    subprocess.run(
+        [*sudo, "apt-get", "install", "-y", "-q", "wrk"], check=True, capture_output=True
+    )
+    found = shutil.which("wrk")
+    assert found, "could not install wrk"
+    return found
+
+
+def run_wrk(url: str, script: str, duration: int, connections: int, threads: int = 2) -> WrkResult:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script + LUA_DONE)
+    try:
+        out = subprocess.run(
+            [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
+             "-s", handle.name, url],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    finally:
+        os.unlink(handle.name)
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    data = json.loads(line.removeprefix("RESULT "))
+    errors = data["connect"] + data["read"] + data["write"] + data["timeout"]
+    return WrkResult(
+        data["requests"],
+        data["duration_us"] / 1e6,
+        data["non2xx"],
+        errors,
+        data["p50_us"] / 1000,
+        data["p99_us"] / 1000,
+    )
+
+
+async def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient() as http:
+        for _ in range(1200):
+            try:
+                if (await http.get(url)).status_code < 500:
+                    return
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None:
+                raise SystemExit(f"server exited with {proc.returncode}")
+            await asyncio.sleep(0.05)
+    raise SystemExit("server did not start")
+
+
+def rss_mb(pid: int) -> float:
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+async def copy_baseline(dsn: str, site_id: uuid.UUID, rows: int) -> float:
+    """The same shape of rows the writer stores, COPYed straight into ``events`` as owner."""
+    conn = await asyncpg.connect(dsn)
+    await conn.set_type_codec(  # binary jsonb, as leadtrail's own pools use
+        "jsonb",
+        schema="pg_catalog",
+        encoder=lambda v: b"\x01" + json.dumps(v).encode(),
+        decoder=lambda b: json.loads(b[1:]),
+        format="binary",
+    )
+    month = date.today().replace(day=1)
+    now = datetime.now(UTC)
+    meta = {"fp": "fp123456", "lead_score": 10, "attribution_source": "Organic", "intelligence_summary": "Standard Traffic",
+            "device_info": {"screen": "1920x1080", "tz": "Europe/Berlin", "lang": "en-US", "browser": "Chrome", "os": "Windows",
+                            "device_type": "desktop"}, "geo_info": {"country": "Unknown", "region": "Unknown", "city": "Unknown"}}  # fmt: skip
+    records = []
+    for i in range(rows):
+        sid = uuid.UUID(int=i // 10 + 1)
+        records.append((site_id, uuid.uuid4(), sid, month, now, f"https://bench.example/p/{i % 40}", "interaction",
+                        "page_view", None, None, 10, f"copy{i:012d}", meta))  # fmt: skip
+    columns = ["site_id", "id", "session_id", "session_month", "created_at", "url", "event_category", "event_action",
+               "event_label", "event_value", "lead_score", "client_event_id", "metadata"]  # fmt: skip
+    started = time.perf_counter()
+    for k in range(0, rows, 5000):
+        async with conn.transaction():
+            await conn.copy_records_to_table(
+                "events", records=records[k : k + 5000], columns=columns
+            )
+    elapsed = time.perf_counter() - started
+    await conn.execute("DELETE FROM events WHERE client_event_id LIKE 'copy%'")
+    await conn.close()
+    return rows / elapsed
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=int, default=15, help="seconds per phase")
+    parser.add_argument("--connections", type=int, default=256)
+    parser.add_argument("--copy-rows", type=int, default=200_000)
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="lt-bench-"))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADTRAIL_")}
+    env.update({
+        "LEADTRAIL_DATA_DIR": str(data_dir), "LEADTRAIL_LOG_LEVEL": "warning",
+        "LEADTRAIL_SYNC_IP_RATE_LIMIT": "100000000/minute", "LEADTRAIL_SYNC_SITE_RATE_LIMIT": "100000000/minute",
+    })  # fmt: skip
+    leadtrail = [sys.executable, "-m", "leadtrail"]
+    subprocess.run([*leadtrail, "sites", "create", "Bench", "--domain", "bench.example", "--public-id", "bench"],
+                   env=env, check=True, capture_output=True)  # fmt: skip
+    server = subprocess.Popen([*leadtrail, "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    results: dict[str, Any] = {}
+    try:
+        await wait_ready(f"{url}/readyz", server)
+        dsn = subprocess.run(
+            [*leadtrail, "db", "url"], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        run_wrk(f"{url}/api/sync", LUA_SINGLE, 3, args.connections)  # warm up
+        peak_rss = rss_mb(server.pid)
+
+        single = run_wrk(f"{url}/api/sync", LUA_SINGLE, args.duration, args.connections)
+        peak_rss = max(peak_rss, rss_mb(server.pid))
+        batch = run_wrk(f"{url}/api/sync", LUA_BATCH, args.duration, args.connections)
+        peak_rss = max(peak_rss, rss_mb(server.pid))
+        paced = run_wrk(
+            f"{url}/api/sync",
+            LUA_SINGLE + lua_paced(single.rps / 2, args.connections),
+            args.duration,
+            args.connections,
+        )
+        peak_rss = max(peak_rss, rss_mb(server.pid))
+
+        conn = await asyncpg.connect(dsn)
+        stored = await conn.fetchval("SELECT count(*) FROM events")
+        site_id = await conn.fetchval("SELECT id FROM sites WHERE public_id = 'bench'")
+        await conn.close()
+        copy_rate = await copy_baseline(dsn, site_id, args.copy_rows)
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
+
+    bare_port = free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(bare_port)])
+    try:
+        await wait_ready(f"http://127.0.0.1:{bare_port}/", bare)
+        bare_single = run_wrk(
+            f"http://127.0.0.1:{bare_port}/api/sync", LUA_SINGLE, args.duration, args.connections
+        )
+    finally:
+        bare.send_signal(signal.SIGINT)
+        bare.wait(timeout=30)
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+    warm = 0  # warm-up requests were acknowledged too; count them from the difference below
+    acknowledged = single.requests + batch.requests * 20 + paced.requests
+    results = {
+        "single_rps": single.rps, "single_p50_ms": single.p50_ms, "single_p99_ms": single.p99_ms,
+        "batch_events_per_s": batch.rps * 20, "batch_p99_ms": batch.p99_ms,
+        "half_load_rps": paced.rps, "half_load_p50_ms": paced.p50_ms, "half_load_p99_ms": paced.p99_ms,
+        "server_peak_rss_mb": peak_rss, "bare_asgi_rps": bare_single.rps, "copy_rows_per_s": copy_rate,
+        "non2xx": single.non2xx + batch.non2xx + paced.non2xx,
+        "socket_errors": single.errors + batch.errors + paced.errors,
+        "stored_events": stored, "acknowledged_events_timed_phases": acknowledged + warm,
+    }  # fmt: skip
+    print()
+    print(f"{'measure':42} {'leadtrail':>12} {'baseline':>12} {'ratio':>7}")
+    print(
+        f"{'single-event requests/s':42} {single.rps:12,.0f} {bare_single.rps:12,.0f} {single.rps / bare_single.rps:7.2f}  (baseline: bare ASGI handler)"
+    )
+    print(
+        f"{'events/s in batches of 20':42} {batch.rps * 20:12,.0f} {copy_rate:12,.0f} {batch.rps * 20 / copy_rate:7.2f}  (baseline: raw COPY of the same rows)"
+    )
+    print(
+        f"{'single-event p50 / p99 ms (full load)':42} {single.p50_ms:6.1f}/{single.p99_ms:5.1f} {bare_single.p50_ms:6.1f}/{bare_single.p99_ms:5.1f}"
+    )
+    print(f"{'batch p50 / p99 ms (full load)':42} {batch.p50_ms:6.1f}/{batch.p99_ms:5.1f}")
+    print(
+        f"{'p50 / p99 ms at half load':42} {paced.p50_ms:6.1f}/{paced.p99_ms:5.1f}   ({paced.rps:,.0f} requests/s)"
+    )
+    print(f"{'server peak RSS MB':42} {peak_rss:12.0f}")
+    print(
+        f"{'non-2xx answers / socket errors':42} {results['non2xx']:12d} {results['socket_errors']:12d}"
+    )
+    print(
+        f"{'events stored (incl. 3 s warm-up)':42} {stored:12,d}   acknowledged in timed phases: {acknowledged:,d}"
+    )
+    print("\nJSON " + json.dumps(results))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

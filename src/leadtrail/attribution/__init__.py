@@ -1,0 +1,1 @@
+"""Multi-touch attribution: pure models and channel rules, and the report built on them."""

@@ -1,0 +1,1 @@
+"""Ingest: tracker payloads → validated, enriched, scored, attributed events, written durably."""

@@ -1,0 +1,192 @@
+"""Attribution, ad spend, campaign ROI and the Google Ads offline-conversion export."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import PlainTextResponse, Response
+
+from leadtrail.adspend import google_ads
+from leadtrail.adspend import service as spend_service
+from leadtrail.adspend.rows import parse_row
+from leadtrail.attribution.models import MODELS
+from leadtrail.attribution.service import CONVERSION_TYPES, report
+from leadtrail.auth.principal import Access
+from leadtrail.errors import BadRequest
+from leadtrail.identity import tx
+from leadtrail.web.deps import CurrentPrincipal
+from leadtrail.web.people_common import json, period, server_caller, site_for
+from leadtrail.web.services import services
+
+router = APIRouter(tags=["attribution and ad spend"])
+SiteParam = Query(default=None, description="Site uuid or public id")
+FromParam = Query(
+    default=None,
+    alias="from",
+    description="YYYY-MM-DD (site time zone) or ISO time; default 30 days ago",
+)
+ToParam = Query(
+    default=None, description="YYYY-MM-DD (inclusive) or ISO time (exclusive); default now"
+)
+Model = Literal[
+    "first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based"
+]
+assert set(Model.__args__) == set(MODELS)  # type: ignore[attr-defined]
+
+
+def _types(value: str) -> tuple[str, ...]:
+    types = tuple(sorted({t.strip() for t in value.split(",") if t.strip()}))
+    if not types or any(t not in CONVERSION_TYPES for t in types):
+        raise BadRequest(
+            "conversions is a comma list of lead, call, event",
+            code="invalid_request",
+            field="conversions",
+        )
+    return types
+
+
+@router.get(
+    "/api/attribution", summary="Conversions and value credited to channels, sources or campaigns"
+)
+async def attribution(
+    request: Request,
+    principal: CurrentPrincipal,
+    site_id: str | None = SiteParam,
+    model: Model = Query(default="last_non_direct"),
+    start: str | None = FromParam,
+    to: str | None = ToParam,
+    group_by: Literal["channel", "source", "campaign"] = Query(default="channel"),
+    conversions: str = Query(default="lead,call", description="Comma list of lead, call, event"),
+    lookback_days: int = Query(default=30, ge=1, le=365),
+    half_life_days: float | None = Query(
+        default=None, gt=0, le=365, description="time_decay only; default the site's (7)"
+    ),
+) -> Response:
+    site = await site_for(request, principal, site_id, Access.READ)
+    span = period(start, to, site.timezone)
+    types = _types(conversions)
+    async with services(request).db.transaction(principal.claims(site.id)) as conn:
+        out = await report(
+            conn,
+            site.id,
+            model=model,
+            start=span.start,
+            end=span.end,
+            group_by=group_by,
+            types=types,
+            lookback_days=lookback_days,
+            half_life_days=half_life_days or site.people.attribution_half_life_days,
+        )
+    return json(out)
+
+
+class SpendBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site_id: str | None = Field(default=None, description="Site uuid or public id")
+    rows: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=10_000,
+        description="platform, campaign_id, campaign_name, date, clicks, impressions, cost, currency, gclid?",
+    )
+
+
+@router.post(
+    "/api/ad-spend", summary="Upsert ad spend rows (daily per campaign, or per click with gclid)"
+)
+async def post_ad_spend(body: SpendBody, request: Request) -> Response:
+    caller = await server_caller(request, body.site_id, Access.OPERATE)
+    currency = caller.site.people.currency
+    rows = [parse_row(raw, f"rows[{i}]", currency) for i, raw in enumerate(body.rows)]
+    out = await tx.run(
+        services(request).db,
+        caller.claims,
+        lambda conn: spend_service.upsert(conn, caller.site.id, rows, "api"),
+    )
+    return json({"status": "stored", **out})
+
+
+@router.get("/api/ad-spend", summary="Ad spend per campaign and day")
+async def get_ad_spend(
+    request: Request,
+    principal: CurrentPrincipal,
+    site_id: str | None = SiteParam,
+    start: str | None = FromParam,
+    to: str | None = ToParam,
+) -> Response:
+    site = await site_for(request, principal, site_id, Access.READ)
+    first, last = period(start, to, site.timezone).days
+    async with services(request).db.transaction(principal.claims(site.id)) as conn:
+        rows = await spend_service.list_spend(conn, site.id, first, last)
+    return json({"from": first, "to": last, "rows": rows})
+
+
+@router.get(
+    "/api/campaigns/performance",
+    summary="Users, sessions, conversions, spend, revenue and ROI per campaign",
+)
+async def campaigns_performance(
+    request: Request,
+    principal: CurrentPrincipal,
+    site_id: str | None = SiteParam,
+    start: str | None = FromParam,
+    to: str | None = ToParam,
+    model: Model = Query(
+        default="last_touch", description="How conversions are credited to campaigns"
+    ),
+) -> Response:
+    site = await site_for(request, principal, site_id, Access.READ)
+    span = period(start, to, site.timezone)
+    first, last = span.days
+    async with services(request).db.transaction(principal.claims(site.id)) as conn:
+        rows = await spend_service.campaign_performance(
+            conn,
+            site.id,
+            start=span.start,
+            end=span.end,
+            start_day=first,
+            end_day=last,
+            model=model,
+            half_life_days=site.people.attribution_half_life_days,
+        )
+    return json(
+        {
+            "from": span.start,
+            "to": span.end,
+            "model": model,
+            "currency": site.people.currency,
+            "campaigns": rows,
+        }
+    )
+
+
+@router.get(
+    "/api/exports/google-ads-offline-conversions.csv",
+    summary="Qualified calls and leads with a gclid, as a Google Ads offline conversion import file",
+    response_class=PlainTextResponse,
+)
+async def google_ads_export(
+    request: Request,
+    principal: CurrentPrincipal,
+    site_id: str | None = SiteParam,
+    start: str | None = FromParam,
+    to: str | None = ToParam,
+    conversion_name: str = Query(
+        default="Offline conversion", description="The conversion action's name in Google Ads"
+    ),
+    conversions: str = Query(default="lead,call", description="lead, call or both"),
+) -> Response:
+    site = await site_for(request, principal, site_id, Access.READ)
+    name = google_ads.conversion_name(conversion_name)
+    span = period(start, to, site.timezone, default_days=90)
+    types = [t for t in _types(conversions) if t != "event"]
+    async with services(request).db.transaction(principal.claims(site.id)) as conn:
+        rows = await spend_service.offline_conversions(conn, site.id, span.start, span.end, types)
+    text = google_ads.render(rows, name, site.timezone, site.people.currency)
+    filename = f"google-ads-offline-conversions-{site.public_id}.csv"
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
