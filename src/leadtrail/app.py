@@ -23,6 +23,7 @@ from leadtrail.web import (
     metrics,
     money_routes,
     people_routes,
+    realtime_routes,
     sync,
 )
 from leadtrail.web.access_log import AccessLogMiddleware
@@ -82,6 +83,7 @@ def create_app(
     app.include_router(people_routes.router)
     app.include_router(lead_routes.router)
     app.include_router(money_routes.router)
+    app.include_router(realtime_routes.router)
     app.mount("/assets", assets.static_files(), name="assets")
 
     def openapi() -> dict[str, Any]:

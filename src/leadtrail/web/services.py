@@ -15,6 +15,7 @@ from leadtrail.ingest.geo import GeoResolver
 from leadtrail.ingest.service import IngestService
 from leadtrail.ingest.sites import SiteCache
 from leadtrail.ingest.writer import Writer
+from leadtrail.realtime.service import Realtime
 from leadtrail.storage import Database
 from leadtrail.web.ratelimit import RateLimiter
 
@@ -31,6 +32,8 @@ class Services:
     identity_resolver: IdentityResolver
     #: started in order with the app, stopped in reverse
     components: list[Component] = field(default_factory=list)
+    #: change feed, hub and WebSocket sessions (``/realtime/v1``)
+    realtime: Realtime | None = None
 
 
 def build_services(settings: Settings, db: Database) -> Services:
@@ -66,6 +69,8 @@ def build_services(settings: Settings, db: Database) -> Services:
     )
     svc.components.append(writer)
     svc.components.append(svc.identity_resolver)
+    svc.realtime = Realtime(settings, db, svc.auth)
+    svc.components.extend(svc.realtime.components)
     return svc
 
 
