@@ -26,6 +26,7 @@ from leadtrail.web import (
     metrics,
     money_routes,
     people_routes,
+    realtime_routes,
     site_routes,
     sync,
 )
@@ -86,6 +87,7 @@ def create_app(
     app.include_router(people_routes.router)
     app.include_router(lead_routes.router)
     app.include_router(money_routes.router)
+    app.include_router(realtime_routes.router)
     app.include_router(analytics_routes.router)
     app.include_router(live_routes.router)
     app.include_router(site_routes.router)

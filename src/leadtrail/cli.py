@@ -117,6 +117,12 @@ def serve(host: str | None, port: int | None) -> None:
         proxy_headers=False,  # X-Forwarded-For is read by leadtrail for LEADTRAIL_TRUSTED_PROXIES
         timeout_graceful_shutdown=10,
         lifespan="on",
+        # Compressing every realtime push per subscriber cost half the CPU of a fan-out
+        # (bench/realtime.py); Supabase-style frames are small and mostly unique.
+        ws_per_message_deflate=False,
+        # This implementation waits for the socket to drain, so a slow realtime client backs
+        # up into its bounded queue (and is cut off) instead of into unbounded buffers.
+        ws="websockets",
     )
     server = uvicorn.Server(config)
     click.echo(f"leadtrail {__version__} on {settings.base_url}  (Ctrl-C stops it)", err=True)

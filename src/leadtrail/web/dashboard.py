@@ -69,7 +69,12 @@ def _routed(routes: list[BaseRoute], kind: str, method: str, path: str) -> bool:
 
 def features(request: Request) -> dict[str, bool]:
     routes = request.app.routes
-    return {name: _routed(routes, *probe) for name, probe in _FEATURES.items()}
+    found = {name: _routed(routes, *probe) for name, probe in _FEATURES.items()}
+    # the socket is only worth using while its change feed runs (else the page polls)
+    realtime = getattr(services(request), "realtime", None)
+    hub = getattr(realtime, "hub", None)
+    found["realtime"] = found["realtime"] and hub is not None and not hub.feed_problem
+    return found
 
 
 async def _user(request: Request) -> Principal | None:

@@ -16,6 +16,7 @@ from leadtrail.ingest.geo import GeoResolver
 from leadtrail.ingest.service import IngestService
 from leadtrail.ingest.sites import SiteCache
 from leadtrail.ingest.writer import Writer
+from leadtrail.realtime.service import Realtime
 from leadtrail.storage import Database
 from leadtrail.web.ratelimit import RateLimiter
 
@@ -33,6 +34,8 @@ class Services:
     rollups: Rollups
     #: started in order with the app, stopped in reverse
     components: list[Component] = field(default_factory=list)
+    #: change feed, hub and WebSocket sessions (``/realtime/v1``)
+    realtime: Realtime | None = None
 
 
 def build_services(settings: Settings, db: Database) -> Services:
@@ -69,6 +72,8 @@ def build_services(settings: Settings, db: Database) -> Services:
     )
     svc.components.append(writer)
     svc.components.append(svc.identity_resolver)
+    svc.realtime = Realtime(settings, db, svc.auth)
+    svc.components.extend(svc.realtime.components)
     svc.components.append(PeriodicTask("rollups", settings.rollup_interval, svc.rollups.run_once))
     return svc
 
