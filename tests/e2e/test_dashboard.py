@@ -18,6 +18,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from leadtrail.analytics.rollups import Rollups
 from leadtrail.auth.users import create_user
+from leadtrail.config import Settings
 from leadtrail.sites.service import create_site
 from leadtrail.storage import Database
 from tests.conftest import LiveServer
@@ -29,6 +30,20 @@ BROWSER_UA = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/126.0.0.0 Safari/537.36"
 )
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """With the realtime change feed on (the shared fixture leaves it off)."""
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("data"),
+        secret_key="test-secret",
+        pool_min_size=1,
+        pool_max_size=5,
+        log_level="warning",
+        realtime_enabled=True,
+        realtime_poll_interval=0.01,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -154,22 +169,25 @@ async def test_call_monitor_shows_calls_and_marks_them(
     if not await has_feature(server, "call_status"):
         await expect(call.get_by_role("button", name="Qualified")).to_be_disabled()
         pytest.skip("PATCH /api/calls/{id} (people branch) is not on this server yet")
-    await call.get_by_role("button", name="Qualified").click()
-    await expect(call.get_by_role("button", name="Qualified")).to_have_attribute(
-        "aria-pressed", "true"
-    )
-    async with db.system() as conn:
-        stored = await conn.fetchval("SELECT status FROM calls WHERE phone_number = $1", number)
-    assert stored == "qualified"
-    # a second viewer sees the change
+    # a second viewer, already watching, sees the change arrive
     other: BrowserContext = await browser.new_context()
     try:
         second = await other.new_page()
         await log_in(second, server)
         await second.get_by_role("link", name="Calls").click()
-        await expect(second.locator(".call", has_text=number).locator(".call-status")).to_have_text(
-            "qualified"
+        watched = second.locator(".call", has_text=number).locator(".call-status")
+        await expect(watched).to_have_text("new")
+        await call.get_by_role("button", name="Qualified").click()
+        await expect(call.get_by_role("button", name="Qualified")).to_have_attribute(
+            "aria-pressed", "true"
         )
+        await expect(watched).to_have_text("qualified")
+        async with db.system() as conn:
+            stored = await conn.fetchval("SELECT status FROM calls WHERE phone_number = $1", number)
+        assert stored == "qualified"
+        # and a page opened later shows it too (persisted)
+        await second.reload()
+        await expect(watched).to_have_text("qualified")
     finally:
         await other.close()
 

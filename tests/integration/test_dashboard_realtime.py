@@ -15,9 +15,24 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from leadtrail.auth.users import create_user
+from leadtrail.config import Settings
 from leadtrail.sites.service import create_site
 from leadtrail.storage import Database
 from tests.conftest import LiveServer
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """With the realtime change feed on (the shared fixture leaves it off)."""
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("data"),
+        secret_key="test-secret",
+        pool_min_size=1,
+        pool_max_size=5,
+        log_level="warning",
+        realtime_enabled=True,
+        realtime_poll_interval=0.01,
+    )
 
 
 @pytest.fixture(scope="module")
