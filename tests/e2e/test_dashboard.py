@@ -108,6 +108,10 @@ async def test_live_feed_shows_a_synced_event(
 ) -> None:
     page = logged_in
     await expect(page.get_by_role("status").filter(has_text="visits")).to_be_visible()
+    # subscribed (or polling): from now on nothing new can be missed
+    await expect(page.locator(".feed")).to_have_attribute(
+        "data-live", re.compile("^(live|polling)$")
+    )
     session_id = str(uuid.uuid4())
     marker = f"/quote-{uuid.uuid4().hex[:8]}"
     async with httpx.AsyncClient(base_url=server.url) as http:
@@ -155,6 +159,9 @@ async def test_call_monitor_shows_calls_and_marks_them(
     page = logged_in
     await page.get_by_role("link", name="Calls").click()
     await expect(page.get_by_role("heading", name="Call monitor")).to_be_visible()
+    await expect(page.locator(".calls")).to_have_attribute(
+        "data-live", re.compile("^(live|polling)$")
+    )
     number = f"+1555{uuid.uuid4().int % 10**7:07d}"
     async with db.system() as conn:
         await conn.execute(
@@ -175,6 +182,9 @@ async def test_call_monitor_shows_calls_and_marks_them(
         second = await other.new_page()
         await log_in(second, server)
         await second.get_by_role("link", name="Calls").click()
+        await expect(second.locator(".calls")).to_have_attribute(
+            "data-live", re.compile("^(live|polling)$")
+        )
         watched = second.locator(".call", has_text=number).locator(".call-status")
         await expect(watched).to_have_text("new")
         await call.get_by_role("button", name="Qualified").click()

@@ -143,8 +143,13 @@ export class Channel {
   }
 }
 
-/** Subscribes to postgres_changes on one table of one site; calls fn(type, record, old). */
-export function watchTable(socket, { name, table, event = "*", siteId, onChange, onStatus }) {
+/**
+ * Subscribes to postgres_changes on one table of one site; calls onChange(type, record,
+ * old) per change and onLive() each time the subscription becomes live (after the first
+ * join and after every reconnect): rows committed before that moment may have been missed,
+ * so callers read the current state again then.
+ */
+export function watchTable(socket, { name, table, event = "*", siteId, onChange, onLive }) {
   const channel = socket.channel(`realtime:${name}`, {
     config: {
       broadcast: { self: false, ack: false },
@@ -156,8 +161,19 @@ export function watchTable(socket, { name, table, event = "*", siteId, onChange,
     const data = (payload && payload.data) || payload || {};
     onChange(data.type || data.eventType, data.record || data.new || {}, data.old_record || data.old || {});
   });
-  channel.on("system", (payload) => onStatus && onStatus(payload));
-  channel.on("join", (payload) => onStatus && onStatus(payload));
+  channel.on("system", (payload) => {
+    if (payload && payload.extension === "postgres_changes" && payload.status === "ok" && onLive) onLive();
+  });
   channel.join();
   return channel;
+}
+
+/** Resolves when every one of `count` subscriptions has reported live once. */
+export function allLive(count, fn) {
+  let left = count;
+  return () => {
+    left -= 1;
+    if (left === 0) fn();
+    else if (left < 0) fn(); // a reconnect: refill again
+  };
 }

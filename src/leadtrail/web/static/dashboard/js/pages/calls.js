@@ -81,8 +81,13 @@ export async function render(ctx) {
   await load();
 
   if (socket) {
+    list.dataset.live = "connecting";
     const channel = watchTable(socket, {
       name: `lt-calls-${site.id}`, table: "calls", siteId: site.id,
+      onLive: () => {
+        // calls that arrived between the first read and the subscription
+        load().then(() => { list.dataset.live = "live"; }).catch(() => {});
+      },
       onChange: (type, record) => {
         const known = calls.find((c) => c.id === record.id);
         if (type === "UPDATE" && known) {
@@ -96,6 +101,7 @@ export async function render(ctx) {
     });
     onCleanup(() => channel.leave());
   } else {
+    list.dataset.live = "polling";
     const poll = setInterval(() => load().catch(() => {}), POLL_MS);
     onCleanup(() => clearInterval(poll));
   }

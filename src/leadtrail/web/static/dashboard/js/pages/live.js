@@ -4,7 +4,7 @@
 import { api } from "../api.js";
 import { h, mount } from "../dom.js";
 import { path, place, source, tier, timeAgo, toDate } from "../format.js";
-import { watchTable } from "../phoenix.js";
+import { allLive, watchTable } from "../phoenix.js";
 
 export const title = "Live";
 const MAX_EVENTS = 100;
@@ -166,9 +166,20 @@ export async function render(ctx) {
   onCleanup(() => clearInterval(tick));
 
   if (socket) {
+    feed.dataset.live = "connecting";
+    // events committed between the first read and the subscriptions: read them once more
+    const onLive = allLive(3, async () => {
+      try {
+        fresh += addEvents(await load(), { atFront: true });
+        events.sort((a, b) => toDate(b.created_at) - toDate(a.created_at));
+        schedule();
+      } finally {
+        feed.dataset.live = "live";
+      }
+    });
     const channels = [
       watchTable(socket, {
-        name: `lt-live-events-${site.id}`, table: "events", event: "INSERT", siteId: site.id,
+        name: `lt-live-events-${site.id}`, table: "events", event: "INSERT", siteId: site.id, onLive,
         onChange: (type, record) => {
           if (record.event_category === "system") return;
           fresh += addEvents([record], { atFront: true });
@@ -176,7 +187,7 @@ export async function render(ctx) {
         },
       }),
       watchTable(socket, {
-        name: `lt-live-sessions-${site.id}`, table: "sessions", siteId: site.id,
+        name: `lt-live-sessions-${site.id}`, table: "sessions", siteId: site.id, onLive,
         onChange: (type, record) => {
           if (!record.id) return;
           sessions.set(record.id, { ...(sessions.get(record.id) || {}), ...sessionOf(record) });
@@ -184,7 +195,7 @@ export async function render(ctx) {
         },
       }),
       watchTable(socket, {
-        name: `lt-live-calls-${site.id}`, table: "calls", event: "INSERT", siteId: site.id,
+        name: `lt-live-calls-${site.id}`, table: "calls", event: "INSERT", siteId: site.id, onLive,
         onChange: (type, record) => {
           if (record.matched_session_id) calledSessions.add(record.matched_session_id);
           schedule();
@@ -194,6 +205,7 @@ export async function render(ctx) {
     onCleanup(() => channels.forEach((ch) => ch.leave()));
   } else {
     // No realtime socket on this server: poll the same endpoint instead.
+    feed.dataset.live = "polling";
     const poll = setInterval(async () => {
       try {
         const rows = await load();
