@@ -11,6 +11,7 @@ import functools
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -498,5 +499,40 @@ def import_ad_spend(site_ref: str, file: str) -> None:
             f"imported {out['rows']} rows ({out['inserted']} new, {out['updated']} updated); "
             f"{out['clicks_matched']} of {out['click_rows']} click ids matched a session"
         )
+
+    _with_db(work)
+
+
+@main.group()
+def rollups() -> None:
+    """Report rollup tables (kept current by the server; rebuild after bulk changes)."""
+
+
+@rollups.command("rebuild")
+@click.option("--site", "site_ref", help="Site public id or id (default: every site).")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only hours from this UTC day on (default: all history).",
+)
+@friendly
+def rollups_rebuild(site_ref: str | None, since: datetime | None) -> None:
+    """Re-aggregate report rollups from the sessions table.
+
+    Needed after changes the server cannot see as recent activity: a bulk import of old
+    sessions, or identity merges that reach back further than
+    LEADTRAIL_ROLLUP_SETTLE_HOURS.
+    """
+    from leadtrail.analytics.rollups import Rollups
+    from leadtrail.sites.service import get_site, list_sites
+
+    async def work(database: Any) -> None:
+        async with database.system() as conn:
+            sites = [await get_site(conn, site_ref)] if site_ref else await list_sites(conn)
+        job = Rollups(database)
+        start = since.replace(tzinfo=UTC) if since else None
+        for site in sites:
+            hours = await job.rebuild_sites([site.id], start)
+            click.echo(f"{site.public_id}: {hours} hours re-aggregated")
 
     _with_db(work)

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     embedded_shared_buffers: str = "1GB"
     #: Upper bound on WAL kept for replication slots on the embedded server.
     embedded_max_slot_wal_keep_size: str = "4GB"
+    #: Seconds between passes of the rollup job (reports lag the data by about this much).
+    rollup_interval: float = Field(default=10.0, gt=0, le=3600)
+    #: Hours of recent sessions re-aggregated once an hour (late events, identity changes).
+    rollup_settle_hours: int = Field(default=26, ge=1, le=24 * 31)
 
     #: /api/sync requests per client IP (seed default 100/minute) and per site.
     sync_ip_rate_limit: str = "100/minute"
