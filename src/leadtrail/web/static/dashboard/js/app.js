@@ -1,7 +1,7 @@
 // The dashboard shell: who is logged in, which site is shown, hash routes to pages, and
 // one realtime socket shared by the pages.
 
-import { api, onUnauthorized } from "./api.js";
+import { ApiError, api, onUnauthorized } from "./api.js";
 import { h, mount } from "./dom.js";
 import { Socket } from "./phoenix.js";
 import * as calls from "./pages/calls.js";
@@ -122,6 +122,12 @@ document.getElementById("logout").addEventListener("click", async () => {
   state.site = null;
   window.location.hash = "#/live";
   route();
+});
+
+// A request still in flight when the session ends (logout, expiry) is refused with 401; the
+// login page is shown by onUnauthorized, so that rejection is expected, not an error.
+window.addEventListener("unhandledrejection", (event) => {
+  if (event.reason instanceof ApiError && event.reason.status === 401) event.preventDefault();
 });
 
 onUnauthorized(() => {
