@@ -96,6 +96,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         pool_min_size=1,
         pool_max_size=5,
         log_level="warning",
+        # Each change feed holds a replication slot (16 per cluster): realtime tests turn
+        # it on in their own `settings` fixture.
+        realtime_enabled=False,
     )
 
 

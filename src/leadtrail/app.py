@@ -15,14 +15,19 @@ from leadtrail.components import Component
 from leadtrail.config import Settings
 from leadtrail.storage import Database
 from leadtrail.web import (
+    analytics_routes,
     assets,
     auth_routes,
+    dashboard,
     errors,
     health,
     lead_routes,
+    live_routes,
     metrics,
     money_routes,
     people_routes,
+    realtime_routes,
+    site_routes,
     sync,
 )
 from leadtrail.web.access_log import AccessLogMiddleware
@@ -82,6 +87,11 @@ def create_app(
     app.include_router(people_routes.router)
     app.include_router(lead_routes.router)
     app.include_router(money_routes.router)
+    app.include_router(realtime_routes.router)
+    app.include_router(analytics_routes.router)
+    app.include_router(live_routes.router)
+    app.include_router(site_routes.router)
+    app.include_router(dashboard.router)
     app.mount("/assets", assets.static_files(), name="assets")
 
     def openapi() -> dict[str, Any]:

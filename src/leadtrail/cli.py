@@ -11,6 +11,7 @@ import functools
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -116,6 +117,12 @@ def serve(host: str | None, port: int | None) -> None:
         proxy_headers=False,  # X-Forwarded-For is read by leadtrail for LEADTRAIL_TRUSTED_PROXIES
         timeout_graceful_shutdown=10,
         lifespan="on",
+        # Compressing every realtime push per subscriber cost half the CPU of a fan-out
+        # (bench/realtime.py); Supabase-style frames are small and mostly unique.
+        ws_per_message_deflate=False,
+        # This implementation waits for the socket to drain, so a slow realtime client backs
+        # up into its bounded queue (and is cut off) instead of into unbounded buffers.
+        ws="websockets",
     )
     server = uvicorn.Server(config)
     click.echo(f"leadtrail {__version__} on {settings.base_url}  (Ctrl-C stops it)", err=True)
@@ -492,5 +499,40 @@ def import_ad_spend(site_ref: str, file: str) -> None:
             f"imported {out['rows']} rows ({out['inserted']} new, {out['updated']} updated); "
             f"{out['clicks_matched']} of {out['click_rows']} click ids matched a session"
         )
+
+    _with_db(work)
+
+
+@main.group()
+def rollups() -> None:
+    """Report rollup tables (kept current by the server; rebuild after bulk changes)."""
+
+
+@rollups.command("rebuild")
+@click.option("--site", "site_ref", help="Site public id or id (default: every site).")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only hours from this UTC day on (default: all history).",
+)
+@friendly
+def rollups_rebuild(site_ref: str | None, since: datetime | None) -> None:
+    """Re-aggregate report rollups from the sessions table.
+
+    Needed after changes the server cannot see as recent activity: a bulk import of old
+    sessions, or identity merges that reach back further than
+    LEADTRAIL_ROLLUP_SETTLE_HOURS.
+    """
+    from leadtrail.analytics.rollups import Rollups
+    from leadtrail.sites.service import get_site, list_sites
+
+    async def work(database: Any) -> None:
+        async with database.system() as conn:
+            sites = [await get_site(conn, site_ref)] if site_ref else await list_sites(conn)
+        job = Rollups(database)
+        start = since.replace(tzinfo=UTC) if since else None
+        for site in sites:
+            hours = await job.rebuild_sites([site.id], start)
+            click.echo(f"{site.public_id}: {hours} hours re-aggregated")
 
     _with_db(work)

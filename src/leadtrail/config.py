@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     embedded_shared_buffers: str = "1GB"
     #: Upper bound on WAL kept for replication slots on the embedded server.
     embedded_max_slot_wal_keep_size: str = "4GB"
+    #: Seconds between passes of the rollup job (reports lag the data by about this much).
+    rollup_interval: float = Field(default=10.0, gt=0, le=3600)
+    #: Hours of recent sessions re-aggregated once an hour (late events, identity changes).
+    rollup_settle_hours: int = Field(default=26, ge=1, le=24 * 31)
 
     #: /api/sync requests per client IP (seed default 100/minute) and per site.
     sync_ip_rate_limit: str = "100/minute"
@@ -67,6 +71,26 @@ class Settings(BaseSettings):
     identity_resolve_interval: float = Field(default=1.0, ge=0, le=3600)
     #: Sessions linked per resolver transaction.
     identity_batch_size: int = Field(default=500, ge=1, le=10000)
+    #: Run the realtime change feed (logical decoding) in this process.
+    realtime_enabled: bool = True
+    #: Name of this realtime node; each node has its own replication slot.
+    realtime_node: str = Field(default="main", pattern=r"^[A-Za-z0-9_]{1,30}$")
+    #: Seconds between polls of the replication slot when it had nothing new.
+    realtime_poll_interval: float = Field(default=0.02, gt=0, le=5)
+    #: How long, in seconds, changes stay in the replay log for ``since`` joins.
+    realtime_replay_seconds: int = Field(default=3600, ge=0)
+    #: Most changes kept in the replay log.
+    realtime_replay_max_changes: int = Field(default=1_000_000, ge=0)
+    #: Seconds a node may be gone before another node drops its replication slot.
+    realtime_slot_max_idle: int = Field(default=86400, ge=60)
+    #: Channels one WebSocket connection may join.
+    realtime_max_channels: int = Field(default=100, ge=1)
+    #: Messages per second one connection may send (heartbeats excluded).
+    realtime_max_messages_per_second: int = Field(default=100, ge=1)
+    #: Largest message a client may send, in bytes.
+    realtime_max_payload_bytes: int = Field(default=256 * 1024, ge=1024)
+    #: Messages queued for one slow client before it is disconnected.
+    realtime_max_queue: int = Field(default=10_000, ge=10)
 
     @field_validator("log_level")
     @classmethod

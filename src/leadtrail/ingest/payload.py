@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any
 
 import msgspec
@@ -51,6 +53,16 @@ class RawEvent(msgspec.Struct, forbid_unknown_fields=False):
 
 class RawBatch(msgspec.Struct, forbid_unknown_fields=False):
     batch: Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1)]
+
+
+class TypedBatch(msgspec.Struct, forbid_unknown_fields=False):
+    batch: Annotated[list[RawEvent], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+# Valid bodies decode straight into structs in one C pass; anything that fails is decoded
+# again the slow way, which finds the exact field to blame.
+_event_decoder = msgspec.json.Decoder(RawEvent)
+_batch_decoder = msgspec.json.Decoder(TypedBatch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,72 +140,103 @@ def _has_nul(value: str) -> bool:
     return "\x00" in value
 
 
-def _check_meta(meta: Any, field: str, body_size: int) -> dict[str, Any]:
+_SUSPICIOUS_NUMBER = re.compile(rb"\d{19}|[eE][+-]?\d{3}")
+
+
+@dataclass(frozen=True, slots=True)
+class BodyFacts:
+    """Cheap facts about the raw body that let per-event checks skip work.
+
+    A NUL can only reach a decoded string through the escape ``\u0000`` (raw control
+    characters are invalid JSON), and an out-of-range number needs 19+ digits or a
+    3-digit exponent; when the body has neither, no value needs those checks.
+    """
+
+    size: int
+    may_have_nul: bool
+    may_have_huge_numbers: bool
+
+    @classmethod
+    def of(cls, body: bytes) -> BodyFacts:
+        return cls(len(body), b"\\u0000" in body, _SUSPICIOUS_NUMBER.search(body) is not None)
+
+
+_ANY_BODY = BodyFacts(MAX_BODY_BYTES, True, True)
+
+
+@lru_cache(maxsize=4096)
+def _session_uuid(text: str) -> uuid.UUID:
+    """A batch repeats its session id; a visitor's next requests too."""
+    return uuid.UUID(text)
+
+
+def _meta_error(field: str, why: str) -> BadRequest:
+    return BadRequest(f"{field} {why}", code="invalid_meta", field=field)
+
+
+def _check_meta(meta: Any, field: str, facts: BodyFacts) -> dict[str, Any]:
     if meta is None:
         return {}
     if not isinstance(meta, dict):
-        raise BadRequest(f"{field} must be an object", code="invalid_meta", field=field)
+        raise _meta_error(field, "must be an object")
     # A body smaller than the limit cannot hold a meta over it: skip the re-encoding.
-    size = len(msgspec.json.encode(meta)) if body_size > MAX_META_BYTES else 0
+    size = len(msgspec.json.encode(meta)) if facts.size > MAX_META_BYTES else 0
     if size > MAX_META_BYTES:
         raise BadRequest(
             f"{field} is {size} bytes; the limit is {MAX_META_BYTES}",
             code="meta_too_large",
             field=field,
         )
-
-    def walk(node: Any, depth: int) -> None:
-        if depth > MAX_META_DEPTH:
-            raise BadRequest(
-                f"{field} nests deeper than {MAX_META_DEPTH} levels",
-                code="invalid_meta",
-                field=field,
-            )
+    check_values = facts.may_have_nul or facts.may_have_huge_numbers
+    stack: list[tuple[Any, int]] = [(meta, 1)]
+    while stack:
+        node, depth = stack.pop()
         if isinstance(node, dict):
+            if depth > MAX_META_DEPTH:
+                raise _meta_error(field, f"nests deeper than {MAX_META_DEPTH} levels")
             if len(node) > MAX_META_KEYS:
-                raise BadRequest(f"{field} has too many keys", code="invalid_meta", field=field)
+                raise _meta_error(field, "has too many keys")
             for key, child in node.items():
-                if _has_nul(key):
-                    raise BadRequest(
-                        f"{field} contains a NUL character", code="invalid_meta", field=field
-                    )
-                walk(child, depth + 1)
+                if facts.may_have_nul and _has_nul(key):
+                    raise _meta_error(field, "contains a NUL character")
+                if check_values or isinstance(child, dict | list):
+                    stack.append((child, depth + 1))
         elif isinstance(node, list):
-            for child in node:
-                walk(child, depth + 1)
+            if depth > MAX_META_DEPTH:
+                raise _meta_error(field, f"nests deeper than {MAX_META_DEPTH} levels")
+            stack.extend((child, depth + 1) for child in node)
+        elif depth > MAX_META_DEPTH + 1:
+            raise _meta_error(field, f"nests deeper than {MAX_META_DEPTH} levels")
         elif isinstance(node, str):
             if _has_nul(node):
-                raise BadRequest(
-                    f"{field} contains a NUL character", code="invalid_meta", field=field
-                )
+                raise _meta_error(field, "contains a NUL character")
         elif isinstance(node, float) and not math.isfinite(node):
-            raise BadRequest(f"{field} holds a non-finite number", code="invalid_meta", field=field)
+            raise _meta_error(field, "holds a non-finite number")
         elif isinstance(node, int) and not isinstance(node, bool) and abs(node) > 2**63:
-            raise BadRequest(
-                f"{field} holds an out-of-range integer", code="invalid_meta", field=field
-            )
-
-    walk(meta, 1)
+            raise _meta_error(field, "holds an out-of-range integer")
     return meta
 
 
 def validate_event(
-    raw: dict[str, Any], index: int | None = None, body_size: int = MAX_BODY_BYTES
+    raw: dict[str, Any] | RawEvent, index: int | None = None, facts: BodyFacts = _ANY_BODY
 ) -> ClientEvent:
     """Check one raw event; ``index`` names its place in a batch for error messages."""
     prefix = f"batch[{index}]." if index is not None else ""
-    if not isinstance(raw, dict):
+    if isinstance(raw, RawEvent):
+        event = raw
+    elif not isinstance(raw, dict):
         raise BadRequest(
             f"{prefix or 'event'} must be an object",
             code="invalid_event",
             field=prefix.rstrip(".") or None,
         )
-    try:
-        event = msgspec.convert(raw, RawEvent)
-    except msgspec.ValidationError as exc:
-        raise _field_error(exc, prefix) from None
+    else:
+        try:
+            event = msgspec.convert(raw, RawEvent)
+        except msgspec.ValidationError as exc:
+            raise _field_error(exc, prefix) from None
 
-    for name in ("s", "u", "sid", "ec", "ea", "el", "r", "eid", "sm"):
+    for name in ("s", "u", "sid", "ec", "ea", "el", "r", "eid", "sm") if facts.may_have_nul else ():
         value = getattr(event, name)
         if value is not None and _has_nul(value):
             raise BadRequest(
@@ -206,7 +249,7 @@ def validate_event(
             f"{prefix}u must be an http(s) URL", code="invalid_url", field=prefix + "u"
         )
     try:
-        session_id = uuid.UUID(event.sid)
+        session_id = _session_uuid(event.sid)
     except ValueError:
         raise BadRequest(
             f"{prefix}sid must be a UUID", code="invalid_session_id", field=prefix + "sid"
@@ -245,7 +288,7 @@ def validate_event(
             code="invalid_timestamp",
             field=prefix + "ts",
         )
-    meta = _check_meta(event.meta, prefix + "meta", body_size)
+    meta = _check_meta(event.meta, prefix + "meta", facts)
     return ClientEvent(
         site_public_id=event.s,
         url=event.u,
@@ -261,7 +304,25 @@ def validate_event(
     )
 
 
+def _fast_decode(body: bytes) -> tuple[list[RawEvent], bool] | None:
+    head = body[:32].lstrip()
+    try:
+        if head.startswith(b"{") and b'"batch"' in head:
+            return _batch_decoder.decode(body).batch, True
+        return [_event_decoder.decode(body)], False
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
 def parse(body: bytes) -> list[ClientEvent]:
     """Body → validated events; the first problem found is raised."""
-    raws, is_batch = decode_body(body)
-    return [validate_event(raw, i if is_batch else None, len(body)) for i, raw in enumerate(raws)]
+    fast = _fast_decode(body)
+    decoded: tuple[Sequence[RawEvent | dict[str, Any]], bool] = (
+        fast if fast is not None else decode_body(body)
+    )
+    raws, is_batch = decoded
+    facts = BodyFacts.of(body)
+    events: list[ClientEvent] = []
+    for i, raw in enumerate(raws):
+        events.append(validate_event(raw, i if is_batch else None, facts))
+    return events

@@ -176,6 +176,17 @@ class Database:
         async with self._system_pool.acquire() as conn:
             yield conn
 
+    @asynccontextmanager
+    async def owner_connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A dedicated owner connection, outside the pools, for a long-running system
+        component (the realtime change feed reads its replication slot with it)."""
+        conn = await _connect(self.dsn)
+        try:
+            await _init_connection(conn)
+            yield conn
+        finally:
+            await conn.close()
+
     async def pending_migrations(self) -> list[str]:
         async with self.system() as conn:
             return [f"{m.version:04d}_{m.name}" for m in await migrator.pending(conn)]

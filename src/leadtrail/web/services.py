@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
+from leadtrail.analytics.rollups import Rollups
 from leadtrail.auth.service import Authenticator
 from leadtrail.auth.signing import signing_key
 from leadtrail.components import Component, PeriodicTask
@@ -15,6 +16,7 @@ from leadtrail.ingest.geo import GeoResolver
 from leadtrail.ingest.service import IngestService
 from leadtrail.ingest.sites import SiteCache
 from leadtrail.ingest.writer import Writer
+from leadtrail.realtime.service import Realtime
 from leadtrail.storage import Database
 from leadtrail.web.ratelimit import RateLimiter
 
@@ -29,8 +31,11 @@ class Services:
     ingest: IngestService
     limiter: RateLimiter
     identity_resolver: IdentityResolver
+    rollups: Rollups
     #: started in order with the app, stopped in reverse
     components: list[Component] = field(default_factory=list)
+    #: change feed, hub and WebSocket sessions (``/realtime/v1``)
+    realtime: Realtime | None = None
 
 
 def build_services(settings: Settings, db: Database) -> Services:
@@ -56,6 +61,7 @@ def build_services(settings: Settings, db: Database) -> Services:
         identity_resolver=IdentityResolver(
             db, settings.identity_resolve_interval, settings.identity_batch_size
         ),
+        rollups=Rollups(db, settle_hours=settings.rollup_settle_hours),
     )
     svc.components.append(
         PeriodicTask(
@@ -66,6 +72,9 @@ def build_services(settings: Settings, db: Database) -> Services:
     )
     svc.components.append(writer)
     svc.components.append(svc.identity_resolver)
+    svc.realtime = Realtime(settings, db, svc.auth)
+    svc.components.extend(svc.realtime.components)
+    svc.components.append(PeriodicTask("rollups", settings.rollup_interval, svc.rollups.run_once))
     return svc
 
 

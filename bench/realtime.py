@@ -1,0 +1,409 @@
+"""Realtime fan-out: a real ``leadtrail serve`` with N WebSocket subscribers while rows are
+written, next to a bare ``websockets.broadcast`` of the same messages in the same run.
+
+    .venv/bin/python -m bench.realtime --subscribers 100 --sites 10 --rate 5000 --seconds 20
+
+Events are sent to ``/api/sync`` (batches of ``--batch`` events, paced at ``--rate``
+events/s) from a separate process; ``--writer sql`` INSERTs rows straight into PostgreSQL
+instead, to measure the feed without the ingest path. Each subscriber joins ``postgres_changes``
+INSERT on ``events`` with a read key of one site, so a row reaches subscribers/sites of them.
+Latency is the subscriber's clock minus the change's ``commit_timestamp`` (same machine).
+The baseline replays the same frames, at the same pace, through ``websockets.broadcast``
+to the same subscriber groups, stamped when handed to the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+import httpx
+import orjson
+import websockets
+
+from leadtrail.auth.api_keys import create_key
+from leadtrail.sites.service import create_site
+from leadtrail.storage.embedded import EmbeddedPostgres
+
+STAMP = '"commit_timestamp":"'
+JOIN = {
+    "config": {"postgres_changes": [{"event": "INSERT", "schema": "public", "table": "events"}]}
+}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stamp(text: str) -> float | None:
+    i = text.find(STAMP)
+    if i < 0:
+        return None
+    raw = text[i + len(STAMP) : i + len(STAMP) + 27]
+    return datetime.fromisoformat(raw).timestamp()
+
+
+# -- subscribers (run in their own processes) ------------------------------------------------
+
+
+async def _subscribers(urls: list[str], seconds: float, ready: Any) -> dict[str, Any]:
+    latencies: list[float] = []
+    count = 0
+    frames: list[str] = []
+
+    async def one(url: str, keep: bool) -> None:
+        nonlocal count
+        async with websockets.connect(url, max_queue=None, open_timeout=60) as ws:
+            await ws.send(
+                orjson.dumps(
+                    {"topic": "realtime:bench", "event": "phx_join", "payload": JOIN, "ref": "1"}
+                ).decode()
+            )
+            while "Subscribed" not in str(await ws.recv()):
+                pass
+            ready.release()
+            deadline = time.time() + seconds + 60
+            try:
+                while time.time() < deadline:
+                    text = await asyncio.wait_for(ws.recv(), 5)
+                    now = time.time()
+                    assert isinstance(text, str)
+                    if '"postgres_changes"' not in text and '"bench"' not in text:
+                        continue
+                    ts = _stamp(text)
+                    if ts is not None:
+                        count += 1
+                        latencies.append(now - ts)
+                        if keep and len(frames) < 200_000:
+                            frames.append(text)
+            except (TimeoutError, websockets.ConnectionClosed):
+                return
+
+    await asyncio.gather(*(one(u, i == 0) for i, u in enumerate(urls)))
+    return {"count": count, "latencies": latencies, "frames": frames}
+
+
+def _subscriber_proc(urls: list[str], seconds: float, ready: Any, out: Any) -> None:
+    out.put(asyncio.run(_subscribers(urls, seconds, ready)))
+
+
+# -- writer (its own process) -----------------------------------------------------------------
+
+
+def _writer_proc(dsn: str, sites: list[str], rate: int, seconds: float, out: Any) -> None:
+    async def run() -> int:
+        conn = await asyncpg.connect(dsn)
+        month = datetime.now(UTC).date().replace(day=1)
+        written = 0
+        start = time.monotonic()
+        tick = 0.02
+        per_tick = max(1, int(rate * tick))
+        while (elapsed := time.monotonic() - start) < seconds:
+            n = min(per_tick, int(rate * elapsed) - written + per_tick)
+            if n > 0:
+                await conn.execute(
+                    """
+                    INSERT INTO events (site_id, session_id, session_month, url, event_category,
+                                        event_action, lead_score)
+                    SELECT s::uuid, gen_random_uuid(), $2, 'https://bench.example/', 'interaction',
+                           'view', 5
+                    FROM unnest($1::text[]) s
+                    """,
+                    [sites[(written + i) % len(sites)] for i in range(n)],
+                    month,
+                )
+                written += n
+            await asyncio.sleep(max(0.0, start + (written / rate) - time.monotonic()))
+        await conn.close()
+        return written
+
+    out.put(asyncio.run(run()))
+
+
+def _sync_writer_proc(
+    url: str, public_ids: list[str], rate: int, seconds: float, batch: int, out: Any
+) -> None:
+    """Tracker-shaped batches to /api/sync; counts events acknowledged with 200."""
+
+    async def run() -> int:
+        headers = {
+            "content-type": "text/plain",
+            "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/126.0 Safari/537.36",
+        }
+        acked = 0
+        sent = 0
+        start = time.monotonic()
+        inflight: set[asyncio.Task[None]] = set()
+
+        async def post(client: httpx.AsyncClient, site: str, n: int) -> None:
+            nonlocal acked
+            sid = str(uuid4())
+            body = {
+                "batch": [
+                    {"s": site, "u": "https://bench.example/p", "sid": sid, "ec": "interaction",
+                     "ea": "page_view", "eid": uuid4().hex}
+                    for _ in range(n)
+                ]
+            }  # fmt: skip
+            response = await client.post("/api/sync", content=orjson.dumps(body), headers=headers)
+            if response.status_code == 200:
+                acked += n
+
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            while time.monotonic() - start < seconds:
+                due = int(rate * (time.monotonic() - start)) - sent
+                while due > 0:
+                    n = min(batch, due)
+                    task = asyncio.create_task(post(client, public_ids[sent % len(public_ids)], n))
+                    inflight.add(task)
+                    task.add_done_callback(inflight.discard)
+                    sent += n
+                    due -= n
+                await asyncio.sleep(0.005)
+            await asyncio.gather(*inflight)
+        return acked
+
+    out.put(asyncio.run(run()))
+
+
+# -- baseline ---------------------------------------------------------------------------------
+
+
+def _baseline_proc(port: int, frames: list[str], groups: int, seconds: float) -> None:
+    async def run() -> None:
+        members: dict[int, set[Any]] = {g: set() for g in range(groups)}
+        joined = asyncio.Event()
+        total = sum(1 for _ in range(groups))
+
+        async def handler(ws: Any) -> None:
+            group = int(await ws.recv())
+            members[group].add(ws)
+            if sum(len(m) for m in members.values()) >= expected:
+                joined.set()
+            await ws.wait_closed()
+
+        expected = int(os.environ["BENCH_SUBSCRIBERS"])
+        async with websockets.serve(handler, "127.0.0.1", port, max_queue=None, compression=None):
+            await joined.wait()
+            await asyncio.sleep(0.5)
+            start = time.monotonic()
+            pace = seconds / max(1, len(frames))
+            for i, frame in enumerate(frames):
+                now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                i0 = frame.find(STAMP) + len(STAMP)
+                text = frame[:i0] + now + frame[i0 + 27 :]
+                websockets.broadcast(members[i % total], text)
+                delay = start + (i + 1) * pace - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await asyncio.sleep(2)
+
+    asyncio.run(run())
+
+
+async def _baseline_clients(port: int, groups: int, n: int, seconds: float) -> dict[str, Any]:
+    latencies: list[float] = []
+    count = 0
+
+    async def one(group: int) -> None:
+        nonlocal count
+        async with websockets.connect(f"ws://127.0.0.1:{port}", max_queue=None) as ws:
+            await ws.send(str(group))
+            try:
+                while True:
+                    text = await asyncio.wait_for(ws.recv(), 3)
+                    now = time.time()
+                    ts = _stamp(str(text))
+                    if ts is not None:
+                        count += 1
+                        latencies.append(now - ts)
+            except (TimeoutError, websockets.ConnectionClosed):
+                return
+
+    await asyncio.gather(*(one(i % groups) for i in range(n)))
+    return {"count": count, "latencies": latencies}
+
+
+def _baseline_client_proc(port: int, groups: int, n: int, seconds: float, out: Any) -> None:
+    out.put(asyncio.run(_baseline_clients(port, groups, n, seconds)))
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def _setup(dsn: str, sites: int, subscribers: int) -> tuple[list[str], list[str], list[str]]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        site_ids, public_ids, keys = [], [], []
+        for i in range(sites):
+            site = await create_site(conn, name=f"bench {i}", domain=f"b{i}.example")
+            site_ids.append(str(site.id))
+            public_ids.append(site.public_id)
+            keys.append((await create_key(conn, site.id, name="bench", scopes=["read"])).key)
+    finally:
+        await conn.close()
+    return site_ids, public_ids, [keys[i % sites] for i in range(subscribers)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subscribers", type=int, default=100)
+    parser.add_argument("--sites", type=int, default=10)
+    parser.add_argument("--rate", type=int, default=5000, help="rows written per second")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument("--writer", choices=("sync", "sql"), default="sync")
+    parser.add_argument("--batch", type=int, default=50, help="events per /api/sync request")
+    args = parser.parse_args()
+
+    ctx = mp.get_context("spawn")
+    data = Path(tempfile.mkdtemp(prefix="lt-bench-")) / "data"
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LEADTRAIL_")},
+        "LEADTRAIL_DATA_DIR": str(data),
+        "LEADTRAIL_LOG_LEVEL": "warning",
+        "LEADTRAIL_REALTIME_MAX_QUEUE": "100000",
+        "LEADTRAIL_SYNC_IP_RATE_LIMIT": "100000000/minute",
+        "LEADTRAIL_SYNC_SITE_RATE_LIMIT": "100000000/minute",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "leadtrail", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("leadtrail serve did not start")
+            time.sleep(0.2)
+        dsn = EmbeddedPostgres(data).dsn()
+        sites, public_ids, keys = asyncio.run(_setup(dsn, args.sites, args.subscribers))
+        urls = [
+            f"ws://127.0.0.1:{port}/realtime/v1/websocket?apikey={k}&vsn=1.0.0&x={uuid4().hex[:4]}"
+            for k in keys
+        ]
+        out: Any = ctx.Queue()
+        ready = ctx.Semaphore(0)
+        procs = [
+            ctx.Process(
+                target=_subscriber_proc,
+                args=(urls[i :: args.client_procs], args.seconds, ready, out),
+            )
+            for i in range(args.client_procs)
+        ]
+        for p in procs:
+            p.start()
+        for _ in urls:
+            ready.acquire(timeout=120)
+        wout: Any = ctx.Queue()
+        if args.writer == "sql":
+            writer = ctx.Process(
+                target=_writer_proc, args=(dsn, sites, args.rate, args.seconds, wout)
+            )
+        else:
+            writer = ctx.Process(
+                target=_sync_writer_proc,
+                args=(
+                    f"http://127.0.0.1:{port}",
+                    public_ids,
+                    args.rate,
+                    args.seconds,
+                    args.batch,
+                    wout,
+                ),
+            )
+        t0 = time.monotonic()
+        writer.start()
+        written = wout.get()
+        write_seconds = time.monotonic() - t0
+        results = [out.get() for _ in procs]
+        for p in [*procs, writer]:
+            p.join()
+        count = sum(r["count"] for r in results)
+        lat = [x for r in results for x in r["latencies"]]
+        frames = next(r["frames"] for r in results if r["frames"])
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
+        shutil.rmtree(data.parent, ignore_errors=True)
+
+    # Baseline: the same frames, the same pace, the same groups, through websockets.broadcast.
+    bport = free_port()
+    os.environ["BENCH_SUBSCRIBERS"] = str(args.subscribers)
+    groups = args.sites
+    replay = (frames * (written // max(1, len(frames)) + 1))[:written]
+    bserver = ctx.Process(target=_baseline_proc, args=(bport, replay, groups, write_seconds))
+    bserver.start()
+    time.sleep(1)
+    bout: Any = ctx.Queue()
+    bprocs = [
+        ctx.Process(
+            target=_baseline_client_proc,
+            args=(bport, groups, len(urls[i :: args.client_procs]), args.seconds, bout),
+        )
+        for i in range(args.client_procs)
+    ]
+    for p in bprocs:
+        p.start()
+    bresults = [bout.get() for _ in bprocs]
+    for p in [*bprocs, bserver]:
+        p.join()
+    bcount = sum(r["count"] for r in bresults)
+    blat = [x for r in bresults for x in r["latencies"]]
+
+    expected = written * args.subscribers // args.sites
+    print(
+        f"realtime: {args.subscribers} subscribers over {args.sites} sites, "
+        f"{written} events written via {args.writer} in {write_seconds:.1f}s "
+        f"({written / write_seconds:,.0f} changes/s on events)"
+    )
+    print(f"{'':24}{'deliveries':>12}{'deliveries/s':>14}{'p50 ms':>9}{'p99 ms':>9}")
+    print(
+        f"{'leadtrail feed + hub':24}{count:>12,}{count / write_seconds:>14,.0f}"
+        f"{_pct(lat, 0.5):>9.1f}{_pct(lat, 0.99):>9.1f}   (expected {expected:,})"
+    )
+    print(
+        f"{'websockets.broadcast':24}{bcount:>12,}{bcount / write_seconds:>14,.0f}"
+        f"{_pct(blat, 0.5):>9.1f}{_pct(blat, 0.99):>9.1f}"
+    )
+    if blat and lat:
+        print(
+            f"ratio leadtrail/baseline: p50 {statistics.median(lat) / statistics.median(blat):.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,316 @@
+-- Analytics queries. Reports read the rollup tables only; the raw tables are read for the
+-- rollup job itself, the live feed (last N rows by index) and bounded drill-downs.
+
+-- ---------------------------------------------------------------------------------------
+-- Rollup maintenance (run as the writer, one site per transaction)
+
+-- name: changed_hours
+-- Hours (UTC) holding sessions that changed since a moment, for every site.
+SELECT site_id, date_trunc('hour', created_at, 'UTC') AS hour
+FROM sessions
+WHERE last_seen_at >= $1
+GROUP BY 1, 2
+
+-- name: drain_dirty
+-- Hours marked by the trigger on sessions.canonical_user_id, removed as they are read.
+DELETE FROM leadtrail.rollup_dirty RETURNING site_id, hour
+
+-- name: mark_dirty
+-- Puts hours back when their refresh failed.
+INSERT INTO leadtrail.rollup_dirty (site_id, hour)
+SELECT $1, unnest($2::timestamptz[])
+ON CONFLICT DO NOTHING
+
+-- name: session_hours
+-- Hours of one site that hold sessions, within [$2, $3).
+SELECT DISTINCT date_trunc('hour', created_at, 'UTC') AS hour
+FROM sessions
+WHERE site_id = $1 AND created_at >= $2 AND created_at < $3
+
+-- name: site_span
+-- First and last session start of one site.
+SELECT min(created_at) AS first, max(created_at) AS last FROM sessions WHERE site_id = $1
+
+-- name: rollup_lock
+SELECT pg_advisory_xact_lock(hashtext('leadtrail.rollups'), hashtext($1::text))
+
+-- name: delete_hourly
+DELETE FROM rollup_hourly WHERE site_id = $1 AND hour = ANY ($2::timestamptz[])
+
+-- name: delete_dim_hourly
+DELETE FROM rollup_dim_hourly
+WHERE site_id = $1 AND dim = ANY ($3::text[]) AND hour = ANY ($2::timestamptz[])
+
+-- name: insert_hourly
+-- Re-aggregates the given hours of one site from its sessions: the overview row of each
+-- hour and one row per (dimension, value). A session counts in the hour it started.
+WITH hours AS (
+    SELECT DISTINCT unnest($2::timestamptz[]) AS hour
+),
+facts AS MATERIALIZED (
+    SELECT h.hour, s.page_views, s.event_count, s.total_duration_sec, s.is_bounce,
+           s.converted, s.lead_score, leadtrail.visitor_hash(s) AS visitor,
+           -- returning: the same person or browser had a session that started earlier
+           (s.canonical_user_id IS NOT NULL AND EXISTS (
+                SELECT 1 FROM sessions AS p
+                WHERE p.site_id = s.site_id AND p.canonical_user_id = s.canonical_user_id
+                  AND p.created_at < s.created_at))
+           OR (nullif(s.fingerprint, '') IS NOT NULL AND EXISTS (
+                SELECT 1 FROM sessions AS p
+                WHERE p.site_id = s.site_id AND p.fingerprint = s.fingerprint
+                  AND p.created_at < s.created_at)) AS is_returning,
+           s AS srow
+    FROM hours AS h
+    JOIN sessions AS s
+      ON s.site_id = $1 AND s.created_at >= h.hour AND s.created_at < h.hour + interval '1 hour'
+),
+overview AS (
+    INSERT INTO rollup_hourly (site_id, hour, sessions, new_sessions, page_views, events, bounces,
+                               duration_sec, conversions, lead_score_sum, hot_sessions,
+                               paid_sessions, visitors, returning_visitors, converted_visitors)
+    SELECT $1, hour, count(*), count(*) FILTER (WHERE NOT is_returning), sum(page_views),
+           sum(event_count), count(*) FILTER (WHERE is_bounce), sum(total_duration_sec),
+           count(*) FILTER (WHERE converted), sum(lead_score), count(*) FILTER (WHERE lead_score > 60),
+           count(*) FILTER (WHERE coalesce(nullif((srow).gclid, ''), nullif((srow).gbraid, ''),
+                                           nullif((srow).wbraid, ''), nullif((srow).msclkid, ''),
+                                           nullif((srow).fbclid, '')) IS NOT NULL),
+           leadtrail.hll_sketch(array_agg(visitor)),
+           leadtrail.hll_sketch(array_agg(visitor) FILTER (WHERE is_returning)),
+           leadtrail.hll_sketch(array_agg(visitor) FILTER (WHERE converted))
+    FROM facts
+    GROUP BY hour
+    RETURNING 1
+)
+-- (a data-modifying WITH runs to completion even though nothing reads it)
+INSERT INTO rollup_dim_hourly (site_id, dim, hour, value, sessions, page_views, events, bounces,
+                               duration_sec, conversions, lead_score_sum)
+SELECT $1, d.dim, f.hour, d.value, count(*), sum(f.page_views), sum(f.event_count),
+       count(*) FILTER (WHERE f.is_bounce), sum(f.total_duration_sec),
+       count(*) FILTER (WHERE f.converted), sum(f.lead_score)
+FROM facts AS f
+CROSS JOIN LATERAL leadtrail.session_dims(f.srow, f.is_returning) AS d
+GROUP BY d.dim, f.hour, d.value
+
+-- name: delete_daily
+DELETE FROM rollup_daily WHERE site_id = $1 AND day = ANY ($2::date[])
+
+-- name: insert_daily
+-- Merges the hourly overview rows of whole UTC days.
+INSERT INTO rollup_daily (site_id, day, sessions, new_sessions, page_views, events, bounces,
+                          duration_sec, conversions, lead_score_sum, hot_sessions, paid_sessions,
+                          visitors, returning_visitors, converted_visitors)
+SELECT $1, d.day, sum(r.sessions), sum(r.new_sessions), sum(r.page_views), sum(r.events),
+       sum(r.bounces), sum(r.duration_sec), sum(r.conversions), sum(r.lead_score_sum),
+       sum(r.hot_sessions), sum(r.paid_sessions), bit_or(r.visitors),
+       bit_or(r.returning_visitors), bit_or(r.converted_visitors)
+FROM (SELECT DISTINCT unnest($2::date[]) AS day) AS d
+JOIN rollup_hourly AS r
+  ON r.site_id = $1
+ AND r.hour >= d.day::timestamp AT TIME ZONE 'UTC'
+ AND r.hour < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
+GROUP BY d.day
+
+-- name: delete_dim_daily
+DELETE FROM rollup_dim_daily
+WHERE site_id = $1 AND dim = ANY ($3::text[]) AND day = ANY ($2::date[])
+
+-- name: insert_dim_daily
+-- Sums the hourly dimension rows of whole UTC days.
+INSERT INTO rollup_dim_daily (site_id, dim, day, value, sessions, page_views, events, bounces,
+                              duration_sec, conversions, lead_score_sum)
+SELECT $1, m.dim, d.day, r.value, sum(r.sessions), sum(r.page_views), sum(r.events),
+       sum(r.bounces), sum(r.duration_sec), sum(r.conversions), sum(r.lead_score_sum)
+FROM (SELECT DISTINCT unnest($2::date[]) AS day) AS d
+CROSS JOIN unnest($3::text[]) AS m(dim)
+JOIN rollup_dim_hourly AS r
+  ON r.site_id = $1 AND r.dim = m.dim
+ AND r.hour >= d.day::timestamp AT TIME ZONE 'UTC'
+ AND r.hour < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
+GROUP BY m.dim, d.day, r.value
+
+-- ---------------------------------------------------------------------------------------
+-- Reports (run as the caller: RLS applies)
+
+-- name: overview_totals
+-- Whole UTC days [$2, $3) from the daily table, the hours [$4, $5) and [$6, $7) at the ends
+-- from the hourly one.
+WITH facts AS (
+    SELECT sessions, new_sessions, page_views, events, bounces, duration_sec, conversions,
+           lead_score_sum, hot_sessions, paid_sessions, visitors, returning_visitors,
+           converted_visitors
+    FROM rollup_daily
+    WHERE site_id = $1 AND day >= $2 AND day < $3
+    UNION ALL
+    SELECT sessions, new_sessions, page_views, events, bounces, duration_sec, conversions,
+           lead_score_sum, hot_sessions, paid_sessions, visitors, returning_visitors,
+           converted_visitors
+    FROM rollup_hourly
+    WHERE site_id = $1 AND ((hour >= $4 AND hour < $5) OR (hour >= $6 AND hour < $7))
+)
+SELECT coalesce(sum(sessions), 0)::bigint AS sessions,
+       coalesce(sum(new_sessions), 0)::bigint AS new_sessions,
+       coalesce(sum(page_views), 0)::bigint AS page_views,
+       coalesce(sum(events), 0)::bigint AS events,
+       coalesce(sum(bounces), 0)::bigint AS bounces,
+       coalesce(sum(duration_sec), 0)::bigint AS duration_sec,
+       coalesce(sum(conversions), 0)::bigint AS conversions,
+       coalesce(sum(lead_score_sum), 0)::bigint AS lead_score_sum,
+       coalesce(sum(hot_sessions), 0)::bigint AS hot_sessions,
+       coalesce(sum(paid_sessions), 0)::bigint AS paid_sessions,
+       leadtrail.hll_count(bit_or(visitors)) AS visitors,
+       leadtrail.hll_count(bit_or(returning_visitors)) AS returning_visitors,
+       leadtrail.hll_count(bit_or(converted_visitors)) AS converted_visitors
+FROM facts
+
+-- name: calls_leads_totals
+-- Calls and form leads are few (one per conversion), so they are counted from their tables.
+SELECT (SELECT count(*) FROM calls
+        WHERE site_id = $1 AND created_at >= $2 AND created_at < $3) AS calls,
+       (SELECT count(*) FROM calls
+        WHERE site_id = $1 AND created_at >= $2 AND created_at < $3
+          AND match_status = 'matched') AS calls_matched,
+       (SELECT count(*) FROM calls
+        WHERE site_id = $1 AND created_at >= $2 AND created_at < $3
+          AND status = 'qualified') AS calls_qualified,
+       (SELECT count(*) FROM leads
+        WHERE site_id = $1 AND submitted_at >= $2 AND submitted_at < $3) AS leads
+
+-- name: overview_series
+-- One row per bucket ($4 = hour|day|week|month in time zone $5), empty buckets included.
+WITH buckets AS (
+    SELECT DISTINCT date_trunc($4, h, $5) AS bucket
+    FROM generate_series($2::timestamptz, $3::timestamptz - interval '1 hour', interval '1 hour') AS h
+),
+r AS (
+    SELECT date_trunc($4, hour, $5) AS bucket, sum(sessions) AS sessions,
+           sum(page_views) AS page_views, sum(events) AS events, sum(bounces) AS bounces,
+           sum(duration_sec) AS duration_sec, sum(conversions) AS conversions,
+           sum(hot_sessions) AS hot_sessions, bit_or(visitors) AS visitors
+    FROM rollup_hourly
+    WHERE site_id = $1 AND hour >= $2 AND hour < $3
+    GROUP BY 1
+),
+c AS (
+    SELECT date_trunc($4, created_at, $5) AS bucket, count(*) AS calls
+    FROM calls WHERE site_id = $1 AND created_at >= $2 AND created_at < $3
+    GROUP BY 1
+),
+l AS (
+    SELECT date_trunc($4, submitted_at, $5) AS bucket, count(*) AS leads
+    FROM leads WHERE site_id = $1 AND submitted_at >= $2 AND submitted_at < $3
+    GROUP BY 1
+)
+SELECT b.bucket,
+       leadtrail.hll_count(r.visitors) AS visitors,
+       coalesce(r.sessions, 0)::bigint AS sessions,
+       coalesce(r.page_views, 0)::bigint AS page_views,
+       coalesce(r.events, 0)::bigint AS events,
+       coalesce(r.bounces, 0)::bigint AS bounces,
+       coalesce(r.duration_sec, 0)::bigint AS duration_sec,
+       coalesce(r.conversions, 0)::bigint AS conversions,
+       coalesce(r.hot_sessions, 0)::bigint AS hot_sessions,
+       coalesce(c.calls, 0)::bigint AS calls,
+       coalesce(l.leads, 0)::bigint AS leads
+FROM buckets AS b
+LEFT JOIN r USING (bucket)
+LEFT JOIN c USING (bucket)
+LEFT JOIN l USING (bucket)
+ORDER BY b.bucket
+
+-- name: breakdown
+-- Rows of one dimension: whole UTC days [$3, $4) from the daily table, the hours
+-- [$5, $6) and [$7, $8) at the ends from the hourly one. $9: value prefix (geo drill-down).
+WITH facts AS (
+    SELECT value, sessions, page_views, events, bounces, duration_sec, conversions, lead_score_sum
+    FROM rollup_dim_daily
+    WHERE site_id = $1 AND dim = $2 AND day >= $3 AND day < $4
+    UNION ALL
+    SELECT value, sessions, page_views, events, bounces, duration_sec, conversions, lead_score_sum
+    FROM rollup_dim_hourly
+    WHERE site_id = $1 AND dim = $2
+      AND ((hour >= $5 AND hour < $6) OR (hour >= $7 AND hour < $8))
+),
+grouped AS (
+    SELECT value, sum(sessions)::bigint AS sessions, sum(page_views)::bigint AS page_views,
+           sum(events)::bigint AS events, sum(bounces)::bigint AS bounces,
+           sum(duration_sec)::bigint AS duration_sec, sum(conversions)::bigint AS conversions,
+           sum(lead_score_sum)::bigint AS lead_score_sum
+    FROM facts
+    WHERE $9::text IS NULL OR starts_with(value, $9::text)
+    GROUP BY value
+)
+SELECT *, count(*) OVER () AS total_rows, sum(sessions) OVER ()::bigint AS total_sessions
+FROM grouped
+ORDER BY sessions DESC, value
+LIMIT $10 OFFSET $11
+
+-- ---------------------------------------------------------------------------------------
+-- Raw reads: last rows by index, one session, bounded drill-downs
+
+-- name: recent_events
+-- The newest events with their session, for the live feed's first paint.
+SELECT e.id, e.session_id, e.session_month, e.created_at, e.url, e.event_category,
+       e.event_action, e.event_label, e.event_value, e.lead_score,
+       e.metadata ->> 'intelligence_summary' AS intelligence_summary,
+       s.created_at AS session_started_at, s.entry_page, s.referrer_domain, s.referrer_type,
+       s.utm_source, s.utm_campaign, s.attribution_source, s.device_type, s.browser, s.os,
+       s.country_code, s.region, s.city, s.lead_score AS session_score,
+       s.canonical_user_id, s.page_views, s.event_count, s.converted,
+       (nullif(s.gclid, '') IS NOT NULL) AS has_gclid
+FROM (SELECT * FROM events
+      WHERE site_id = $1 AND ($3::boolean OR event_category <> 'system')
+      ORDER BY created_at DESC
+      LIMIT $2) AS e
+LEFT JOIN sessions AS s
+  ON s.site_id = e.site_id AND s.id = e.session_id AND s.created_month = e.session_month
+ORDER BY e.created_at DESC
+
+-- name: session_events
+-- Every event of one session, oldest first (the journey shown on hover).
+SELECT id, created_at, url, event_category, event_action, event_label, event_value, lead_score
+FROM events
+WHERE site_id = $1 AND session_id = $2
+ORDER BY created_at, id
+LIMIT 500
+
+-- name: recent_calls
+-- The newest calls with the session they were matched to.
+SELECT c.id, c.phone_number, c.match_status, c.matched_session_id, c.canonical_user_id,
+       c.lead_score, c.attribution_source, c.gclid, c.utm_source, c.utm_campaign, c.status,
+       c.value, c.currency, c.created_at, c.updated_at,
+       s.entry_page, s.exit_page, s.referrer_domain, s.referrer_type, s.device_type,
+       s.browser, s.country_code, s.region, s.city, s.lead_score AS session_score,
+       s.attribution_source AS session_attribution
+FROM calls AS c
+LEFT JOIN sessions AS s
+  ON s.site_id = c.site_id AND s.id = c.matched_session_id
+ AND (c.matched_session_month IS NULL OR s.created_month = c.matched_session_month)
+WHERE c.site_id = $1
+ORDER BY c.created_at DESC
+LIMIT $2
+
+-- name: drilldown_sessions
+-- Sessions started in [$2, $3), newest first, optionally only those whose dimension $4
+-- has value $5 (same definitions as the rollups).
+SELECT s.id, s.created_at, s.last_seen_at, s.canonical_user_id, s.entry_page, s.exit_page,
+       s.referrer_domain, s.referrer_type, s.utm_source, s.utm_campaign,
+       s.attribution_source, s.browser, s.os, s.device_type, s.country_code, s.region,
+       s.city, s.page_views, s.event_count, s.total_duration_sec, s.is_bounce,
+       s.lead_score, s.converted
+FROM sessions AS s
+WHERE s.site_id = $1 AND s.created_at >= $2 AND s.created_at < $3
+  AND ($4::text IS NULL OR EXISTS (
+        SELECT 1
+        FROM leadtrail.session_dims(
+                 s,
+                 (s.canonical_user_id IS NOT NULL AND EXISTS (
+                      SELECT 1 FROM sessions AS p
+                      WHERE p.site_id = s.site_id AND p.canonical_user_id = s.canonical_user_id
+                        AND p.created_at < s.created_at))
+                 OR (nullif(s.fingerprint, '') IS NOT NULL AND EXISTS (
+                      SELECT 1 FROM sessions AS p
+                      WHERE p.site_id = s.site_id AND p.fingerprint = s.fingerprint
+                        AND p.created_at < s.created_at))) AS d
+        WHERE d.dim = $4 AND d.value = $5))
+ORDER BY s.created_at DESC
+LIMIT $6 OFFSET $7

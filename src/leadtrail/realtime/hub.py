@@ -1,0 +1,249 @@
+"""The hub: which channel wants which change, broadcast and presence fan-out.
+
+Subscriptions are indexed by site and table, so a change is matched only against the
+channels allowed to see its site (no query per subscriber per change): ``TableAccess``
+answers the rest. ``dispatch`` runs synchronously in the event loop, so "everything up to
+``dispatched`` is delivered or queued" holds between any two awaits; a join with ``since``
+relies on that to serve the replay log up to ``dispatched`` and live changes after it with
+no gap and no duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import orjson
+
+from leadtrail.realtime import presence, protocol
+from leadtrail.realtime.access import TableAccess, Viewer
+from leadtrail.realtime.bindings import Binding
+from leadtrail.realtime.changes import Change
+from leadtrail.realtime.values import PgType
+
+logger = logging.getLogger(__name__)
+
+
+class Outbox(Protocol):
+    """One client connection's bounded send queue."""
+
+    id: int
+    vsn: str
+
+    def push_text(self, text: str) -> None: ...
+
+    def push_bytes(self, data: bytes) -> None: ...
+
+
+@dataclass(eq=False)
+class Member:
+    """One joined channel of one connection."""
+
+    conn: Outbox
+    topic: str
+    viewer: Viewer
+    join_ref: str | None
+    bindings: tuple[Binding, ...] = ()
+    broadcast_self: bool = False
+    broadcast_ack: bool = False
+    presence_key: str = ""
+    #: changes held back while a ``since`` replay is being served
+    pending: list[tuple[Change, tuple[int, ...]]] | None = None
+    topic_json: str = field(init=False)
+    _ids_json: dict[tuple[int, ...], str] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.topic_json = orjson.dumps(self.topic).decode()
+
+    @property
+    def owner(self) -> int:
+        """Presence owner key: unique per connection and topic."""
+        return hash((self.conn.id, self.topic))
+
+    @property
+    def sites(self) -> frozenset[str]:
+        return self.viewer.site_ids
+
+    @property
+    def all_tables(self) -> bool:
+        return any(b.table is None for b in self.bindings)
+
+    def matching_ids(self, change: Change) -> tuple[int, ...]:
+        return tuple(b.id for b in self.bindings if b.matches(change))
+
+    def send_change(self, change: Change, ids: tuple[int, ...]) -> None:
+        ids_json = self._ids_json.get(ids)
+        if ids_json is None:
+            ids_json = self._ids_json[ids] = orjson.dumps(list(ids)).decode()
+        self.conn.push_text(
+            protocol.encode_change(self.conn.vsn, self.topic_json, ids_json, change.data_json)
+        )
+
+    def send(self, frame: protocol.Frame) -> None:
+        self.conn.push_text(protocol.encode(self.conn.vsn, frame))
+
+
+class Hub:
+    def __init__(self, *, max_pending: int = 10_000) -> None:
+        self.access = TableAccess()
+        #: published table -> column name -> type (for filters)
+        self.tables: dict[str, dict[str, PgType]] = {}
+        #: None while the feed runs; else why postgres_changes are unavailable
+        self.feed_problem: str | None = "the change feed has not started"
+        #: every change at or before this position is delivered or queued
+        self.dispatched: datetime | None = None
+        self.max_pending = max_pending
+        # site id -> table (None: any table) -> channels
+        self._index: dict[str, dict[str | None, set[Member]]] = {}
+        self._topics: dict[str, set[Member]] = {}
+        self._presence: dict[str, presence.Topic] = {}
+        self.changes_dispatched = 0
+        self.deliveries = 0
+
+    # -- membership ------------------------------------------------------------------
+
+    def join(self, member: Member) -> None:
+        self._topics.setdefault(member.topic, set()).add(member)
+        if member.bindings:
+            tables: Iterable[str | None] = (
+                (None,) if member.all_tables else {b.table for b in member.bindings}
+            )
+            for site in member.sites:
+                by_table = self._index.setdefault(site, {})
+                for table in tables:
+                    by_table.setdefault(table, set()).add(member)
+
+    def leave(self, member: Member) -> None:
+        members = self._topics.get(member.topic)
+        if members is not None:
+            members.discard(member)
+            if not members:
+                del self._topics[member.topic]
+        for site in member.sites:
+            by_table = self._index.get(site)
+            if by_table is None:
+                continue
+            for table in list(by_table):
+                by_table[table].discard(member)
+                if not by_table[table]:
+                    del by_table[table]
+            if not by_table:
+                del self._index[site]
+        self.untrack(member)
+
+    def subscriber_count(self) -> int:
+        return sum(len(m) for m in self._topics.values())
+
+    # -- changes ---------------------------------------------------------------------
+
+    def dispatch(self, changes: Iterable[Change]) -> None:
+        """Deliver (or hold, for channels still replaying) each change; never awaits."""
+        for change in changes:
+            self.changes_dispatched += 1
+            self.dispatched = change.position
+            if change.site_id is None:
+                continue
+            by_table = self._index.get(change.site_id)
+            if not by_table:
+                continue
+            for key in (change.table, None):
+                members = by_table.get(key)
+                if not members:
+                    continue
+                for member in tuple(members):
+                    if not self.access.may_read(member.viewer.role, change.table):
+                        continue
+                    ids = member.matching_ids(change)
+                    if not ids:
+                        continue
+                    if member.pending is not None:
+                        member.pending.append((change, ids))
+                        if len(member.pending) > self.max_pending:
+                            member.pending = None
+                            self._overflow(member)
+                        continue
+                    self.deliveries += 1
+                    member.send_change(change, ids)
+
+    def allowed(self, member: Member, change: Change) -> tuple[int, ...]:
+        """Binding ids of ``member`` that ``change`` matches, if the member may see it."""
+        if not self.access.allows(member.viewer, change.table, change.site_id):
+            return ()
+        return member.matching_ids(change)
+
+    def _overflow(self, member: Member) -> None:
+        close = getattr(member.conn, "overflow", None)
+        if close is not None:
+            close()
+
+    # -- broadcast -------------------------------------------------------------------
+
+    def broadcast(
+        self, sender: Member | None, topic: str, sites: frozenset[str], payload: dict[str, Any]
+    ) -> int:
+        """Send a user broadcast to the topic's channels that share a site with the sender."""
+        members = self._topics.get(topic)
+        if not members:
+            return 0
+        user_payload = payload.get("payload")
+        is_binary = isinstance(user_payload, bytes)
+        json_text: dict[str, str] = {}
+        sent = 0
+        for member in tuple(members):
+            if member is sender and not member.broadcast_self:
+                continue
+            if not (member.sites & sites):
+                continue
+            vsn = member.conn.vsn
+            if vsn == protocol.VSN_2 and is_binary:
+                member.conn.push_bytes(
+                    protocol.encode_user_broadcast(
+                        topic, str(payload.get("event", "")), user_payload, payload.get("meta")
+                    )
+                )
+            elif is_binary:
+                continue  # vsn 1.0.0 has no binary frames
+            else:
+                text = json_text.get(vsn)
+                if text is None:
+                    frame = protocol.Frame(topic, "broadcast", payload)
+                    text = json_text[vsn] = protocol.encode(vsn, frame)
+                member.conn.push_text(text)
+            sent += 1
+        return sent
+
+    # -- presence --------------------------------------------------------------------
+
+    def presence_state(self, member: Member) -> dict[str, Any]:
+        topic = self._presence.get(member.topic)
+        return topic.state_for(member.sites) if topic else {}
+
+    def track(self, member: Member, meta: dict[str, Any]) -> None:
+        topic = self._presence.setdefault(member.topic, presence.Topic())
+        entry, replaced = topic.track(member.owner, member.presence_key, meta, member.sites)
+        self._presence_diff(member.topic, entry.sites, [entry], [replaced] if replaced else [])
+
+    def untrack(self, member: Member) -> None:
+        topic = self._presence.get(member.topic)
+        if topic is None:
+            return
+        entry = topic.untrack(member.owner)
+        if not topic:
+            del self._presence[member.topic]
+        if entry is not None:
+            self._presence_diff(member.topic, entry.sites, [], [entry])
+
+    def _presence_diff(
+        self,
+        topic: str,
+        sites: frozenset[str],
+        joins: list[presence.Entry],
+        leaves: list[presence.Entry],
+    ) -> None:
+        frame = protocol.Frame(topic, "presence_diff", presence.diff(joins, leaves))
+        for member in tuple(self._topics.get(topic, ())):
+            if member.sites & sites:
+                member.send(frame)

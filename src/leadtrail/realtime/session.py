@@ -1,0 +1,478 @@
+"""One WebSocket client: Phoenix channel protocol, limits and its bounded send queue.
+
+Transport-agnostic: the web layer hands in a ``Transport`` (send/close) and the frames it
+receives. Sending never blocks the hub: messages go into a bounded queue drained by a
+writer task; a client that falls ``max_queue`` messages behind is disconnected (close code
+1013) instead of slowing anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from leadtrail.realtime import protocol
+from leadtrail.realtime.access import Viewer
+from leadtrail.realtime.bindings import BindingError, parse_bindings
+from leadtrail.realtime.changes import Change, parse_position
+from leadtrail.realtime.hub import Hub, Member
+from leadtrail.realtime.protocol import Frame, error_reply, reply
+
+logger = logging.getLogger(__name__)
+
+TOPIC_PREFIX = "realtime:"
+PHOENIX = "phoenix"
+#: a client that sends nothing (not even a heartbeat, every 25-30 s) for this long is gone
+IDLE_TIMEOUT = 120.0
+CLOSE_GOING_AWAY = 1001
+CLOSE_TRY_AGAIN_LATER = 1013
+
+_ids = itertools.count(1)
+
+
+class Transport(Protocol):
+    async def send_text(self, text: str) -> None: ...
+
+    async def send_bytes(self, data: bytes) -> None: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class ReplaySource(Protocol):
+    """The replay log, as a ``since`` join needs it."""
+
+    def unavailable_before(self) -> datetime | None: ...
+
+    def read(
+        self, since: datetime, until: datetime, sites: frozenset[str], tables: frozenset[str]
+    ) -> AsyncIterator[Change]: ...
+
+
+Authenticate = Callable[[str], Awaitable[Viewer | None]]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_channels: int = 100
+    max_messages_per_second: int = 100
+    max_payload_bytes: int = 256 * 1024
+    max_queue: int = 10_000
+
+
+class Session:
+    """Implements the hub's ``Outbox`` for one connection."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        replay: ReplaySource | None,
+        transport: Transport,
+        *,
+        vsn: str,
+        viewer: Viewer,
+        credentials: frozenset[str],
+        authenticate: Authenticate,
+        limits: Limits,
+    ) -> None:
+        self.id = next(_ids)
+        self.vsn = vsn
+        self.hub = hub
+        self.replay = replay
+        self.viewer = viewer
+        #: tokens this connection was opened with; an access_token equal to one is a no-op
+        self.credentials = credentials
+        self.limits = limits
+        self._transport = transport
+        self._authenticate = authenticate
+        self._members: dict[str, Member] = {}
+        self._queue: deque[str | bytes] = deque()
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._close_task: asyncio.Future[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._window = 0.0
+        self._count = 0
+
+    # -- Outbox ----------------------------------------------------------------------
+
+    def push_text(self, text: str) -> None:
+        self._push(text)
+
+    def push_bytes(self, data: bytes) -> None:
+        self._push(data)
+
+    def _push(self, item: str | bytes) -> None:
+        if self._closing:
+            return
+        self._queue.append(item)
+        if len(self._queue) > self.limits.max_queue:
+            self.overflow()
+            return
+        self._wake.set()
+
+    def overflow(self) -> None:
+        """Too far behind: drop the queue and disconnect this client only."""
+        if self._closing:
+            return
+        logger.warning(
+            "realtime: disconnecting %s, %d messages behind", self.viewer.name, len(self._queue)
+        )
+        self._queue.clear()
+        self._stop(CLOSE_TRY_AGAIN_LATER)
+
+    def queued(self) -> int:
+        return len(self._queue)
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def run(self, receive: Callable[[], Awaitable[str | bytes | None]]) -> None:
+        """Serve the connection until the client leaves, idles out or is disconnected."""
+        writer = asyncio.create_task(self._write(), name=f"realtime-writer-{self.id}")
+        try:
+            while not self._closing:
+                try:
+                    message = await asyncio.wait_for(receive(), IDLE_TIMEOUT)
+                except TimeoutError:
+                    self._stop(CLOSE_GOING_AWAY)
+                    break
+                if message is None:
+                    break
+                await self.handle(message)
+        finally:
+            for member in list(self._members.values()):
+                self.hub.leave(member)
+            self._members.clear()
+            for task in list(self._tasks):
+                task.cancel()
+            self._closing = True
+            self._wake.set()
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+            if self._close_task is not None:
+                with contextlib.suppress(Exception):
+                    await self._close_task
+
+    def close(self, code: int) -> None:
+        self._stop(code)
+
+    def _stop(self, code: int) -> None:
+        """Disconnect from inside (overflow, idle): the pending receive then ends."""
+        if self._closing:
+            return
+        self._closing = True
+        self._wake.set()
+        self._close_task = asyncio.ensure_future(self._transport.close(code, ""))
+
+    async def _write(self) -> None:
+        queue = self._queue
+        while True:
+            if not queue:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if self._closing:
+                return
+            item = queue.popleft()
+            if isinstance(item, str):
+                await self._transport.send_text(item)
+            else:
+                await self._transport.send_bytes(item)
+
+    def send(self, frame: Frame) -> None:
+        self.push_text(protocol.encode(self.vsn, frame))
+
+    # -- frames ----------------------------------------------------------------------
+
+    async def handle(self, message: str | bytes) -> None:
+        try:
+            if isinstance(message, bytes):
+                frame = protocol.decode_binary(message)
+            else:
+                frame = protocol.decode_text(self.vsn, message)
+        except protocol.ProtocolError as exc:
+            logger.info("realtime: unreadable frame from %s: %s", self.viewer.name, exc)
+            return
+        if frame.topic == PHOENIX and frame.event == "heartbeat":
+            self.send(reply(PHOENIX, frame.ref, None, "ok", {}))
+            return
+        if not self._within_rate():
+            self.send(
+                error_reply(
+                    frame.topic,
+                    frame.ref,
+                    frame.join_ref,
+                    "MessagePerSecondRateLimitReached: Too many messages per second",
+                )
+            )
+            return
+        if len(message) > self.limits.max_payload_bytes:
+            self.send(
+                error_reply(
+                    frame.topic,
+                    frame.ref,
+                    frame.join_ref,
+                    f"PayloadTooLarge: messages are limited to {self.limits.max_payload_bytes} bytes",
+                )
+            )
+            return
+        if frame.event == "phx_join":
+            await self._join(frame)
+            return
+        member = self._members.get(frame.topic)
+        if member is None:
+            self.send(error_reply(frame.topic, frame.ref, frame.join_ref, "unmatched topic"))
+            return
+        if frame.event == "phx_leave":
+            self._leave(member)
+            self.send(reply(frame.topic, frame.ref, frame.join_ref, "ok", {}))
+            self.send(Frame(frame.topic, "phx_close", {}, member.join_ref, member.join_ref))
+        elif frame.event == "broadcast":
+            self._broadcast(member, frame)
+        elif frame.event == "presence":
+            self._presence(member, frame)
+        elif frame.event == "access_token":
+            await self._access_token(member, frame)
+        else:
+            self.send(
+                error_reply(
+                    frame.topic, frame.ref, frame.join_ref, f"unknown event {frame.event!r}"
+                )
+            )
+
+    def _within_rate(self) -> bool:
+        now = time.monotonic()
+        if now - self._window >= 1.0:
+            self._window, self._count = now, 0
+        self._count += 1
+        return self._count <= self.limits.max_messages_per_second
+
+    # -- join / leave ----------------------------------------------------------------
+
+    async def _join(self, frame: Frame) -> None:
+        topic, payload = frame.topic, frame.payload
+
+        def refuse(reason: str) -> None:
+            self.send(error_reply(topic, frame.ref, frame.ref, reason))
+
+        if not topic.startswith(TOPIC_PREFIX) or len(topic) > 255:
+            refuse("InvalidTopic: topics are 'realtime:<name>', at most 255 characters")
+            return
+        if not isinstance(payload, dict):
+            refuse("InvalidJoinPayload: the join payload must be an object")
+            return
+        config = payload.get("config") or {}
+        if not isinstance(config, dict):
+            refuse("InvalidJoinPayload: config must be an object")
+            return
+        existing = self._members.get(topic)
+        if existing is not None:
+            self._leave(existing)
+        if len(self._members) >= self.limits.max_channels:
+            refuse(
+                f"ChannelRateLimitReached: Too many channels (at most {self.limits.max_channels})"
+            )
+            return
+        viewer = self.viewer
+        token = payload.get("access_token")
+        if isinstance(token, str) and token and token not in self.credentials:
+            found = await self._authenticate(token)
+            if found is None:
+                refuse("InvalidAccessToken: the access_token is invalid, revoked or expired")
+                return
+            viewer = found
+        try:
+            bindings = parse_bindings(config.get("postgres_changes"), self.hub.tables)
+        except BindingError as exc:
+            refuse(f"InvalidPostgresChanges: {exc}")
+            return
+        since: datetime | None = None
+        raw_since = payload.get("since", config.get("since"))
+        if raw_since not in (None, ""):
+            problem = self._since_problem(raw_since, bindings)
+            if problem:
+                refuse(problem)
+                return
+            since = parse_position(str(raw_since))
+        if bindings and self.hub.feed_problem:
+            refuse(f"PostgresChangesUnavailable: {self.hub.feed_problem}")
+            return
+        broadcast = config.get("broadcast") or {}
+        presence = config.get("presence") or {}
+        if not isinstance(broadcast, dict) or not isinstance(presence, dict):
+            refuse("InvalidJoinPayload: config.broadcast and config.presence must be objects")
+            return
+        member = Member(
+            conn=self,
+            topic=topic,
+            viewer=viewer,
+            join_ref=frame.join_ref or frame.ref,
+            bindings=bindings,
+            broadcast_self=bool(broadcast.get("self")),
+            broadcast_ack=bool(broadcast.get("ack")),
+            presence_key=str(presence.get("key") or uuid.uuid4()),
+        )
+        # From here to the end of the synchronous part, no await: the replay window
+        # (since, until] and the live changes held in `pending` meet exactly.
+        until = self.hub.dispatched
+        if since is not None:
+            member.pending = []
+        self.hub.join(member)
+        self._members[topic] = member
+        echoed = [{**b.echo, "id": b.id} for b in bindings]
+        self.send(reply(topic, frame.ref, member.join_ref, "ok", {"postgres_changes": echoed}))
+        if presence.get("enabled"):
+            self.send(Frame(topic, "presence_state", self.hub.presence_state(member)))
+        if not bindings:
+            return
+        if since is not None and until is not None and since < until:
+            self._spawn(self._serve_replay(member, since, until))
+        else:
+            member.pending = None
+            self._subscribed(member)
+
+    def _since_problem(self, raw: Any, bindings: tuple[Any, ...]) -> str | None:
+        if not bindings:
+            return "InvalidSince: since needs postgres_changes bindings"
+        try:
+            since = parse_position(str(raw))
+        except ValueError:
+            return "InvalidSince: since must be the commit_timestamp of the last change received"
+        if self.replay is None:
+            return "ReplayUnavailable: this server keeps no replay log"
+        floor = self.replay.unavailable_before()
+        if floor is not None and since < floor:
+            return (
+                "ReplayUnavailable: changes after this position are no longer in the replay log;"
+                " reload the data and join without since"
+            )
+        return None
+
+    async def _serve_replay(self, member: Member, since: datetime, until: datetime) -> None:
+        assert self.replay is not None
+        tables = frozenset(b.table for b in member.bindings if b.table) or frozenset(
+            self.hub.tables
+        )
+        try:
+            async for change in self.replay.read(since, until, member.sites, tables):
+                if self._members.get(member.topic) is not member or self._closing:
+                    return
+                ids = self.hub.allowed(member, change)
+                if ids:
+                    member.send_change(change, ids)
+                while len(self._queue) > self.limits.max_queue // 2 and not self._closing:
+                    await asyncio.sleep(0.01)
+        except Exception:
+            # As when a Phoenix channel process crashes: phx_error, and the client rejoins
+            # (with the since it keeps current).
+            logger.exception("realtime: replay for %s failed", member.topic)
+            if self._members.get(member.topic) is member:
+                self._leave(member)
+                self.send(Frame(member.topic, "phx_error", {}, member.join_ref, member.join_ref))
+            return
+        held = member.pending
+        member.pending = None
+        if held is None or self._members.get(member.topic) is not member:
+            return
+        for change, ids in held:
+            member.send_change(change, ids)
+        self._subscribed(member)
+
+    def _subscribed(self, member: Member) -> None:
+        self.send(
+            Frame(member.topic, "system", _system(member.topic, "ok", "Subscribed to PostgreSQL"))
+        )
+
+    def _leave(self, member: Member) -> None:
+        self.hub.leave(member)
+        self._members.pop(member.topic, None)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- broadcast, presence, tokens -------------------------------------------------
+
+    def _broadcast(self, member: Member, frame: Frame) -> None:
+        payload = frame.payload
+        if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
+            self.send(
+                error_reply(frame.topic, frame.ref, frame.join_ref, "broadcast needs an event")
+            )
+            return
+        message = {
+            "type": "broadcast",
+            "event": payload["event"],
+            "payload": payload.get("payload"),
+        }
+        if "meta" in payload:
+            message["meta"] = payload["meta"]
+        self.hub.broadcast(member, frame.topic, member.sites, message)
+        if member.broadcast_ack:
+            self.send(reply(frame.topic, frame.ref, frame.join_ref, "ok", {}))
+
+    def _presence(self, member: Member, frame: Frame) -> None:
+        payload = frame.payload if isinstance(frame.payload, dict) else {}
+        event = payload.get("event")
+        if event == "track":
+            meta = payload.get("payload")
+            self.hub.track(member, meta if isinstance(meta, dict) else {})
+        elif event == "untrack":
+            self.hub.untrack(member)
+        else:
+            self.send(
+                error_reply(
+                    frame.topic,
+                    frame.ref,
+                    frame.join_ref,
+                    "presence event must be track or untrack",
+                )
+            )
+            return
+        self.send(reply(frame.topic, frame.ref, frame.join_ref, "ok", {}))
+
+    async def _access_token(self, member: Member, frame: Frame) -> None:
+        token = frame.payload.get("access_token") if isinstance(frame.payload, dict) else None
+        if not isinstance(token, str) or not token or token in self.credentials:
+            return
+        viewer = await self._authenticate(token)
+        if self._members.get(member.topic) is not member:
+            return
+        if viewer is None:
+            self.send(
+                Frame(
+                    member.topic,
+                    "system",
+                    _system(
+                        member.topic, "error", "InvalidAccessToken: the access_token is invalid"
+                    ),
+                )
+            )
+            self._leave(member)
+            self.send(Frame(member.topic, "phx_close", {}, member.join_ref, member.join_ref))
+            return
+        # Same channel, new identity: re-index it under the new sites.
+        self.hub.leave(member)
+        member.viewer = viewer
+        self.hub.join(member)
+
+
+def _system(topic: str, status: str, message: str) -> dict[str, Any]:
+    return {
+        "channel": topic.removeprefix(TOPIC_PREFIX),
+        "extension": "postgres_changes",
+        "message": message,
+        "status": status,
+    }

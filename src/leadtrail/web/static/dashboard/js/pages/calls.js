@@ -1,0 +1,108 @@
+// Call monitor (seed 003 §5.2): calls as they arrive, the visit each was matched to, and
+// Qualified / Junk quick actions that every viewer sees change.
+
+import { api } from "../api.js";
+import { h, mount, toast } from "../dom.js";
+import { dateTime, path, place, source, tier } from "../format.js";
+import { watchTable } from "../phoenix.js";
+
+export const title = "Calls";
+const POLL_MS = 3000;
+
+export async function render(ctx) {
+  const { root, site, socket, features, onCleanup } = ctx;
+  let calls = [];
+  const canSet = features.call_status && site.access !== "read";
+  const list = h("ol", { class: "calls", "aria-label": "Calls, newest first" });
+  const status = h("p", { class: "muted", role: "status", "aria-live": "polite" });
+  mount(root, h("section", { class: "page" },
+    h("div", { class: "page-head" },
+      h("h1", {}, "Call monitor"),
+      h("p", { class: "muted" }, "Phone calls matched to the visit that made them. Mark each as qualified or junk.")),
+    features.call_status ? null : h("p", { class: "notice" }, "Marking calls needs the calls API (PATCH /api/calls/{id}), which this server does not have yet."),
+    status, list));
+
+  async function setStatus(call, wanted) {
+    const next = call.status === wanted ? null : wanted;
+    try {
+      const updated = await api(`/api/calls/${call.id}`, {
+        method: "PATCH", query: { site_id: site.id }, body: { status: next },
+      });
+      call.status = updated && "status" in updated ? updated.status : next;
+      draw();
+      toast(next ? `Call marked ${next}` : "Call status cleared");
+    } catch (err) {
+      toast(`Could not update the call: ${err.message}`, "error");
+    }
+  }
+
+  function item(call) {
+    const t = tier(call.session_score ?? call.lead_score);
+    const score = call.session_score ?? call.lead_score ?? 0;
+    const button = (value, label) => h("button", {
+      type: "button",
+      class: `btn btn-${value}`,
+      "aria-pressed": call.status === value ? "true" : "false",
+      disabled: !canSet,
+      onclick: () => setStatus(call, value),
+    }, label);
+    return h("li", { class: `call tier-${t.key}`, dataset: { call: call.id, status: call.status || "none" } },
+      h("div", { class: "call-main" },
+        h("span", { class: "score", title: "Lead score" }, String(score)),
+        h("div", {},
+          h("strong", {}, call.phone_number),
+          h("div", { class: "muted" }, dateTime(call.created_at, site.timezone))),
+        h("span", { class: `badge badge-${call.match_status}` }, call.match_status === "matched" ? "Matched" : "No match"),
+        h("span", { class: "call-status", "aria-label": "Status" }, call.status ? call.status : "new")),
+      call.matched_session_id ? h("dl", { class: "card-meta" },
+        h("div", {}, h("dt", {}, "Landing"), h("dd", {}, path(call.entry_page))),
+        h("div", {}, h("dt", {}, "Source"), h("dd", {}, source(call))),
+        h("div", {}, h("dt", {}, "Attribution"), h("dd", {}, call.attribution_source || call.session_attribution || "—")),
+        h("div", {}, h("dt", {}, "Device"), h("dd", {}, [call.device_type, call.browser].filter(Boolean).join(" · ") || "—")),
+        h("div", {}, h("dt", {}, "Location"), h("dd", {}, place(call)))) : null,
+      h("div", { class: "call-actions" },
+        button("qualified", "Qualified"),
+        button("junk", "Junk"),
+        call.canonical_user_id ? h("a", { href: `#/person/${call.canonical_user_id}`, class: "card-link" }, "Open person →") : null));
+  }
+
+  function draw() {
+    if (!calls.length) mount(list, h("li", { class: "empty" }, "No calls yet."));
+    else mount(list, calls.map(item));
+    const open = calls.filter((c) => !c.status).length;
+    status.textContent = `${calls.length} calls · ${open} not yet marked`;
+  }
+
+  async function load() {
+    const body = await api("/api/live/calls", { query: { site_id: site.id, limit: 100 } });
+    calls = body.calls;
+    draw();
+  }
+  await load();
+
+  if (socket) {
+    list.dataset.live = "connecting";
+    const channel = watchTable(socket, {
+      name: `lt-calls-${site.id}`, table: "calls", siteId: site.id,
+      onLive: () => {
+        // calls that arrived between the first read and the subscription
+        load().then(() => { list.dataset.live = "live"; }).catch(() => {});
+      },
+      onChange: (type, record) => {
+        const known = calls.find((c) => c.id === record.id);
+        if (type === "UPDATE" && known) {
+          known.status = record.status;
+          known.lead_score = record.lead_score;
+          draw();
+        } else {
+          load().catch(() => {});
+        }
+      },
+    });
+    onCleanup(() => channel.leave());
+  } else {
+    list.dataset.live = "polling";
+    const poll = setInterval(() => load().catch(() => {}), POLL_MS);
+    onCleanup(() => clearInterval(poll));
+  }
+}

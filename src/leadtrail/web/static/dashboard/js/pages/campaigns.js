@@ -1,0 +1,89 @@
+// Campaigns: spend, conversions and ROI per campaign (people API), beside the traffic
+// figures leadtrail's own reports have for every UTM campaign.
+
+import { api, url } from "../api.js";
+import { field, h, mount, table } from "../dom.js";
+import * as fmt from "../format.js";
+import { autoTable, rowsOf } from "./generic.js";
+import { presetRange } from "./overview.js";
+
+export const title = "Campaigns";
+
+export async function render(ctx) {
+  const { root, site, features } = ctx;
+  const tz = site.timezone;
+  let [from, to] = presetRange("30d", tz);
+  const fromInput = h("input", { type: "date", value: from });
+  const toInput = h("input", { type: "date", value: to });
+  const roi = h("div", {});
+  const traffic = h("div", {});
+  const attribution = h("div", {});
+  const model = h("select", { "aria-label": "Attribution model" },
+    ["last_touch", "first_touch", "last_non_direct", "linear", "time_decay", "position_based"]
+      .map((m) => h("option", { value: m }, m.replace(/_/g, " "))));
+
+  mount(root, h("section", { class: "page" },
+    h("div", { class: "page-head" }, h("h1", {}, "Campaigns"),
+      h("div", { class: "toolbar" }, field("From", fromInput), field("To", toInput))),
+    h("section", { class: "panel" }, h("h2", {}, "Spend, conversions and ROI"),
+      h("p", { class: "muted" }, "Conversions here are form leads and calls, credited to the campaign of the visit before them; spend comes from imported ad-spend data."),
+      roi),
+    h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Attribution"), features.attribution ? model : null), attribution),
+    h("section", { class: "panel" }, traffic)));
+
+  async function loadRoi() {
+    if (!features.campaigns) {
+      mount(roi, h("p", { class: "notice" }, "Spend and ROI need the campaigns API (GET /api/campaigns/performance), which this server does not have yet. Traffic per campaign is below."));
+      return;
+    }
+    try {
+      const body = await api("/api/campaigns/performance", { query: { site_id: site.id, from, to } });
+      const rows = rowsOf(body, "campaigns", "rows", "items", "data");
+      mount(roi, rows.length ? autoTable(rows, { caption: "Campaign performance", tz }) : h("p", { class: "empty" }, "No campaign data in this range. Import ad spend to see ROI."));
+    } catch (err) {
+      mount(roi, h("p", { class: "form-error" }, err.message));
+    }
+  }
+
+  async function loadAttribution() {
+    if (!features.attribution) {
+      mount(attribution, h("p", { class: "muted" }, "Multi-touch attribution appears here when the attribution API is available."));
+      return;
+    }
+    try {
+      const body = await api("/api/attribution", { query: { site_id: site.id, from, to, model: model.value, group_by: "campaign" } });
+      const rows = rowsOf(body, "results", "rows", "groups", "items", "data");
+      mount(attribution, rows.length ? autoTable(rows, { caption: "Attribution by campaign", tz }) : h("p", { class: "empty" }, "No conversions in this range."));
+    } catch (err) {
+      mount(attribution, h("p", { class: "form-error" }, err.message));
+    }
+  }
+
+  async function loadTraffic() {
+    const q = { site_id: site.id, from, to, tz, limit: 50 };
+    const body = await api("/api/analytics/breakdown/utm_campaign", { query: q });
+    mount(traffic,
+      h("div", { class: "panel-head" }, h("h2", {}, "Traffic by UTM campaign"),
+        h("a", { class: "csv", href: url("/api/analytics/breakdown/utm_campaign", { ...q, limit: undefined, format: "csv" }), download: true }, "CSV")),
+      h("p", { class: "muted" }, "Visits by landing campaign; a conversion here is a visit with a conversion event (call click, form, WhatsApp)."),
+      table([
+        { label: "Campaign", render: (r) => r.value || "(no campaign)" },
+        { label: "Sessions", num: true, render: (r) => fmt.num(r.sessions) },
+        { label: "Conversions", num: true, render: (r) => fmt.num(r.conversions) },
+        { label: "Conv. rate", num: true, render: (r) => fmt.pct(r.conversion_rate) },
+        { label: "Avg. score", num: true, render: (r) => fmt.dec(r.avg_lead_score) },
+        { label: "Bounce", num: true, render: (r) => fmt.pct(r.bounce_rate) },
+      ], body.rows, { caption: "Traffic by UTM campaign", empty: "No sessions in this range." }));
+  }
+
+  const load = () => Promise.all([loadRoi(), loadAttribution(), loadTraffic()]);
+  for (const input of [fromInput, toInput]) {
+    input.addEventListener("change", () => {
+      if (!fromInput.value || !toInput.value) return;
+      [from, to] = fromInput.value <= toInput.value ? [fromInput.value, toInput.value] : [toInput.value, fromInput.value];
+      load();
+    });
+  }
+  model.addEventListener("change", loadAttribution);
+  await load();
+}

@@ -1,0 +1,32 @@
+import { api } from "../api.js";
+import { field, h, mount } from "../dom.js";
+
+export const title = "Log in";
+
+export function render({ root, onLoggedIn }) {
+  const email = h("input", { type: "email", name: "email", autocomplete: "username", required: true });
+  const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true });
+  const message = h("p", { class: "form-error", role: "alert" });
+  const button = h("button", { type: "submit", class: "btn btn-primary" }, "Log in");
+  const form = h("form", { class: "login-form", novalidate: false },
+    h("h1", {}, "Log in to leadtrail"),
+    field("Email", email),
+    field("Password", password),
+    message,
+    button);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    message.textContent = "";
+    button.disabled = true;
+    try {
+      await api("/api/auth/login", { method: "POST", body: { email: email.value, password: password.value } });
+      await onLoggedIn();
+    } catch (err) {
+      message.textContent = err.status === 401 ? "Wrong email or password." : err.message;
+      button.disabled = false;
+      password.focus();
+    }
+  });
+  mount(root, h("section", { class: "login" }, form));
+  email.focus();
+}
