@@ -1,0 +1,177 @@
+"""The tracker against the real leadtrail: a visitor's browsing on the fixture website ends up
+in PostgreSQL through /api/sync, /api/leads and /api/identify, each event exactly once.
+
+Nothing is stubbed: the snippet loads /assets/core.js from the live server and sends back to
+it. The browser waits for its own outbox to empty, which happens only when the server has
+answered every item, and the server answers only after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from playwright.async_api import Browser, Page
+
+from leadtrail.sites.service import Site, create_site
+from leadtrail.storage import Database
+from tests.conftest import ModuleDatabase
+from tests.e2e.sites import FixtureSite
+from tests.e2e.tracking import freeze_clock
+
+# The ingest endpoint drops headless browsers as bots: look like a desktop Chrome.
+CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/150.0.0.0 Safari/537.36"
+)
+LANDING = "index.html?gclid=LIVE-GCLID&utm_source=google&utm_medium=cpc&utm_campaign=spring"
+
+
+@pytest.fixture(scope="module")
+async def live_site(db: Database, fixture_site: FixtureSite) -> Site:
+    async with db.system() as conn:
+        return await create_site(
+            conn, name="Fixture shop", domain=fixture_site.host, public_id="tracker_live"
+        )
+
+
+@pytest.fixture
+async def visitor(browser: Browser) -> AsyncIterator[Page]:
+    ctx = await browser.new_context(
+        user_agent=CHROME,
+        viewport={"width": 1280, "height": 720},
+        screen={"width": 1920, "height": 1080},
+        locale="tr-TR",
+        timezone_id="Europe/Istanbul",
+    )
+    page = await ctx.new_page()
+    await freeze_clock(page)
+    try:
+        yield page
+    finally:
+        await ctx.close()
+
+
+@pytest.fixture
+async def owner(test_database: ModuleDatabase) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(test_database.owner_dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def all_acknowledged(page: Page) -> None:
+    await page.wait_for_function("!localStorage.leadtrail_outbox", timeout=15_000)
+
+
+async def test_a_visit_lands_in_postgresql(
+    visitor: Page, fixture_site: FixtureSite, live_site: Site, owner: asyncpg.Connection
+) -> None:
+    site = fixture_site
+    site.site_id, site.api_url, site.script_src, site.attrs = live_site.public_id, None, None, {}
+
+    await visitor.goto(site.page(LANDING), referer="https://www.google.com/")
+    await visitor.clock.run_for(2000)
+    sid = await visitor.evaluate("leadtrail.sessionId()")
+    await visitor.evaluate(
+        """() => new Promise(done => {
+            addEventListener('scroll', () => done(), {once: true});
+            scrollTo(0, document.documentElement.scrollHeight);
+        })"""
+    )
+    await visitor.hover("#cta")
+    await visitor.clock.run_for(2000)
+    await visitor.click("#tel")
+    for name, value in {
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": "ada@example.com",
+        "phone": "+90 555 123 45 67",
+        "notes": "Please call back",
+    }.items():
+        await visitor.fill(f"#contact [name={name}]", value)
+    await visitor.click("#contact-send")  # posts the form: the page unloads (beacon)
+    await visitor.wait_for_url("**/thanks.html")
+    await visitor.clock.run_for(2000)
+    assert await visitor.evaluate("leadtrail.identify({email: 'ada@example.com'})") is True
+    await all_acknowledged(visitor)
+
+    session = await owner.fetchrow(
+        "SELECT * FROM sessions WHERE site_id = $1 AND id = $2", live_site.id, sid
+    )
+    assert session is not None
+    expected: dict[str, Any] = {
+        "gclid": "LIVE-GCLID",
+        "utm_source": "google",
+        "utm_medium": "cpc",
+        "utm_campaign": "spring",
+        "browser": "Chrome",
+        "os": "Linux",
+        "device_type": "desktop",
+        "screen": "1920x1080",
+        "timezone": "Europe/Istanbul",
+        "entry_page": site.page(LANDING),
+        "exit_page": site.page("thanks.html"),
+        "page_views": 2,
+        "converted": True,
+        "is_bounce": False,
+        "attribution_source": "First Click (Paid)",
+    }
+    assert {k: session[k] for k in expected} == expected
+    assert session["fingerprint"] and session["referrer"] == "https://www.google.com/"
+
+    events = await owner.fetch(
+        """SELECT event_category, event_action, event_label, event_value, lead_score,
+                  client_event_id, metadata
+           FROM events WHERE site_id = $1 AND session_id = $2 ORDER BY created_at, event_value""",
+        live_site.id,
+        sid,
+    )
+    actions = [(e["event_category"], e["event_action"]) for e in events]
+    for wanted in [
+        ("acquisition", "view"),
+        ("interaction", "hover_intent"),
+        ("conversion", "phone_call"),
+        ("interaction", "form_start"),
+        ("conversion", "form_submit"),
+        ("system", "session_end"),
+    ]:
+        assert wanted in actions
+    assert actions.count(("acquisition", "view")) == 2
+    depths = [e["event_value"] for e in events if e["event_action"] == "scroll_depth"]
+    assert depths == [25, 50, 75, 90]
+    labels = {e["event_action"]: e["event_label"] for e in events}
+    assert labels["phone_call"] == "tel:+90 555 123 45 67"
+    assert labels["hover_intent"] == "Get a quote"
+    assert labels["form_submit"] == "contact"
+    # Each event once, although the unload beacon's events were sent a second time.
+    eids = [e["client_event_id"] for e in events]
+    assert len(eids) == len(set(eids)) and all(eids)
+    assert session["event_count"] == len(events)
+    # Scores: per event in metadata, the session keeps the highest, a call scores ≥ 50.
+    scores = {e["client_event_id"]: e["lead_score"] for e in events}
+    assert session["lead_score"] == max(scores.values())
+    call = next(e for e in events if e["event_action"] == "phone_call")
+    assert call["lead_score"] >= 50
+
+    lead = await owner.fetchrow(
+        "SELECT * FROM leads WHERE site_id = $1 AND session_id = $2", live_site.id, sid
+    )
+    assert lead is not None
+    assert (lead["form_type"], lead["name"], lead["email"], lead["message"]) == (
+        "quote",
+        "Ada Lovelace",
+        "ada@example.com",
+        "Please call back",
+    )
+    assert lead["external_lead_id"].startswith("tracker:")
+    assert (
+        await owner.fetchval("SELECT count(*) FROM leads WHERE site_id = $1", live_site.id) == 1
+    )  # the form's post, resent after the unload, is one lead
+    link = await owner.fetchrow(
+        "SELECT * FROM identity_links WHERE site_id = $1 AND kind = 'email'", live_site.id
+    )
+    assert link is not None and link["value"] == "ada@example.com"
