@@ -224,6 +224,27 @@ async def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit("server did not start")
 
 
+def cpu_seconds(server_pid: int, data_dir: Path) -> tuple[float, float]:
+    """CPU time used so far by the leadtrail process and by the embedded PostgreSQL's
+    processes: a figure that, unlike throughput, other load on the machine barely moves."""
+    server = psutil.Process(server_pid).cpu_times()
+    pg = 0.0
+    for proc in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+        if proc.info["name"] == "postgres" and str(data_dir) in " ".join(
+            proc.info["cmdline"] or []
+        ):
+            pg += sum(proc.info["cpu_times"][:2])
+        elif proc.info["name"] == "postgres":
+            # backends show "postgres: user db ..." without the data dir: count them by parent
+            try:
+                parent = proc.parent()
+                if parent and str(data_dir) in " ".join(parent.cmdline()):
+                    pg += sum(proc.info["cpu_times"][:2])
+            except psutil.Error:
+                pass
+    return server.user + server.system, pg
+
+
 def rss_mb(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
 
@@ -301,9 +322,12 @@ async def main() -> None:
         run_wrk(f"{url}/api/sync", LUA_SINGLE, 3, args.connections)  # warm up
         peak_rss = rss_mb(server.pid)
 
+        cpu0 = cpu_seconds(server.pid, data_dir)
         single = run_wrk(f"{url}/api/sync", LUA_SINGLE, args.duration, args.connections)
+        cpu1 = cpu_seconds(server.pid, data_dir)
         peak_rss = max(peak_rss, rss_mb(server.pid))
         batch = run_wrk(f"{url}/api/sync", LUA_BATCH, args.duration, args.connections)
+        cpu2 = cpu_seconds(server.pid, data_dir)
         peak_rss = max(peak_rss, rss_mb(server.pid))
         paced = run_wrk(
             f"{url}/api/sync",
@@ -359,6 +383,17 @@ async def main() -> None:
     print(f"{'batch p50 / p99 ms (full load)':42} {batch.p50_ms:6.1f}/{batch.p99_ms:5.1f}")
     print(
         f"{'p50 / p99 ms at half load':42} {paced.p50_ms:6.1f}/{paced.p99_ms:5.1f}   ({paced.rps:,.0f} requests/s)"
+    )
+    single_cpu = [(b - a) / max(single.requests, 1) * 1e6 for a, b in zip(cpu0, cpu1, strict=True)]
+    batch_cpu = [
+        (b - a) / max(batch.requests * 20, 1) * 1e6 for a, b in zip(cpu1, cpu2, strict=True)
+    ]
+    results.update({"single_cpu_us_per_event": single_cpu, "batch_cpu_us_per_event": batch_cpu})
+    print(
+        f"{'CPU us/event, single (leadtrail / postgres)':42} {single_cpu[0]:6.0f} / {single_cpu[1]:4.0f}"
+    )
+    print(
+        f"{'CPU us/event, batches (leadtrail / postgres)':42} {batch_cpu[0]:6.0f} / {batch_cpu[1]:4.0f}"
     )
     print(f"{'server peak RSS MB':42} {peak_rss:12.0f}")
     print(

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     trusted_proxies: str = "127.0.0.1/32,::1/128"
     #: Most events the ingest writer commits in one transaction.
     ingest_max_batch_events: int = Field(default=5000, ge=1)
+    #: Concurrent writer transactions (batches in flight at once).
+    ingest_writers: int = Field(default=2, ge=1, le=16)
     #: Events waiting for the writer above which /api/sync answers 503 with Retry-After.
     ingest_max_pending_events: int = Field(default=50_000, ge=1)
     #: Seconds between passes of the background identity resolver; 0 turns it off.

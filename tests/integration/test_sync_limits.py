@@ -30,6 +30,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         sync_ip_rate_limit="5/minute",
         sync_site_rate_limit="1000/minute",
         ingest_max_pending_events=5,
+        ingest_writers=1,  # one batch in flight: the buffer fills deterministically
     )
 
 

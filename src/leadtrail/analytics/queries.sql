@@ -4,15 +4,9 @@
 -- ---------------------------------------------------------------------------------------
 -- Rollup maintenance (run as the writer, one site per transaction)
 
--- name: changed_hours
--- Hours (UTC) holding sessions that changed since a moment, for every site.
-SELECT site_id, date_trunc('hour', created_at, 'UTC') AS hour
-FROM sessions
-WHERE last_seen_at >= $1
-GROUP BY 1, 2
-
 -- name: drain_dirty
--- Hours marked by the trigger on sessions.canonical_user_id, removed as they are read.
+-- Hours marked by the ingest writer (every session it touched) and by the trigger on
+-- sessions.canonical_user_id (person changes), removed as they are read.
 DELETE FROM leadtrail.rollup_dirty RETURNING site_id, hour
 
 -- name: mark_dirty

@@ -39,9 +39,6 @@ logger = logging.getLogger(__name__)
 Q = load(__package__)
 
 DIM_NAMES = list(DIMENSIONS)
-#: Sessions whose last_seen_at is this much older than the previous pass are looked at
-#: again: covers writer transactions that committed after the pass read.
-MARGIN = timedelta(minutes=2)
 #: Hours re-aggregated per transaction (keeps transactions short during a backfill).
 CHUNK_HOURS = 168
 SETTLE_EVERY = timedelta(hours=1)
@@ -122,12 +119,13 @@ class Rollups:
             done += await self.rebuild(row["id"])
             await self._record(row["id"], backfilled=started, scanned=started, settled=started)
 
-        since = progress["scanned_to"] if progress else None
-        settled = progress["settled_at"] if progress else None
-        if since is not None:
+        if progress is not None and progress["scanned_to"] is not None:
+            settled = progress["settled_at"]
             settle = settled is None or started - settled >= SETTLE_EVERY
-            since = min(since - MARGIN, started - self._settle) if settle else since - MARGIN
-            done += await self._refresh_changed(since, skip={r["id"] for r in fresh})
+            done += await self._refresh_changed(
+                skip={r["id"] for r in fresh},
+                settle_since=started - self._settle if settle else None,
+            )
             async with self._db.system() as conn:
                 await conn.execute(
                     "UPDATE leadtrail.rollup_progress SET scanned_to = $1"
@@ -137,14 +135,32 @@ class Rollups:
                 )
         return done
 
-    async def _refresh_changed(self, since: datetime, skip: set[UUID]) -> int:
+    async def _refresh_changed(self, *, skip: set[UUID], settle_since: datetime | None) -> int:
+        """Hours the writer and the person-change trigger marked; on a settle pass also every
+        hour of the last ``settle_hours`` (a safety net for anything unmarked)."""
         async with self._db.system() as conn:
             dirty = await conn.fetch(Q.drain_dirty)
-            rows = await conn.fetch(Q.changed_hours, since)
+            sites = (
+                [
+                    r["site_id"]
+                    for r in await conn.fetch(
+                        "SELECT site_id FROM leadtrail.rollup_progress WHERE backfilled_at IS NOT NULL"
+                    )
+                ]
+                if settle_since is not None
+                else []
+            )
         by_site: dict[UUID, set[datetime]] = defaultdict(set)
-        for row in [*dirty, *rows]:
+        for row in dirty:
             if row["site_id"] not in skip:
                 by_site[row["site_id"]].add(row["hour"])
+        upper = datetime.now(UTC) + timedelta(days=2)
+        for site_id in sites:
+            if site_id in skip:
+                continue
+            async with self._db.transaction(_claims(site_id)) as conn:
+                rows = await conn.fetch(Q.session_hours, site_id, settle_since, upper)
+            by_site[site_id].update(r["hour"] for r in rows)
         marked: dict[UUID, list[datetime]] = defaultdict(list)
         for row in dirty:
             marked[row["site_id"]].append(row["hour"])
@@ -153,7 +169,7 @@ class Rollups:
             try:
                 done += await self.refresh(site_id, hours)
             except BaseException:
-                # keep what the trigger marked for the next pass
+                # keep what was marked for the next pass
                 async with self._db.system() as conn:
                     for other, left in marked.items():
                         await conn.execute(Q.mark_dirty, other, left)

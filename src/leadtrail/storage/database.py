@@ -30,6 +30,8 @@ Connection = asyncpg.Connection
 Record = asyncpg.Record
 UniqueViolation = asyncpg.UniqueViolationError
 PostgresError = asyncpg.PostgresError
+#: the driver's own errors (connection closed, operation in progress, ...)
+DriverError = asyncpg.InterfaceError
 APP_ROLE = "leadtrail_app"
 MIN_SERVER_VERSION = 150000
 
@@ -84,9 +86,12 @@ class Database:
         app_pool: asyncpg.Pool,
         dsn: str,
         embedded: EmbeddedPostgres | None,
+        app_login: tuple[str, str | None] | None = None,
     ) -> None:
         self._system_pool = system_pool
         self._app_pool = app_pool
+        #: how request-path connections log in: (dsn, role to SET ROLE to, if any)
+        self._app_login = app_login or (dsn, APP_ROLE)
         self.dsn = dsn
         self.embedded = embedded
 
@@ -137,16 +142,14 @@ class Database:
             system_pool = await _pool(dsn, settings)
             if app_dsn is None and embedded is not None:
                 app_dsn = embedded.dsn(user=APP_ROLE)
-            if app_dsn is not None:
-                app_pool = await _pool(app_dsn, settings)
-            else:
-                # One URL only: log in as its user and drop to leadtrail_app for the session.
-                app_pool = await _pool(dsn, settings, role=APP_ROLE)
+            # With one URL only: log in as its user and drop to leadtrail_app for the session.
+            app_login = (app_dsn, None) if app_dsn is not None else (dsn, APP_ROLE)
+            app_pool = await _pool(app_login[0], settings, role=app_login[1])
         except BaseException:
             if embedded is not None:
                 await asyncio.to_thread(embedded.stop)
             raise
-        return cls(system_pool, app_pool, dsn, embedded)
+        return cls(system_pool, app_pool, dsn, embedded, app_login)
 
     async def close(self) -> None:
         await asyncio.gather(self._app_pool.close(), self._system_pool.close())
@@ -158,17 +161,19 @@ class Database:
     @asynccontextmanager
     async def transaction(self, claims: Claims) -> AsyncIterator[asyncpg.Connection]:
         """A transaction running as ``claims``: RLS and the role's grants apply."""
-        async with self._app_pool.acquire() as conn:
-            # One round trip opens the transaction and switches identity.
-            await conn.execute("BEGIN; " + claims.set_local_sql())
-            try:
-                yield conn
-            except BaseException:
-                if not conn.is_closed():
-                    await conn.execute("ROLLBACK")
-                raise
-            else:
-                await conn.execute("COMMIT")
+        async with self._app_pool.acquire() as conn, transaction_on(conn, claims) as tx:
+            yield tx
+
+    async def app_connection(self) -> asyncpg.Connection:
+        """A dedicated request-path connection (logged in like the app pool), made in the
+        calling event loop: the ingest writer runs its own loop in a thread. Use it only
+        through ``transaction_on``."""
+        dsn, role = self._app_login
+        conn = await _connect(dsn)
+        if role is not None:
+            await conn.execute(f"SET ROLE {role}")
+        await _init_connection(conn)
+        return conn
 
     @asynccontextmanager
     async def system(self) -> AsyncIterator[asyncpg.Connection]:
@@ -194,6 +199,23 @@ class Database:
     async def ensure_partitions(self, months_ahead: int) -> int:
         async with self.system() as conn:
             return int(await conn.fetchval("SELECT leadtrail.ensure_partitions($1)", months_ahead))
+
+
+@asynccontextmanager
+async def transaction_on(
+    conn: asyncpg.Connection, claims: Claims, setup: str = ""
+) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction on ``conn`` running as ``claims``. ``setup`` (trusted SQL) runs in the
+    same round trip that opens the transaction and switches identity."""
+    await conn.execute("BEGIN; " + claims.set_local_sql() + (f"; {setup}" if setup else ""))
+    try:
+        yield conn
+    except BaseException:
+        if not conn.is_closed():
+            await conn.execute("ROLLBACK")
+        raise
+    else:
+        await conn.execute("COMMIT")
 
 
 async def _connect(dsn: str) -> asyncpg.Connection:

@@ -45,6 +45,7 @@ def build_services(settings: Settings, db: Database) -> Services:
         db,
         max_batch_events=settings.ingest_max_batch_events,
         max_pending_events=settings.ingest_max_pending_events,
+        workers=settings.ingest_writers,
     )
     svc = Services(
         settings=settings,

@@ -66,9 +66,10 @@ async function route() {
         h("code", {}, "leadtrail sites create"), ".")));
     return;
   }
+  const site = state.site;
   const ctx = {
     root: main,
-    site: state.site,
+    site,
     features: state.session.features,
     socket: state.socket,
     args,
@@ -81,7 +82,8 @@ async function route() {
   } catch (err) {
     mount(main, h("section", { class: "panel error" }, h("h1", {}, "Something went wrong"), h("p", {}, err.message)));
   }
-  document.title = `${module.title || "leadtrail"} · ${state.site.name} · leadtrail`;
+  // The session may have ended while the page rendered (logout): name the page it showed.
+  document.title = `${module.title || "leadtrail"} · ${site.name} · leadtrail`;
 }
 
 function chooseSite(id) {

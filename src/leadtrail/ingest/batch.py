@@ -1,0 +1,173 @@
+"""One group-commit transaction: a batch of requests' events and their sessions.
+
+Runs in the ingest writer's thread (see ``writer.py``) on that thread's own connection.
+Events are COPYed into a temporary staging table and moved with one ``INSERT ... ON
+CONFLICT DO NOTHING`` (PostgreSQL refuses COPY into a table with row-level security, and
+the writer runs as ``leadtrail_writer`` under RLS); sessions are upserted with one ordered
+statement; session counters add only the events the INSERT really added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from leadtrail.ingest import metrics
+from leadtrail.ingest.events import Landing, PreparedEvent, landing, month_of
+from leadtrail.ingest.first_touch import ADS_ASSISTED, attribution_label
+from leadtrail.ingest.records import EVENT_COLUMNS, SESSION_COLUMNS, event_record, session_record
+from leadtrail.ingest.referrer import is_google
+from leadtrail.ingest.session_state import SessionCache, SessionKey, SessionState
+from leadtrail.storage import Claims, Connection, DbRole
+from leadtrail.storage.database import transaction_on
+from leadtrail.storage.queries import load
+
+QUERIES = load("leadtrail.ingest")
+NAME = "ingest-writer"
+
+#: a session older than this is not looked up: its next event starts a new one
+MAX_SESSION_AGE = timedelta(days=31)
+
+
+@dataclass
+class _SessionWork:
+    key: SessionKey
+    events: list[PreparedEvent] = field(default_factory=list)
+    state: SessionState | None = None
+    landing: Landing | None = None
+    fingerprint: str | None = None
+
+
+class BatchWriter:
+    """Writes batches; remembers recently written sessions between them."""
+
+    def __init__(self, sessions: SessionCache) -> None:
+        self.sessions = sessions
+
+    async def write(self, conn: Connection, events: list[PreparedEvent]) -> dict[SessionKey, int]:
+        """Write ``events`` in one transaction on ``conn``; return session lead scores."""
+        work: dict[SessionKey, _SessionWork] = {}
+        for event in events:
+            entry = work.get(event.session_key)
+            if entry is None:
+                entry = work[event.session_key] = _SessionWork(event.session_key)
+            entry.events.append(event)
+        site_ids = tuple(sorted({key[0] for key in work}))
+        claims = Claims(role=DbRole.WRITER, sub=NAME, site_ids=site_ids)
+        setup = "SET LOCAL client_min_messages = warning; " + QUERIES.create_stages
+        async with transaction_on(conn, claims, setup):
+            await self._resolve_sessions(conn, work)
+            inserted = await self._insert_events(conn, work)
+            scores = await self._upsert_sessions(conn, work, inserted)
+        for entry in work.values():
+            assert entry.state is not None
+            entry.state.lead_score = scores.get(entry.key, entry.state.lead_score)
+            self.sessions.put(entry.key, entry.state)
+        metrics.EVENTS_STORED.inc(len(inserted))
+        metrics.EVENTS_DUPLICATE.inc(len(events) - len(inserted))
+        return scores
+
+    async def _resolve_sessions(
+        self, conn: Connection, work: dict[SessionKey, _SessionWork]
+    ) -> None:
+        """Known state for every session of the batch: from the cache, the table, or new."""
+        missing: list[_SessionWork] = []
+        for entry in work.values():
+            entry.events.sort(key=lambda e: e.created_at)
+            entry.fingerprint = next((e.fingerprint for e in entry.events if e.fingerprint), None)
+            entry.state = self.sessions.get(entry.key)
+            if entry.state is None:
+                missing.append(entry)
+        if not missing:
+            return
+        earliest = min(e.events[0].created_at for e in missing) - MAX_SESSION_AGE
+        rows = await conn.fetch(
+            QUERIES.find_sessions,
+            [e.key[0] for e in missing],
+            [e.key[1] for e in missing],
+            month_of(earliest),
+        )
+        found = {(r["site_id"], r["id"]): r for r in rows}
+        with_fp = [e for e in missing if e.fingerprint]
+        ad_fingerprints: set[tuple[UUID, str]] = set()
+        if with_fp:
+            ad_rows = await conn.fetch(
+                QUERIES.ad_fingerprints,
+                [e.key[0] for e in with_fp],
+                [e.fingerprint for e in with_fp],
+                [e.key[1] for e in with_fp],
+            )
+            ad_fingerprints = {(r["site_id"], r["fingerprint"]) for r in ad_rows}
+        for entry in missing:
+            returning = (entry.key[0], entry.fingerprint) in ad_fingerprints
+            row = found.get(entry.key)
+            if row is not None:
+                entry.state = SessionState(
+                    created_month=row["created_month"],
+                    google_referrer=is_google(row["referrer"]),
+                    returning_ad_user=returning or row["attribution_source"] == ADS_ASSISTED,
+                    attribution=row["attribution_source"]
+                    or attribution_label(
+                        has_click_id=row["has_click_id"], returning_ad_user=returning
+                    ),
+                    lead_score=row["lead_score"],
+                )
+            else:
+                entry.landing = landing(entry.events[0])
+                entry.state = SessionState(
+                    created_month=month_of(entry.events[0].created_at),
+                    google_referrer=is_google(entry.landing.referrer),
+                    returning_ad_user=returning,
+                    attribution=attribution_label(
+                        has_click_id=entry.landing.has_click_id, returning_ad_user=returning
+                    ),
+                    lead_score=0,
+                )
+
+    async def _insert_events(
+        self, conn: Connection, work: dict[SessionKey, _SessionWork]
+    ) -> set[UUID]:
+        """Stage every event, insert the ones not stored yet; return the ids really added."""
+        records: list[tuple[Any, ...]] = []
+        seen: set[UUID] = set()
+        for entry in work.values():
+            assert entry.state is not None
+            for event in entry.events:
+                if event.id not in seen:  # the same event twice in one batch counts once
+                    seen.add(event.id)
+                    records.append(event_record(event, entry.state, entry.fingerprint))
+        await conn.copy_records_to_table("event_stage", records=records, columns=EVENT_COLUMNS)
+        rows = await conn.fetch(QUERIES.insert_events)
+        return {r["id"] for r in rows}
+
+    async def _upsert_sessions(
+        self, conn: Connection, work: dict[SessionKey, _SessionWork], inserted: set[UUID]
+    ) -> dict[SessionKey, int]:
+        records: list[tuple[Any, ...]] = []
+        untouched: list[_SessionWork] = []
+        for entry in work.values():
+            new = [e for e in entry.events if e.id in inserted]
+            if not new:
+                untouched.append(entry)
+                continue
+            assert entry.state is not None
+            records.append(session_record(new, entry.state, entry.landing, entry.fingerprint))
+        scores: dict[SessionKey, int] = {}
+        if records:
+            await conn.copy_records_to_table(
+                "session_stage", records=records, columns=SESSION_COLUMNS
+            )
+            for row in await conn.fetch(QUERIES.upsert_sessions):
+                scores[(row["site_id"], row["id"])] = row["lead_score"]
+        if untouched:
+            rows = await conn.fetch(
+                QUERIES.session_scores,
+                [e.key[0] for e in untouched],
+                [e.key[1] for e in untouched],
+                [e.state.created_month if e.state else None for e in untouched],
+            )
+            for row in rows:
+                scores[(row["site_id"], row["id"])] = row["lead_score"]
+        return scores
