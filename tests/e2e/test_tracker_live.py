@@ -8,6 +8,7 @@ answered every item, and the server answers only after commit.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -151,11 +152,26 @@ async def test_a_visit_lands_in_postgresql(
     eids = [e["client_event_id"] for e in events]
     assert len(eids) == len(set(eids)) and all(eids)
     assert session["event_count"] == len(events)
-    # Scores: per event in metadata, the session keeps the highest, a call scores ≥ 50.
-    scores = {e["client_event_id"]: e["lead_score"] for e in events}
-    assert session["lead_score"] == max(scores.values())
-    call = next(e for e in events if e["event_action"] == "phone_call")
-    assert call["lead_score"] >= 50
+    # Scores, the seeds' rules: the visit came from Google (+5 on every event), first visit
+    # of this fingerprint (no returning-ad-user bonus).
+    per_action = {
+        "view": 5, "hover_intent": 10 + 15 + 5, "phone_call": 50 + 5, "form_start": 10 + 5,
+        "form_submit": 50 + 5, "session_end": 5, "heartbeat": 5,
+    }  # fmt: skip
+    per_depth = {25: 10 + 5, 50: 10 + 10 + 5, 75: 10 + 10 + 5, 90: 10 + 20 + 5}
+    for e in events:
+        wanted_score = (
+            per_depth[int(e["event_value"])]
+            if e["event_action"] == "scroll_depth"
+            else per_action.get(e["event_action"])
+        )
+        if wanted_score is not None:
+            assert e["lead_score"] == wanted_score, (e["event_action"], e["event_value"])
+        meta = json.loads(e["metadata"])
+        assert meta["lead_score"] == e["lead_score"]
+        assert meta["attribution_source"] == "First Click (Paid)"
+        assert meta["device_info"]["browser"] == "Chrome" and "geo_info" in meta
+    assert session["lead_score"] == max(e["lead_score"] for e in events) == 55
 
     lead = await owner.fetchrow(
         "SELECT * FROM leads WHERE site_id = $1 AND session_id = $2", live_site.id, sid

@@ -119,6 +119,8 @@ async def handle(scope: Scope, receive: Receive, send: Send, ingest: IngestServi
     if origin and allowed:
         extra.append((b"access-control-allow-origin", origin.encode("latin-1")))
         extra.append((b"vary", b"Origin"))
+        # lets the tracker read Retry-After on 429/503 and back off as told
+        extra.append((b"access-control-expose-headers", b"Retry-After"))
     await _respond(send, status, body, extra)
     return status
 
