@@ -356,6 +356,7 @@ async def test_cors(client: httpx.AsyncClient, site: Site, owner: asyncpg.Connec
         ok.status_code == 200
         and ok.headers["access-control-allow-origin"] == "https://www.shop.example"
     )
+    assert ok.headers["access-control-expose-headers"] == "Retry-After"
     partner = await post(client, event(site, uuid.uuid4()), origin="https://app.partner.example")
     assert partner.status_code == 200
     refused = await post(client, event(site, uuid.uuid4()), origin="https://evil.example")
