@@ -40,6 +40,33 @@ async def test_resolver_links_sessions_of_one_fingerprint(db: Database, tenant: 
     assert row["total_sessions"] == 2 and row["is_returning_visitor"] and row["total_actions"] == 6
 
 
+async def test_totals_follow_later_activity_of_a_resolved_session(
+    db: Database, tenant: Tenant
+) -> None:
+    session = await add_session(db, tenant.site_id, fingerprint="fp-busy-reader")
+    await resolve_all(db)
+    person = await person_of(db, tenant.site_id, session)
+    # The ingest writer adds events to the session later: its triggers mark the person, the
+    # resolver's next pass refreshes the totals.
+    async with db.system() as conn:
+        await conn.execute(
+            "UPDATE sessions SET event_count = event_count + 7 WHERE site_id = $1 AND id = $2",
+            tenant.site_id,
+            session,
+        )
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM leadtrail.people_dirty WHERE site_id = $1 AND canonical_user_id = $2",
+                tenant.site_id,
+                person,
+            )
+            == 1
+        )
+    await resolve_all(db)
+    [row] = await fetch(db, "SELECT total_actions FROM canonical_users WHERE id = $1", person)
+    assert row["total_actions"] == 3 + 7
+
+
 async def test_identical_phones_from_two_networks_at_once_are_split(
     db: Database, tenant: Tenant
 ) -> None:

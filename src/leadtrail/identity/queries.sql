@@ -212,12 +212,9 @@ WHERE cu.site_id = $1 AND cu.id = n.id
        n.converted_to_lead, n.lead_id, n.primary_ip_address, n.primary_location,
        n.country_code, n.region, n.city, n.browser, n.os, n.device, n.referrer_type);
 
--- name: recently_active_users
--- People whose sessions ingest touched since the last pass (counters, last_seen_at).
-SELECT DISTINCT canonical_user_id
-FROM sessions
-WHERE site_id = $1 AND created_at > now() - interval '1 day' AND last_seen_at > $2
-  AND canonical_user_id IS NOT NULL;
+-- name: take_dirty_people
+-- People whose sessions changed since the last pass (marked by the sessions triggers).
+DELETE FROM leadtrail.people_dirty WHERE site_id = $1 RETURNING canonical_user_id;
 
 -- name: merge_sessions
 WITH locked AS (

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -176,7 +176,6 @@ class IdentityResolver:
         self._interval = interval
         self._batch_size = batch_size
         self._task: asyncio.Task[None] | None = None
-        self._since: dict[UUID, datetime] = {}
         self._wake = asyncio.Event()
 
     async def start(self) -> None:
@@ -224,14 +223,11 @@ class IdentityResolver:
         return total
 
     async def _refresh_active(self, site_id: UUID) -> None:
-        now = datetime.now(UTC)
-        since = self._since.get(site_id, now - timedelta(minutes=10))
+        """Recompute the totals of people whose sessions changed (marked by triggers)."""
 
         async def work(conn: Connection) -> None:
-            ids = [r[0] for r in await conn.fetch(Q.recently_active_users, site_id, since)]
+            ids = sorted(r[0] for r in await conn.fetch(Q.take_dirty_people, site_id))
             for start in range(0, len(ids), 500):
                 await graph.refresh_users(conn, site_id, ids[start : start + 500])
 
         await tx.run(self._db, writer_claims(site_id), work)
-        # A little overlap: sessions updated while this pass ran are seen again next time.
-        self._since[site_id] = now - timedelta(seconds=5)
