@@ -99,7 +99,7 @@ def test_concurrent_migrate_processes_on_a_fresh_embedded_data_dir(
                 str(binaries_dir() / "psql"),
                 dsn,
                 "-tAc",
-                "SELECT version || ':' || count(*) FROM leadtrail.schema_migrations GROUP BY version ORDER BY 1",
+                "SELECT version || ':' || count(*) FROM leadtrail.schema_migrations GROUP BY version ORDER BY version",
             ],
             capture_output=True,
             text=True,

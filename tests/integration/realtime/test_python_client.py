@@ -63,6 +63,7 @@ async def test_insert_and_update_on_partitioned_events_arrive_as_events(
     # default replica identity on the hot partitioned table: the old key
     assert udata["old_record"] == {
         "site_id": str(tenants.site_a),
+        "session_id": record["session_id"],
         "id": str(event_id),
         "session_month": this_month().isoformat(),
     }
