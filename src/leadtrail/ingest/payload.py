@@ -140,7 +140,7 @@ def _has_nul(value: str) -> bool:
     return "\x00" in value
 
 
-_SUSPICIOUS_NUMBER = re.compile(rb"\d{19}|[eE][+-]?\d{3}")
+_SUSPICIOUS_NUMBER = re.compile(rb"\d(?:\d{18}|[eE][+-]?\d{3})")
 
 
 @dataclass(frozen=True, slots=True)
