@@ -140,7 +140,7 @@ def _has_nul(value: str) -> bool:
     return "\x00" in value
 
 
-_SUSPICIOUS_NUMBER = re.compile(rb"\d(?:\d{18}|[eE][+-]?\d{3})")
+_SUSPICIOUS_NUMBER = re.compile(rb"\d{19}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +148,9 @@ class BodyFacts:
     """Cheap facts about the raw body that let per-event checks skip work.
 
     A NUL can only reach a decoded string through the escape ``\u0000`` (raw control
-    characters are invalid JSON), and an out-of-range number needs 19+ digits or a
-    3-digit exponent; when the body has neither, no value needs those checks.
+    characters are invalid JSON), and an integer beyond 64 bits needs 19+ digits (a float
+    with a huge exponent becomes infinity, which is stored as null); when the body has
+    neither, no value needs those checks.
     """
 
     size: int

@@ -73,18 +73,31 @@ def click_ids_from(params: dict[str, str]) -> dict[str, str]:
     return {k: params[k] for k in CLICK_ID_KEYS if params.get(k)}
 
 
-def _search(host: str, referrer: str) -> tuple[str, str | None] | None:
+@lru_cache(maxsize=4096)
+def _engine_for(host: str) -> dict[str, Any] | None:
+    """The search engine a referrer host belongs to (cached: hosts repeat endlessly)."""
     for engine in _sources()["search"]:
         domain = engine.get("domain")
         prefix = engine.get("prefix")
         # A prefix ("google.") matches the engine under any country suffix, not subdomains
         # such as mail.google.com.
-        hit = (domain and _matches(host, domain)) or (prefix and host.startswith(prefix))
-        if hit:
-            params = query_params(referrer)
-            query = next((params[p] for p in engine["params"] if params.get(p)), None)
-            return engine["name"], query
+        if (domain and _matches(host, domain)) or (prefix and host.startswith(prefix)):
+            return engine  # type: ignore[no-any-return]
     return None
+
+
+@lru_cache(maxsize=4096)
+def _listed(host: str, kind: str) -> bool:
+    return any(_matches(host, d) for d in _sources()[kind])
+
+
+def _search(host: str, referrer: str) -> tuple[str, str | None] | None:
+    engine = _engine_for(host)
+    if engine is None:
+        return None
+    params = query_params(referrer)
+    query = next((params[p] for p in engine["params"] if params.get(p)), None)
+    return engine["name"], query
 
 
 def classify(
@@ -117,7 +130,7 @@ def classify(
     if found is not None:
         engine, query = found
         return Source("search", host, engine, query)
-    if medium in data["social_mediums"] or any(_matches(host, d) for d in data["social"]):
+    if medium in data["social_mediums"] or _listed(host, "social"):
         return Source("social", host)
     path_host = f"{host}{urlsplit(referrer or '').path}"
     if any(
