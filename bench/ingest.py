@@ -269,6 +269,13 @@ async def main() -> None:
     parser.add_argument("--duration", type=int, default=15, help="seconds per phase")
     parser.add_argument("--connections", type=int, default=256)
     parser.add_argument("--copy-rows", type=int, default=200_000)
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="LEADTRAIL_X=VALUE",
+        help="extra setting for the server (repeatable), e.g. LEADTRAIL_REALTIME_ENABLED=false",
+    )
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="lt-bench-"))
@@ -278,6 +285,7 @@ async def main() -> None:
         "LEADTRAIL_DATA_DIR": str(data_dir), "LEADTRAIL_LOG_LEVEL": "warning",
         "LEADTRAIL_SYNC_IP_RATE_LIMIT": "100000000/minute", "LEADTRAIL_SYNC_SITE_RATE_LIMIT": "100000000/minute",
     })  # fmt: skip
+    env.update(dict(item.split("=", 1) for item in args.env))
     leadtrail = [sys.executable, "-m", "leadtrail"]
     subprocess.run([*leadtrail, "sites", "create", "Bench", "--domain", "bench.example", "--public-id", "bench"],
                    env=env, check=True, capture_output=True)  # fmt: skip
