@@ -127,6 +127,6 @@ SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE ronam
 SELECT site_id::text AS site_id, batch_end, data
 FROM leadtrail.realtime_log
 WHERE slot_name = $1 AND (batch_end, site_id) > ($2::timestamptz, $3::uuid)
-  AND batch_end <= $4 AND last_position > $5
+  AND first_position <= $4 AND last_position > $5
 ORDER BY batch_end, site_id
 LIMIT $6

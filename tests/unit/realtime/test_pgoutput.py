@@ -13,6 +13,7 @@ import pytest
 
 from leadtrail.realtime import pgoutput
 from leadtrail.realtime.changes import Assembler, format_position, parse_position
+from leadtrail.realtime.logformat import LogFormatError, Reader, split_by_site
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "pgoutput_v1.json"
 SITE = "11111111-1111-1111-1111-111111111111"
@@ -136,3 +137,33 @@ def test_since_parses_what_commit_timestamp_prints() -> None:
         parse_position("2026-11-03T10:00:00")  # no zone
     with pytest.raises(ValueError):
         parse_position("yesterday")
+
+
+def test_site_is_read_from_the_raw_message_as_a_full_decode_would() -> None:
+    for transaction in Assembler().take(rows()):
+        for raw in transaction.changes:
+            change = raw.decode()
+            row = change.row or {}
+            assert raw.site_id == row.get("site_id"), (change.type, change.table)
+            assert raw.table == change.table and raw.kind == change.type
+
+
+def test_the_replay_log_blob_gives_back_the_same_changes_per_site() -> None:
+    changes = [c for t in Assembler().take(rows()) for c in t.changes]
+    blobs = split_by_site(changes)
+    with_site = [c for c in changes if c.site_id is not None]
+    assert {b.site_id for b in blobs} == {SITE}
+    assert sum(b.count for b in blobs) == len(with_site)
+    (blob,) = blobs
+    assert (blob.first, blob.last) == (with_site[0].position, with_site[-1].position)
+    reader = Reader({})
+    again = list(reader.changes(blob.data(), SITE))
+    assert [c.position for c in again] == [c.position for c in with_site]
+    assert [c.decode().data_json for c in again] == [c.decode().data_json for c in with_site]
+    # each relation travels once per blob, before its first change
+    headers = [p for p in blob.parts if len(p) == 5 and p[:1] == b"R"]
+    assert len(headers) == len({c.codec.relation_id for c in with_site})
+    with pytest.raises(LogFormatError):
+        list(reader.changes(blob.data()[:-2], SITE))
+    with pytest.raises(LogFormatError):
+        list(reader.changes(b"Zxx", SITE))
