@@ -298,6 +298,16 @@ def _print_feed(feed: dict[str, float], seconds: float) -> None:
         f"ms per poll: peek {per_poll('peek'):.1f}, decode {per_poll('decode'):.1f}, "
         f"log {per_poll('log'):.1f}, dispatch {per_poll('dispatch'):.1f}"
     )
+    prefix = "leadtrail_realtime_dispatch_lag_seconds_bucket"
+    buckets = sorted(
+        (float(k.split('le="')[1].split('"')[0]), v)
+        for k, v in feed.items()
+        if k.startswith(prefix)
+    )
+    total = buckets[-1][1] if buckets else 0
+    if total:
+        shares = ", ".join(f"<= {le * 1000:g} ms {n / total:.0%}" for le, n in buckets[2:8])
+        print(f"feed: commit -> dispatch of each poll's oldest change: {shares}")
 
 
 def main() -> None:
@@ -379,8 +389,10 @@ def main() -> None:
         writer.start()
         written = wout.get()
         write_seconds = time.monotonic() - t0
-        results = [out.get() for _ in procs]
+        time.sleep(0.5)  # the feed's last polls
         feed = {k: v - before.get(k, 0.0) for k, v in _feed_metrics(port).items()}
+        feed_seconds = time.monotonic() - t0
+        results = [out.get() for _ in procs]
         for p in [*procs, writer]:
             p.join()
         count = sum(r["count"] for r in results)
@@ -431,7 +443,7 @@ def main() -> None:
         f"{_pct(blat, 0.5):>9.1f}{_pct(blat, 0.99):>9.1f}"
     )
     if feed:
-        _print_feed(feed, write_seconds)
+        _print_feed(feed, feed_seconds)
     if blat and lat:
         print(
             f"ratio leadtrail/baseline: p50 {statistics.median(lat) / statistics.median(blat):.1f}x"

@@ -17,7 +17,8 @@ pgoutput uses.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import struct
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import orjson
 
 from leadtrail.realtime import pgoutput
-from leadtrail.realtime.values import PgType, to_json, type_of
+from leadtrail.realtime.values import PgType, iso_timestamptz, to_json, type_of
 
 ONE_MICROSECOND = timedelta(microseconds=1)
 EVENTS = ("INSERT", "UPDATE", "DELETE")
@@ -75,16 +76,84 @@ class Change:
         return self.old_record if self.type == "DELETE" else self.record
 
 
-def _converter(types: Mapping[int, PgType], pg_type: PgType) -> Callable[[str], Any]:
+def _json_value(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # e.g. an integer beyond 64 bits
+        return text
+
+
+def column_converter(types: Mapping[int, PgType], pg_type: PgType) -> Callable[[str], Any]:
+    """The fastest function that gives ``to_json``'s answer for one column's type."""
+    name = pg_type.name
+    if name in ("text", "varchar", "bpchar", "uuid", "name", "char", "date", "inet", "cidr"):
+        return str
+    if name in ("int2", "int4", "int8", "oid"):
+        return int
+    if name == "bool":
+        return "t".__eq__
+    if name in ("json", "jsonb"):
+        return _json_value
+    if name == "timestamptz":
+        return iso_timestamptz
+
     def convert(text: str) -> Any:
         try:
             return to_json(types, pg_type, text)
         except ValueError:
             return text
 
-    if pg_type.name in ("text", "varchar", "bpchar", "uuid", "name", "char"):
-        return str
     return convert
+
+
+_second_text: dict[int, str] = {}
+
+
+def format_micros(micros: int) -> str:
+    """``format_position(from_micros(micros))``, computed once per second of positions."""
+    second, fraction = divmod(micros, 1_000_000)
+    prefix = _second_text.get(second)
+    if prefix is None:
+        if len(_second_text) > 4096:
+            _second_text.clear()
+        prefix = _second_text[second] = from_micros(second * 1_000_000).strftime(
+            "%Y-%m-%dT%H:%M:%S."
+        )
+    return f"{prefix}{fraction:06d}Z"
+
+
+_U16 = struct.Struct("!H")
+_I32 = struct.Struct("!i")
+
+
+def tuple_values(message: bytes, pos: int) -> tuple[list[pgoutput.Value], int]:
+    """pgoutput TupleData at ``pos``: the values (text, None, UNCHANGED) and the end."""
+    (count,) = _U16.unpack_from(message, pos)
+    pos += 2
+    values: list[pgoutput.Value] = []
+    append = values.append
+    size_at = _I32.unpack_from
+    try:
+        for _ in range(count):
+            kind = message[pos]
+            if kind == 0x74:  # 't'
+                (size,) = size_at(message, pos + 1)
+                start = pos + 5
+                pos = start + size
+                append(message[start:pos].decode())
+            elif kind == 0x6E:  # 'n'
+                pos += 1
+                append(None)
+            elif kind == 0x75:  # 'u'
+                pos += 1
+                append(pgoutput.UNCHANGED)
+            else:
+                raise pgoutput.DecodeError(f"unsupported tuple value kind {kind!r}")
+    except (IndexError, struct.error):
+        raise pgoutput.DecodeError("message ends early") from None
+    if pos > len(message):
+        raise pgoutput.DecodeError("message ends early")
+    return values, pos
 
 
 class TableCodec:
@@ -92,6 +161,7 @@ class TableCodec:
 
     __slots__ = (
         "columns",
+        "columns_fragment",
         "columns_json",
         "converters",
         "key_names",
@@ -110,15 +180,16 @@ class TableCodec:
         self.name = relation.name
         self.columns = tuple(c.name for c in relation.columns)
         pg_types = tuple(type_of(types, c.type_oid) for c in relation.columns)
-        self.converters = tuple(_converter(types, t) for t in pg_types)
+        self.converters = tuple(column_converter(types, t) for t in pg_types)
         self.columns_json = orjson.dumps(
             [{"name": n, "type": t.name} for n, t in zip(self.columns, pg_types, strict=True)]
         ).decode()
+        self.columns_fragment = orjson.Fragment(self.columns_json)
         self.key_names = tuple(c.name for c in relation.columns if c.is_key)
         #: where site_id is in a tuple; -1: the table has none (never delivered)
         self.site_index = self.columns.index("site_id") if "site_id" in self.columns else -1
 
-    def values(self, values: tuple[pgoutput.Value, ...]) -> dict[str, Any]:
+    def values(self, values: Sequence[pgoutput.Value]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, convert, value in zip(self.columns, self.converters, values, strict=False):
             if value is pgoutput.UNCHANGED:
@@ -126,7 +197,7 @@ class TableCodec:
             out[name] = None if value is None else convert(value)  # type: ignore[arg-type]
         return out
 
-    def old(self, values: tuple[pgoutput.Value, ...], key_only: bool) -> dict[str, Any]:
+    def old(self, values: Sequence[pgoutput.Value], key_only: bool) -> dict[str, Any]:
         """An old tuple; a key-only one carries NULLs for the other columns: drop them."""
         old = self.values(values)
         return {k: old[k] for k in self.key_names if k in old} if key_only else old
@@ -203,32 +274,43 @@ class RawChange:
     def decode(self) -> Change:
         """The Supabase payload (``data_json``) and the values filters look at."""
         codec = self.codec
-        message = pgoutput.decode(self.message)
-        record: dict[str, Any] | None
-        old: dict[str, Any] | None
-        if isinstance(message, pgoutput.Insert):
-            record, old = codec.values(message.new), None
-        elif isinstance(message, pgoutput.Delete):
-            record, old = None, codec.old(message.old, message.old_is_key_only)
-        elif isinstance(message, pgoutput.Update):
-            record = codec.values(message.new)
-            if message.old is not None:
-                old = codec.old(message.old, message.old_is_key_only)
-                if not message.old_is_key_only:
+        message = self.message
+        kind = self.kind
+        record: dict[str, Any] | None = None
+        old: dict[str, Any] | None = None
+        tag = message[5] if len(message) > 5 else 0
+        if kind == "INSERT":
+            if tag != 0x4E:
+                raise pgoutput.DecodeError("insert without a new tuple")
+            record = codec.values(tuple_values(message, 6)[0])
+        elif kind == "DELETE":
+            if tag not in (0x4B, 0x4F):
+                raise pgoutput.DecodeError("delete without an old tuple")
+            old = codec.old(tuple_values(message, 6)[0], tag == 0x4B)
+        else:
+            pos = 6
+            old_values: list[pgoutput.Value] | None = None
+            if tag in (0x4B, 0x4F):
+                old_values, pos = tuple_values(message, 6)
+                tag, pos = message[pos], pos + 1
+            if tag != 0x4E:
+                raise pgoutput.DecodeError("update without a new tuple")
+            record = codec.values(tuple_values(message, pos)[0])
+            if old_values is not None:
+                key_only = message[5] == 0x4B
+                old = codec.old(old_values, key_only)
+                if not key_only:
                     # REPLICA IDENTITY FULL: unchanged TOASTed values come from the old row.
                     for name, value in old.items():
                         record.setdefault(name, value)
             else:
                 old = {k: record[k] for k in codec.key_names if k in record}
-        else:
-            raise pgoutput.DecodeError("not a row change")
-        position = from_micros(self.position)
         data: dict[str, Any] = {
             "schema": codec.namespace,
             "table": codec.name,
-            "commit_timestamp": format_position(position),
-            "type": self.kind,
-            "columns": orjson.Fragment(codec.columns_json),
+            "commit_timestamp": format_micros(self.position),
+            "type": kind,
+            "columns": codec.columns_fragment,
             "errors": None,
         }
         if record is not None:
@@ -236,11 +318,11 @@ class RawChange:
         if old is not None:
             data["old_record"] = old
         return Change(
-            position=position,
+            position=from_micros(self.position),
             commit_lsn=self.commit_lsn,
             schema=codec.namespace,
             table=codec.name,
-            type=self.kind,
+            type=kind,
             site_id=self.site_id,
             record=record,
             old_record=old,

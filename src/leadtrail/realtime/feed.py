@@ -62,6 +62,8 @@ RECONNECT_SECONDS = 1.0
 #: replay log rows read per query
 REPLAY_PAGE = 200
 _NO_SITE = UUID(int=0)
+#: 2000-01-01 UTC in Unix seconds (positions count microseconds from it)
+PG_EPOCH_UNIX = 946_684_800
 
 
 def slot_name(database: str, node: str) -> str:
@@ -433,6 +435,8 @@ class ChangeFeed:
                     )
         before = hub.deliveries
         hub.dispatch(wanted, through=from_micros(changes[-1].position))
+        lag = time.time() - PG_EPOCH_UNIX - changes[0].position / 1e6
+        metrics.LAG_SECONDS.observe(max(0.0, lag))
         metrics.DECODED.inc(len(wanted))
         metrics.DELIVERIES.inc(hub.deliveries - before)
 

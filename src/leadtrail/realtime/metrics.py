@@ -5,7 +5,7 @@ Counted once per poll, not per change, so they cost nothing on the hot path.
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 POLLS = Counter("leadtrail_realtime_polls_total", "Change feed polls of the replication slot")
 CHANGES = Counter(
@@ -21,6 +21,11 @@ DELIVERIES = Counter(
 LOG_ROWS = Counter("leadtrail_realtime_log_rows_total", "Rows written to the replay log")
 LOG_BYTES = Counter(
     "leadtrail_realtime_log_bytes_total", "Bytes written to the replay log (before compression)"
+)
+LAG_SECONDS = Histogram(
+    "leadtrail_realtime_dispatch_lag_seconds",
+    "Per poll with changes: wall clock at dispatch minus the commit time of its oldest change",
+    buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
 PHASE_SECONDS = Counter(
     "leadtrail_realtime_poll_seconds_total",

@@ -12,8 +12,17 @@ import orjson
 import pytest
 
 from leadtrail.realtime import pgoutput
-from leadtrail.realtime.changes import Assembler, format_position, parse_position
+from leadtrail.realtime.changes import (
+    Assembler,
+    column_converter,
+    format_micros,
+    format_position,
+    from_micros,
+    parse_position,
+    to_micros,
+)
 from leadtrail.realtime.logformat import LogFormatError, Reader, split_by_site
+from leadtrail.realtime.values import BUILTIN, to_json
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "pgoutput_v1.json"
 SITE = "11111111-1111-1111-1111-111111111111"
@@ -167,3 +176,39 @@ def test_the_replay_log_blob_gives_back_the_same_changes_per_site() -> None:
         list(reader.changes(blob.data()[:-2], SITE))
     with pytest.raises(LogFormatError):
         list(reader.changes(b"Zxx", SITE))
+
+
+@pytest.mark.parametrize(
+    ("oid", "text"),
+    [
+        (23, "-42"),
+        (20, "9007199254740993"),
+        (16, "t"),
+        (16, "f"),
+        (3802, '{"a": [1, 2.5, null], "b": {"c": "d"}}'),
+        (3802, "123456789012345678901234567890"),
+        (1184, "2026-11-03 10:00:00.5+00"),
+        (1184, "2026-11-03 10:00:00+05:30"),
+        (1184, "infinity"),
+        (1114, "2026-11-03 10:00:00"),
+        (1700, "12.50"),
+        (1700, "NaN"),
+        (2950, "11111111-1111-1111-1111-111111111111"),
+        (1009, '{a,"b c",NULL}'),
+        (1082, "2026-11-01"),
+    ],
+)
+def test_column_converters_answer_like_to_json(oid: int, text: str) -> None:
+    pg_type = BUILTIN[oid]
+    try:
+        expected = to_json(BUILTIN, pg_type, text)
+    except ValueError:
+        expected = text
+    assert column_converter(BUILTIN, pg_type)(text) == expected
+
+
+def test_commit_timestamp_text_is_computed_like_format_position() -> None:
+    moment = datetime(2026, 11, 3, 10, 0, 59, 999_999, tzinfo=UTC)
+    for delta in (0, 1, 2):
+        micros = to_micros(moment) + delta
+        assert format_micros(micros) == format_position(from_micros(micros))
