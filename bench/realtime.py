@@ -271,6 +271,16 @@ async def _setup(dsn: str, sites: int, subscribers: int) -> tuple[list[str], lis
     return site_ids, public_ids, [keys[i % sites] for i in range(subscribers)]
 
 
+def _get(queue: Any, timeout: float, procs: list[Any]) -> Any:
+    """A result from a child process; if none comes (a child died), stop them all."""
+    try:
+        return queue.get(timeout=timeout)
+    except Exception:
+        for p in procs:
+            p.kill()
+        raise SystemExit("a benchmark process gave no result (see its traceback above)") from None
+
+
 def _feed_metrics(port: int) -> dict[str, float]:
     """The server's ``leadtrail_realtime_*`` counters (see realtime/metrics.py)."""
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
@@ -387,12 +397,12 @@ def main() -> None:
         before = _feed_metrics(port)
         t0 = time.monotonic()
         writer.start()
-        written = wout.get()
+        written = _get(wout, args.seconds + 120, [writer, *procs])
         write_seconds = time.monotonic() - t0
         time.sleep(0.5)  # the feed's last polls
         feed = {k: v - before.get(k, 0.0) for k, v in _feed_metrics(port).items()}
         feed_seconds = time.monotonic() - t0
-        results = [out.get() for _ in procs]
+        results = [_get(out, 120, procs) for _ in procs]
         for p in [*procs, writer]:
             p.join()
         count = sum(r["count"] for r in results)
@@ -421,7 +431,7 @@ def main() -> None:
     ]
     for p in bprocs:
         p.start()
-    bresults = [bout.get() for _ in bprocs]
+    bresults = [_get(bout, args.seconds + 120, [*bprocs, bserver]) for _ in bprocs]
     for p in [*bprocs, bserver]:
         p.join()
     bcount = sum(r["count"] for r in bresults)
