@@ -186,7 +186,10 @@ class ChangeFeed:
             self.hub.feed_problem = f"the change feed could not start: {exc}"
             logger.error("realtime: %s", self.hub.feed_problem)
             await self._close()
-            return
+            if not isinstance(exc, PostgresError | OSError | ConnectionError):
+                return  # e.g. wal_level is not logical: retrying will not help
+            # e.g. the backend of a killed predecessor still holds the replication origin
+            # for a moment: the loop opens again until it works.
         self._task = asyncio.create_task(self._run(), name="realtime-feed")
 
     async def stop(self) -> None:

@@ -5,6 +5,8 @@ The feed is driven by hand (``poll()``), so the test decides what each batch hol
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from uuid import UUID
@@ -13,7 +15,7 @@ import pytest
 
 from leadtrail.config import Settings
 from leadtrail.realtime.changes import Change
-from leadtrail.realtime.feed import ChangeFeed
+from leadtrail.realtime.feed import ChangeFeed, slot_name
 from leadtrail.realtime.hub import Hub
 from leadtrail.storage import Database
 from tests.integration.realtime.conftest import Tenants, insert_call, insert_event
@@ -124,3 +126,30 @@ async def test_restarted_feed_logs_nothing_twice(
             "SELECT sum(changes) FROM leadtrail.realtime_log WHERE slot_name = $1", feed.slot
         )
     assert total == 2
+
+
+async def test_feed_starts_once_its_origin_is_released(
+    db: Database, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After a SIGKILL the old backend may still hold the node's replication origin for a
+    moment: the feed reports the problem, retries, and runs once it is free."""
+    node = settings.model_copy(update={"realtime_node": "origintest"})
+    hub = Hub()
+    feed = ChangeFeed(node, db, hub)
+    async with db.owner_connection() as holder:
+        name = slot_name(await holder.fetchval("SELECT current_database()"), "origintest")
+        await holder.execute("SELECT pg_replication_origin_create($1)", name)
+        await holder.execute("SELECT pg_replication_origin_session_setup($1)", name)
+        with caplog.at_level(logging.ERROR, logger="leadtrail.realtime.feed"):
+            await feed.start()
+        assert hub.feed_problem is not None and "could not start" in hub.feed_problem
+        await holder.execute("SELECT pg_replication_origin_session_reset()")
+    try:
+        await asyncio.wait_for(feed.polled.wait(), 15)
+        assert hub.feed_problem is None
+    finally:
+        await feed.stop()
+        async with db.system() as conn:
+            await conn.execute("SELECT pg_drop_replication_slot($1)", name)
+            await conn.execute("DELETE FROM leadtrail.realtime_nodes WHERE slot_name = $1", name)
+            await conn.execute("SELECT pg_replication_origin_drop($1)", name)
