@@ -173,6 +173,9 @@ class ChangeFeed:
         self._last_upkeep = 0.0
         self._last_snapshot = 0.0
         self._can_log_snapshot = False
+        #: this connection writes under the node's replication origin
+        self._has_origin = False
+        #: peeks leave out transactions with an origin (only leadtrail's feeds have one)
         self._skip_origin = False
         #: set after each poll; tests and benchmarks await it
         self.polled = asyncio.Event()
@@ -237,12 +240,13 @@ class ChangeFeed:
         self._target = self._confirmed
         self.replay.floor = floor
         self._can_log_snapshot = bool(await conn.fetchval(Q.can_log_snapshot))
-        self._skip_origin = bool(await conn.fetchval(Q.can_use_origins))
-        if self._skip_origin:
+        self._has_origin = bool(await conn.fetchval(Q.can_use_origins))
+        if self._has_origin:
             # Everything this connection writes (the replay log) carries the origin, and
             # the peek leaves such transactions out before decoding their rows.
             await conn.execute(Q.create_origin, self.slot)
             await conn.execute(Q.use_origin, self.slot)
+            await self._check_origins()
         else:
             logger.warning(
                 "realtime: replication origins are unavailable (PostgreSQL 15, or no EXECUTE "
@@ -453,3 +457,18 @@ class ChangeFeed:
             self.replay.floor = row["pruned_through"]
         await drop_stale_slots(conn, self.slot, s.realtime_slot_max_idle)
         await self._load_catalog()
+        if self._has_origin:
+            await self._check_origins()
+
+    async def _check_origins(self) -> None:
+        """Skip origin-tagged transactions only while leadtrail's feeds are the only ones
+        tagging: rows that a subscription or a replication tool applies carry an origin
+        too, and must be delivered."""
+        foreign = int(await self._require_conn().fetchval(Q.foreign_origins))
+        skip = foreign == 0
+        if skip != self._skip_origin and not skip:
+            logger.warning(
+                "realtime: this database has replication origins of its own (a subscription?); "
+                "peeking every origin, so the replay log's writes are decoded too"
+            )
+        self._skip_origin = skip

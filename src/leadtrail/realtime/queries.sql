@@ -74,6 +74,11 @@ SELECT current_setting('server_version_num')::int >= 160000
    AND has_function_privilege('pg_replication_origin_session_setup(text)', 'EXECUTE')
    AND has_function_privilege('pg_replication_origin_create(text)', 'EXECUTE')
 
+-- name: foreign_origins
+-- Origins that are not a leadtrail feed's (a subscription, a replication tool): rows they
+-- apply carry an origin too, and a peek with origin 'none' would leave them out.
+SELECT count(*) FROM pg_replication_origin WHERE roname NOT LIKE 'leadtrail\_rt\_%'
+
 -- name: can_log_snapshot
 SELECT current_setting('server_version_num')::int >= 160000
    AND has_function_privilege('pg_log_standby_snapshot()', 'EXECUTE')
