@@ -175,8 +175,8 @@ class ChangeFeed:
         self._can_log_snapshot = False
         #: this connection writes under the node's replication origin
         self._has_origin = False
-        #: peeks leave out transactions with an origin (only leadtrail's feeds have one)
-        self._skip_origin = False
+        #: the database has replication origins besides leadtrail's (for the log message)
+        self._foreign_origins = False
         #: set after each poll; tests and benchmarks await it
         self.polled = asyncio.Event()
 
@@ -362,7 +362,7 @@ class ChangeFeed:
             self._last_snapshot = now
         confirm = self._target if self._target > self._confirmed else None
         t0 = clock()
-        rows = await conn.fetch(Q.poll, self.slot, confirm, snapshot, BATCH_ROWS, self._skip_origin)
+        rows = await conn.fetch(Q.poll, self.slot, confirm, snapshot, BATCH_ROWS, self._has_origin)
         t1 = clock()
         if confirm is not None:
             self._confirmed = confirm
@@ -461,14 +461,13 @@ class ChangeFeed:
             await self._check_origins()
 
     async def _check_origins(self) -> None:
-        """Skip origin-tagged transactions only while leadtrail's feeds are the only ones
-        tagging: rows that a subscription or a replication tool applies carry an origin
-        too, and must be delivered."""
-        foreign = int(await self._require_conn().fetchval(Q.foreign_origins))
-        skip = foreign == 0
-        if skip != self._skip_origin and not skip:
+        """Say when origin-tagged transactions stop being skipped: ``realtime_poll`` peeks
+        every origin while the database has origins other than leadtrail's feeds (rows that
+        a subscription or a replication tool applies carry one and must be delivered)."""
+        foreign = int(await self._require_conn().fetchval(Q.foreign_origins)) > 0
+        if foreign and not self._foreign_origins:
             logger.warning(
                 "realtime: this database has replication origins of its own (a subscription?); "
                 "peeking every origin, so the replay log's writes are decoded too"
             )
-        self._skip_origin = skip
+        self._foreign_origins = foreign

@@ -45,8 +45,10 @@ GRANT SELECT ON leadtrail.realtime_log TO leadtrail_analyst, leadtrail_admin;
 
 -- One poll of the feed in one round trip: confirm what the previous poll dispatched, write a
 -- running-xacts record (so the slot's restart point, and with it the WAL each peek decodes
--- again, stays close), then peek up to the current WAL position. The last row is that
--- position with data NULL: the slot may be confirmed up to it once the rows are handled.
+-- again, stays close), then peek up to the current WAL position, leaving out transactions
+-- written under a replication origin (the feed's own log writes) when `skip_origin`. The
+-- last row is that position with data NULL: the slot may be confirmed up to it once the
+-- rows are handled.
 CREATE FUNCTION leadtrail.realtime_poll(
     slot text, confirm bigint, snapshot boolean, max_changes integer, skip_origin boolean
 ) RETURNS TABLE (lsn bigint, data bytea)
@@ -61,6 +63,14 @@ BEGIN
         PERFORM pg_log_standby_snapshot();
     END IF;
     upto := pg_current_wal_lsn();
+    -- Rows applied under another origin (a subscription, an ETL tool) must be delivered:
+    -- skip origin-tagged transactions only while leadtrail's feeds are the only origins.
+    -- Checked after `upto`, with a newer snapshot, so an origin used by any transaction
+    -- committed before `upto` is seen.
+    IF skip_origin AND EXISTS (SELECT 1 FROM pg_replication_origin
+                               WHERE roname NOT LIKE 'leadtrail\_rt\_%') THEN
+        skip_origin := false;
+    END IF;
     IF skip_origin THEN
         RETURN QUERY
             SELECT (c.lsn - '0/0'::pg_lsn)::bigint, c.data
