@@ -36,12 +36,14 @@ class SiteBlob:
     last: int = 0
     count: int = 0
     parts: list[bytes] = field(default_factory=list)
-    _relations: set[int] = field(default_factory=set)
+    #: relation id -> the Relation message last written for it (a table altered during
+    #: the batch gets a new one, and the changes after it are read with it)
+    _relations: dict[int, bytes] = field(default_factory=dict)
 
     def add(self, change: RawChange) -> None:
         codec = change.codec
-        if codec.relation_id not in self._relations:
-            self._relations.add(codec.relation_id)
+        if self._relations.get(codec.relation_id) is not codec.raw:
+            self._relations[codec.relation_id] = codec.raw
             self.parts.append(_RELATION.pack(b"R", len(codec.raw)))
             self.parts.append(codec.raw)
         if not self.count:

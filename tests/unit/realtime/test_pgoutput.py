@@ -14,6 +14,8 @@ import pytest
 from leadtrail.realtime import pgoutput
 from leadtrail.realtime.changes import (
     Assembler,
+    RawChange,
+    TableCodec,
     column_converter,
     format_micros,
     format_position,
@@ -212,3 +214,24 @@ def test_commit_timestamp_text_is_computed_like_format_position() -> None:
     for delta in (0, 1, 2):
         micros = to_micros(moment) + delta
         assert format_micros(micros) == format_position(from_micros(micros))
+
+
+def test_a_table_altered_within_a_batch_is_read_back_with_each_definition() -> None:
+    first = next(c for t in Assembler().take(rows()) for c in t.changes if c.table == "t")
+    relation = pgoutput.decode(first.codec.raw)
+    assert isinstance(relation, pgoutput.Relation)
+    renamed_raw = first.codec.raw.replace(b"name\x00", b"nome\x00")
+    renamed = pgoutput.decode(renamed_raw)
+    assert isinstance(renamed, pgoutput.Relation)
+    later = RawChange(
+        first.position + 1,
+        first.commit_lsn,
+        TableCodec(renamed_raw, renamed, {}),
+        first.kind,
+        first.site_id,
+        first.message,
+    )
+    (blob,) = split_by_site([first, later])
+    back = list(Reader({}).changes(blob.data(), SITE))
+    assert [c.codec.columns[2] for c in back] == ["name", "nome"]
+    assert "nome" in (back[1].decode().record or {})
