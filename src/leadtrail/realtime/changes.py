@@ -356,9 +356,6 @@ class Assembler:
         if self.last_position is not None:
             self._last = to_micros(self.last_position)
 
-    def relations(self) -> dict[int, TableCodec]:
-        return self._tables
-
     def take(self, rows: Iterable[tuple[int, bytes]]) -> list[Transaction]:
         """Committed transactions completed by these rows, with their raw changes."""
         done: list[Transaction] = []
@@ -415,10 +412,6 @@ class Assembler:
         if out:
             self._last = position - 1
         return out
-
-    @property
-    def last_micros(self) -> int:
-        return self._last
 
     def feed(self, rows: Iterable[tuple[int, bytes]]) -> list[tuple[Transaction, list[Change]]]:
         """Like ``take``, with every change decoded (tests, tools)."""
