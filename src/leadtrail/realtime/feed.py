@@ -55,8 +55,12 @@ logger = logging.getLogger(__name__)
 Q = load(__package__)
 
 BATCH_ROWS = 5000
-#: seconds between running-xacts records written for the slot's restart point
+#: seconds between running-xacts records written for the slot's restart point while WAL
+#: is being written; when nothing else writes, one a second keeps the slot moving
 SNAPSHOT_SECONDS = 0.05
+IDLE_SNAPSHOT_SECONDS = 1.0
+#: WAL growth between two polls, beyond the feed's own records, that counts as busy
+BUSY_WAL_BYTES = 4096
 UPKEEP_SECONDS = 30.0
 RECONNECT_SECONDS = 1.0
 #: replay log rows read per query
@@ -173,6 +177,9 @@ class ChangeFeed:
         self._last_upkeep = 0.0
         self._last_snapshot = 0.0
         self._can_log_snapshot = False
+        #: the last poll saw changes or WAL written by others
+        self._busy = True
+        self._last_upto = 0
         #: this connection writes under the node's replication origin
         self._has_origin = False
         #: the database has replication origins besides leadtrail's (for the log message)
@@ -357,7 +364,11 @@ class ChangeFeed:
         conn = self._require_conn()
         clock = time.perf_counter
         now = asyncio.get_running_loop().time()
-        snapshot = self._can_log_snapshot and now - self._last_snapshot >= SNAPSHOT_SECONDS
+        since_snapshot = now - self._last_snapshot
+        snapshot = self._can_log_snapshot and (
+            since_snapshot >= IDLE_SNAPSHOT_SECONDS
+            or (self._busy and since_snapshot >= SNAPSHOT_SECONDS)
+        )
         if snapshot:
             self._last_snapshot = now
         confirm = self._target if self._target > self._confirmed else None
@@ -368,6 +379,8 @@ class ChangeFeed:
             self._confirmed = confirm
         upto = int(rows[-1]["lsn"])
         count = len(rows) - 1
+        self._busy = count > 0 or upto - self._last_upto > BUSY_WAL_BYTES
+        self._last_upto = upto
         try:
             done = self._assembler.take((r["lsn"], r["data"]) for r in rows[:count])
         except Exception:
