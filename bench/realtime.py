@@ -271,6 +271,55 @@ async def _setup(dsn: str, sites: int, subscribers: int) -> tuple[list[str], lis
     return site_ids, public_ids, [keys[i % sites] for i in range(subscribers)]
 
 
+def _get(queue: Any, timeout: float, procs: list[Any]) -> Any:
+    """A result from a child process; if none comes (a child died), stop them all."""
+    try:
+        return queue.get(timeout=timeout)
+    except Exception:
+        for p in procs:
+            p.kill()
+        raise SystemExit("a benchmark process gave no result (see its traceback above)") from None
+
+
+def _feed_metrics(port: int) -> dict[str, float]:
+    """The server's ``leadtrail_realtime_*`` counters (see realtime/metrics.py)."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("leadtrail_realtime_") and "_created" not in line:
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
+def _print_feed(feed: dict[str, float], seconds: float) -> None:
+    polls = max(1.0, feed.get("leadtrail_realtime_polls_total", 0.0))
+
+    def per_poll(phase: str) -> float:
+        key = f'leadtrail_realtime_poll_seconds_total{{phase="{phase}"}}'
+        return feed.get(key, 0.0) / polls * 1000
+
+    print(
+        f"feed: {polls / seconds:,.0f} polls/s, "
+        f"{feed.get('leadtrail_realtime_changes_total', 0) / seconds:,.0f} changes/s read "
+        f"(all tables), {feed.get('leadtrail_realtime_changes_decoded_total', 0) / seconds:,.0f}"
+        f"/s decoded; replay log {feed.get('leadtrail_realtime_log_rows_total', 0) / seconds:,.0f}"
+        f" rows/s, {feed.get('leadtrail_realtime_log_bytes_total', 0) / seconds / 1e6:.1f} MB/s; "
+        f"ms per poll: peek {per_poll('peek'):.1f}, decode {per_poll('decode'):.1f}, "
+        f"log {per_poll('log'):.1f}, dispatch {per_poll('dispatch'):.1f}"
+    )
+    prefix = "leadtrail_realtime_dispatch_lag_seconds_bucket"
+    buckets = sorted(
+        (float(k.split('le="')[1].split('"')[0]), v)
+        for k, v in feed.items()
+        if k.startswith(prefix)
+    )
+    total = buckets[-1][1] if buckets else 0
+    if total:
+        shares = ", ".join(f"<= {le * 1000:g} ms {n / total:.0%}" for le, n in buckets[2:8])
+        print(f"feed: commit -> dispatch of each poll's oldest change: {shares}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=100)
@@ -345,11 +394,15 @@ def main() -> None:
                     wout,
                 ),
             )
+        before = _feed_metrics(port)
         t0 = time.monotonic()
         writer.start()
-        written = wout.get()
+        written = _get(wout, args.seconds + 120, [writer, *procs])
         write_seconds = time.monotonic() - t0
-        results = [out.get() for _ in procs]
+        time.sleep(0.5)  # the feed's last polls
+        feed = {k: v - before.get(k, 0.0) for k, v in _feed_metrics(port).items()}
+        feed_seconds = time.monotonic() - t0
+        results = [_get(out, 120, procs) for _ in procs]
         for p in [*procs, writer]:
             p.join()
         count = sum(r["count"] for r in results)
@@ -378,7 +431,7 @@ def main() -> None:
     ]
     for p in bprocs:
         p.start()
-    bresults = [bout.get() for _ in bprocs]
+    bresults = [_get(bout, args.seconds + 120, [*bprocs, bserver]) for _ in bprocs]
     for p in [*bprocs, bserver]:
         p.join()
     bcount = sum(r["count"] for r in bresults)
@@ -399,6 +452,8 @@ def main() -> None:
         f"{'websockets.broadcast':24}{bcount:>12,}{bcount / write_seconds:>14,.0f}"
         f"{_pct(blat, 0.5):>9.1f}{_pct(blat, 0.99):>9.1f}"
     )
+    if feed:
+        _print_feed(feed, feed_seconds)
     if blat and lat:
         print(
             f"ratio leadtrail/baseline: p50 {statistics.median(lat) / statistics.median(blat):.1f}x"

@@ -20,6 +20,7 @@ from leadtrail.app import create_app
 from leadtrail.config import Settings
 from leadtrail.storage import Database, migrator
 from leadtrail.storage.embedded import EmbeddedPostgres
+from leadtrail.web.ws_protocol import CoalescingWebSocketsProtocol
 
 TEMPLATE = "lt_template"
 
@@ -131,7 +132,13 @@ async def server(db: Database, settings: Settings) -> AsyncIterator[LiveServer]:
     app = create_app(settings, database=db)
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        proxy_headers=False,
+        ws=CoalescingWebSocketsProtocol,  # as `leadtrail serve` runs
     )
     srv = uvicorn.Server(config)
     task = asyncio.create_task(srv.serve())

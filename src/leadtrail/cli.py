@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -99,6 +100,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     from leadtrail.app import create_app
     from leadtrail.bootstrap import banner
+    from leadtrail.web.ws_protocol import CoalescingWebSocketsProtocol
 
     settings = _settings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
@@ -120,11 +122,16 @@ def serve(host: str | None, port: int | None) -> None:
         # Compressing every realtime push per subscriber cost half the CPU of a fan-out
         # (bench/realtime.py); Supabase-style frames are small and mostly unique.
         ws_per_message_deflate=False,
-        # This implementation waits for the socket to drain, so a slow realtime client backs
-        # up into its bounded queue (and is cut off) instead of into unbounded buffers.
-        ws="websockets",
+        # uvicorn's sans-I/O websockets protocol waits while the socket's buffer is full, so a
+        # slow realtime client backs up into its bounded queue (and is cut off) instead of
+        # into unbounded buffers; ours also sends the frames of one loop turn in one write().
+        ws=CoalescingWebSocketsProtocol,
     )
     server = uvicorn.Server(config)
+    # Everything loaded so far lives as long as the process: keep it out of the cyclic
+    # collector, whose full passes over it stalled the event loop for 35-60 ms at a time
+    # under load (realtime fan-out p99, bench/realtime.py).
+    gc.freeze()
     click.echo(f"leadtrail {__version__} on {settings.base_url}  (Ctrl-C stops it)", err=True)
     try:
         server.run()

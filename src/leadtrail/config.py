@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     realtime_enabled: bool = True
     #: Name of this realtime node; each node has its own replication slot.
     realtime_node: str = Field(default="main", pattern=r"^[A-Za-z0-9_]{1,30}$")
-    #: Seconds between polls of the replication slot when it had nothing new.
+    #: Seconds from one poll of the replication slot to the next (busy or not): the
+    #: latency it adds is half of it on average; shorter means more, smaller batches.
     realtime_poll_interval: float = Field(default=0.02, gt=0, le=5)
     #: How long, in seconds, changes stay in the replay log for ``since`` joins.
     realtime_replay_seconds: int = Field(default=3600, ge=0)

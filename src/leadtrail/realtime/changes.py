@@ -1,16 +1,24 @@
 """Decoded pgoutput messages -> row changes in the Supabase payload shape. Pure.
 
 ``Assembler`` keeps the state a logical decoding stream needs (relations, types, the open
-transaction) and turns each committed transaction into ``Change`` values. Each change gets
-a **position**: its transaction's commit time, moved forward by a microsecond where needed
-so that positions are unique and strictly increasing in commit order. It is sent as
-``commit_timestamp``, so any client (even one that drops unknown payload keys) can hand it
-back as ``since`` to resume exactly after the last change it received.
+transaction) and turns each committed transaction into ``RawChange`` values: the change's
+table, kind, site and position, with its pgoutput message kept as bytes. Turning one into
+the JSON payload (``RawChange.decode`` -> ``Change``) is most of the cost, so the feed does
+it only for changes some subscriber is waiting for, once for all of them; the replay log
+stores the raw message and decodes it when a ``since`` join reads it.
+
+Each change gets a **position**: its transaction's commit time, moved forward by a
+microsecond where needed so that positions are unique and strictly increasing in commit
+order. It is sent as ``commit_timestamp``, so any client (even one that drops unknown
+payload keys) can hand it back as ``since`` to resume exactly after the last change it
+received. Internally a position is an integer: microseconds since 2000-01-01 UTC, the unit
+pgoutput uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import struct
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,10 +26,11 @@ from typing import Any
 import orjson
 
 from leadtrail.realtime import pgoutput
-from leadtrail.realtime.values import PgType, to_json, type_of
+from leadtrail.realtime.values import PgType, iso_timestamptz, to_json, type_of
 
 ONE_MICROSECOND = timedelta(microseconds=1)
 EVENTS = ("INSERT", "UPDATE", "DELETE")
+_KINDS = {ord("I"): "INSERT", ord("U"): "UPDATE", ord("D"): "DELETE"}
 
 
 def format_position(position: datetime) -> str:
@@ -37,8 +46,19 @@ def parse_position(text: str) -> datetime:
     return parsed
 
 
+def to_micros(position: datetime) -> int:
+    """A position as microseconds since 2000-01-01 UTC (pgoutput's clock)."""
+    return (position - pgoutput.PG_EPOCH) // ONE_MICROSECOND
+
+
+def from_micros(micros: int) -> datetime:
+    return pgoutput.PG_EPOCH + timedelta(microseconds=micros)
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
+    """A change as subscribers receive it."""
+
     position: datetime
     commit_lsn: int
     schema: str
@@ -56,12 +76,265 @@ class Change:
         return self.old_record if self.type == "DELETE" else self.record
 
 
-@dataclass
-class _Table:
-    relation: pgoutput.Relation
-    types: tuple[PgType, ...]
-    columns_json: str
-    key_names: tuple[str, ...]
+def _json_value(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # e.g. an integer beyond 64 bits
+        return text
+
+
+def column_converter(types: Mapping[int, PgType], pg_type: PgType) -> Callable[[str], Any]:
+    """The fastest function that gives ``to_json``'s answer for one column's type."""
+    name = pg_type.name
+    if name in ("text", "varchar", "bpchar", "uuid", "name", "char", "date", "inet", "cidr"):
+        return str
+    if name in ("int2", "int4", "int8", "oid"):
+        return int
+    if name == "bool":
+        return "t".__eq__
+    if name in ("json", "jsonb"):
+        return _json_value
+    if name == "timestamptz":
+        return iso_timestamptz
+
+    def convert(text: str) -> Any:
+        try:
+            return to_json(types, pg_type, text)
+        except ValueError:
+            return text
+
+    return convert
+
+
+_second_text: dict[int, str] = {}
+
+
+def format_micros(micros: int) -> str:
+    """``format_position(from_micros(micros))``, computed once per second of positions."""
+    second, fraction = divmod(micros, 1_000_000)
+    prefix = _second_text.get(second)
+    if prefix is None:
+        if len(_second_text) > 4096:
+            _second_text.clear()
+        prefix = _second_text[second] = from_micros(second * 1_000_000).strftime(
+            "%Y-%m-%dT%H:%M:%S."
+        )
+    return f"{prefix}{fraction:06d}Z"
+
+
+_U16 = struct.Struct("!H")
+_I32 = struct.Struct("!i")
+
+
+def tuple_values(message: bytes, pos: int) -> tuple[list[pgoutput.Value], int]:
+    """pgoutput TupleData at ``pos``: the values (text, None, UNCHANGED) and the end."""
+    (count,) = _U16.unpack_from(message, pos)
+    pos += 2
+    values: list[pgoutput.Value] = []
+    append = values.append
+    size_at = _I32.unpack_from
+    try:
+        for _ in range(count):
+            kind = message[pos]
+            if kind == 0x74:  # 't'
+                (size,) = size_at(message, pos + 1)
+                start = pos + 5
+                pos = start + size
+                append(message[start:pos].decode())
+            elif kind == 0x6E:  # 'n'
+                pos += 1
+                append(None)
+            elif kind == 0x75:  # 'u'
+                pos += 1
+                append(pgoutput.UNCHANGED)
+            else:
+                raise pgoutput.DecodeError(f"unsupported tuple value kind {kind!r}")
+    except (IndexError, struct.error):
+        raise pgoutput.DecodeError("message ends early") from None
+    if pos > len(message):
+        raise pgoutput.DecodeError("message ends early")
+    return values, pos
+
+
+class TableCodec:
+    """One published table as a Relation message describes it, ready to decode its rows."""
+
+    __slots__ = (
+        "columns",
+        "columns_fragment",
+        "columns_json",
+        "converters",
+        "key_names",
+        "name",
+        "namespace",
+        "raw",
+        "relation_id",
+        "site_index",
+    )
+
+    def __init__(self, raw: bytes, relation: pgoutput.Relation, types: Mapping[int, PgType]):
+        #: the Relation message itself (the replay log stores it with the rows)
+        self.raw = raw
+        self.relation_id = relation.relation_id
+        self.namespace = relation.namespace
+        self.name = relation.name
+        self.columns = tuple(c.name for c in relation.columns)
+        pg_types = tuple(type_of(types, c.type_oid) for c in relation.columns)
+        self.converters = tuple(column_converter(types, t) for t in pg_types)
+        self.columns_json = orjson.dumps(
+            [{"name": n, "type": t.name} for n, t in zip(self.columns, pg_types, strict=True)]
+        ).decode()
+        self.columns_fragment = orjson.Fragment(self.columns_json)
+        self.key_names = tuple(c.name for c in relation.columns if c.is_key)
+        #: where site_id is in a tuple; -1: the table has none (never delivered)
+        self.site_index = self.columns.index("site_id") if "site_id" in self.columns else -1
+
+    def values(self, values: Sequence[pgoutput.Value]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, convert, value in zip(self.columns, self.converters, values, strict=False):
+            if value is pgoutput.UNCHANGED:
+                continue
+            out[name] = None if value is None else convert(value)  # type: ignore[arg-type]
+        return out
+
+    def old(self, values: Sequence[pgoutput.Value], key_only: bool) -> dict[str, Any]:
+        """An old tuple; a key-only one carries NULLs for the other columns: drop them."""
+        old = self.values(values)
+        return {k: old[k] for k in self.key_names if k in old} if key_only else old
+
+    def site_of(self, message: bytes) -> str | None:
+        """The site_id of an Insert/Update/Delete message, read without decoding the rest:
+        the new tuple of an insert or update, the old one of a delete."""
+        index = self.site_index
+        if index < 0:
+            return None
+        tag = message[0]
+        pos = 5
+        if tag == 0x55:  # 'U': skip an old tuple if there is one
+            if message[pos] in (0x4B, 0x4F):  # 'K', 'O'
+                pos = _skip_tuple(message, pos + 1)
+        return _tuple_text(message, pos + 1, index)
+
+
+def _skip_tuple(message: bytes, pos: int) -> int:
+    count = int.from_bytes(message[pos : pos + 2], "big")
+    pos += 2
+    for _ in range(count):
+        kind = message[pos]
+        pos += 1
+        if kind == 0x74:  # 't'
+            pos += 4 + int.from_bytes(message[pos : pos + 4], "big")
+    return pos
+
+
+def _tuple_text(message: bytes, pos: int, index: int) -> str | None:
+    """The text of column ``index`` of the tuple data at ``pos``; None for NULL/unchanged."""
+    count = int.from_bytes(message[pos : pos + 2], "big")
+    if index >= count:
+        return None
+    pos += 2
+    for _ in range(index):
+        kind = message[pos]
+        pos += 1
+        if kind == 0x74:
+            pos += 4 + int.from_bytes(message[pos : pos + 4], "big")
+    if message[pos] != 0x74:
+        return None
+    size = int.from_bytes(message[pos + 1 : pos + 5], "big")
+    return message[pos + 5 : pos + 5 + size].decode()
+
+
+class RawChange:
+    """A committed change with its position, not yet turned into a payload."""
+
+    __slots__ = ("codec", "commit_lsn", "kind", "message", "position", "site_id")
+
+    def __init__(
+        self,
+        position: int,
+        commit_lsn: int,
+        codec: TableCodec,
+        kind: str,
+        site_id: str | None,
+        message: bytes,
+    ) -> None:
+        #: microseconds since 2000-01-01 UTC
+        self.position = position
+        self.commit_lsn = commit_lsn
+        self.codec = codec
+        self.kind = kind
+        self.site_id = site_id
+        #: the pgoutput Insert/Update/Delete message
+        self.message = message
+
+    @property
+    def table(self) -> str:
+        return self.codec.name
+
+    def decode(self) -> Change:
+        """The Supabase payload (``data_json``) and the values filters look at."""
+        codec = self.codec
+        message = self.message
+        kind = self.kind
+        record: dict[str, Any] | None = None
+        old: dict[str, Any] | None = None
+        tag = message[5] if len(message) > 5 else 0
+        if kind == "INSERT":
+            if tag != 0x4E:
+                raise pgoutput.DecodeError("insert without a new tuple")
+            record = codec.values(tuple_values(message, 6)[0])
+        elif kind == "DELETE":
+            if tag not in (0x4B, 0x4F):
+                raise pgoutput.DecodeError("delete without an old tuple")
+            old = codec.old(tuple_values(message, 6)[0], tag == 0x4B)
+        else:
+            pos = 6
+            old_values: list[pgoutput.Value] | None = None
+            if tag in (0x4B, 0x4F):
+                old_values, pos = tuple_values(message, 6)
+                tag, pos = message[pos], pos + 1
+            if tag != 0x4E:
+                raise pgoutput.DecodeError("update without a new tuple")
+            record = codec.values(tuple_values(message, pos)[0])
+            if old_values is not None:
+                key_only = message[5] == 0x4B
+                old = codec.old(old_values, key_only)
+                if not key_only:
+                    # REPLICA IDENTITY FULL: unchanged TOASTed values come from the old row.
+                    for name, value in old.items():
+                        record.setdefault(name, value)
+            else:
+                old = {k: record[k] for k in codec.key_names if k in record}
+        data: dict[str, Any] = {
+            "schema": codec.namespace,
+            "table": codec.name,
+            "commit_timestamp": format_micros(self.position),
+            "type": kind,
+            "columns": codec.columns_fragment,
+            "errors": None,
+        }
+        if record is not None:
+            data["record"] = record
+        if old is not None:
+            data["old_record"] = old
+        return Change(
+            position=from_micros(self.position),
+            commit_lsn=self.commit_lsn,
+            schema=codec.namespace,
+            table=codec.name,
+            type=kind,
+            site_id=self.site_id,
+            record=record,
+            old_record=old,
+            data_json=orjson.dumps(data).decode(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    commit_lsn: int
+    end_lsn: int
+    changes: list[RawChange]
 
 
 @dataclass
@@ -74,136 +347,75 @@ class Assembler:
     last_position: datetime | None = None
     #: transactions committed at or before this LSN were already handled: skip them
     skip_through_lsn: int = 0
-    _tables: dict[int, _Table] = field(default_factory=dict)
-    _pending: list[tuple[_Table, str, dict[str, Any] | None, dict[str, Any] | None]] = field(
-        default_factory=list
-    )
-    _begin: pgoutput.Begin | None = None
+    _tables: dict[int, TableCodec] = field(default_factory=dict)
+    _pending: list[tuple[TableCodec, str, str | None, bytes]] = field(default_factory=list)
     _skipping: bool = False
+    _last: int = -(2**62)
 
-    def feed(self, rows: Iterable[tuple[int, bytes]]) -> list[tuple[pgoutput.Commit, list[Change]]]:
-        """Committed transactions completed by these rows, with their changes."""
-        done: list[tuple[pgoutput.Commit, list[Change]]] = []
+    def __post_init__(self) -> None:
+        if self.last_position is not None:
+            self._last = to_micros(self.last_position)
+
+    def take(self, rows: Iterable[tuple[int, bytes]]) -> list[Transaction]:
+        """Committed transactions completed by these rows, with their raw changes."""
+        done: list[Transaction] = []
+        pending = self._pending
+        tables = self._tables
         for _lsn, data in rows:
-            message = pgoutput.decode(data)
-            result = self.apply(message)
-            if result is not None:
-                done.append(result)
+            tag = data[0]
+            kind = _KINDS.get(tag)
+            if kind is not None:
+                if self._skipping:
+                    continue
+                codec = tables.get(int.from_bytes(data[1:5], "big"))
+                if codec is None:
+                    raise pgoutput.DecodeError(
+                        f"change for unknown relation {int.from_bytes(data[1:5], 'big')}"
+                    )
+                pending.append((codec, kind, codec.site_of(data), data))
+            elif tag == 0x42:  # 'B'egin
+                message = pgoutput.decode(data)
+                assert isinstance(message, pgoutput.Begin)
+                pending.clear()
+                self._skipping = message.final_lsn <= self.skip_through_lsn
+            elif tag == 0x43:  # 'C'ommit
+                commit_lsn = int.from_bytes(data[2:10], "big")
+                end_lsn = int.from_bytes(data[10:18], "big")
+                if self._skipping:
+                    done.append(Transaction(commit_lsn, end_lsn, []))
+                else:
+                    done.append(Transaction(commit_lsn, end_lsn, self._finish(data, commit_lsn)))
+                pending.clear()
+                self._skipping = False
+            elif tag == 0x52:  # 'R'elation
+                relation = pgoutput.decode(data)
+                assert isinstance(relation, pgoutput.Relation)
+                tables[relation.relation_id] = TableCodec(bytes(data), relation, self.types)
+            elif tag == 0x59:  # 'Y' type
+                info = pgoutput.decode(data)
+                assert isinstance(info, pgoutput.TypeInfo)
+                self.types.setdefault(info.type_oid, PgType(info.type_oid, info.name, "U"))
+            else:
+                # Truncate carries no rows (and no site_id to authorise): not delivered.
+                # Origin and logical messages are not used. Unknown ones are errors.
+                pgoutput.decode(data)
         return done
 
-    def apply(self, message: pgoutput.Message) -> tuple[pgoutput.Commit, list[Change]] | None:
-        if isinstance(message, pgoutput.Begin):
-            self._begin = message
-            self._pending = []
-            self._skipping = message.final_lsn <= self.skip_through_lsn
-        elif isinstance(message, pgoutput.Relation):
-            self._tables[message.relation_id] = self._table(message)
-        elif isinstance(message, pgoutput.TypeInfo):
-            self.types.setdefault(message.type_oid, PgType(message.type_oid, message.name, "U"))
-        elif isinstance(message, pgoutput.Insert | pgoutput.Update | pgoutput.Delete):
-            if not self._skipping:
-                self._pending.append(self._row_change(message))
-        elif isinstance(message, pgoutput.Commit):
-            changes = [] if self._skipping else self._finish(message)
-            self._begin, self._pending, self._skipping = None, [], False
-            return message, changes
-        # Truncate carries no rows (and no site_id to authorise): not delivered.
-        # Origin and logical messages are not used.
-        return None
-
-    # -- internals ------------------------------------------------------------------
-
-    def _table(self, relation: pgoutput.Relation) -> _Table:
-        types = tuple(type_of(self.types, c.type_oid) for c in relation.columns)
-        columns = [
-            {"name": c.name, "type": t.name} for c, t in zip(relation.columns, types, strict=True)
-        ]
-        keys = tuple(c.name for c in relation.columns if c.is_key)
-        return _Table(relation, types, orjson.dumps(columns).decode(), keys)
-
-    def _values(self, table: _Table, values: tuple[pgoutput.Value, ...]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for column, pg_type, value in zip(
-            table.relation.columns, table.types, values, strict=False
-        ):
-            if value is pgoutput.UNCHANGED:
-                continue
-            if value is None:
-                out[column.name] = None
-                continue
-            assert isinstance(value, str)
-            try:
-                out[column.name] = to_json(self.types, pg_type, value)
-            except ValueError:
-                out[column.name] = value
+    def _finish(self, commit: bytes, commit_lsn: int) -> list[RawChange]:
+        position = int.from_bytes(commit[18:26], "big", signed=True)
+        if position <= self._last:
+            position = self._last + 1
+        out = []
+        for codec, kind, site, message in self._pending:
+            out.append(RawChange(position, commit_lsn, codec, kind, site, message))
+            position += 1
+        if out:
+            self._last = position - 1
         return out
 
-    def _old(
-        self, table: _Table, values: tuple[pgoutput.Value, ...], key_only: bool
-    ) -> dict[str, Any]:
-        """An old tuple; a key-only one carries NULLs for the other columns: drop them."""
-        old = self._values(table, values)
-        return {k: old[k] for k in table.key_names if k in old} if key_only else old
-
-    def _row_change(
-        self, message: pgoutput.Insert | pgoutput.Update | pgoutput.Delete
-    ) -> tuple[_Table, str, dict[str, Any] | None, dict[str, Any] | None]:
-        table = self._tables.get(message.relation_id)
-        if table is None:
-            raise pgoutput.DecodeError(f"change for unknown relation {message.relation_id}")
-        if isinstance(message, pgoutput.Insert):
-            return table, "INSERT", self._values(table, message.new), None
-        if isinstance(message, pgoutput.Delete):
-            return table, "DELETE", None, self._old(table, message.old, message.old_is_key_only)
-        record = self._values(table, message.new)
-        if message.old is not None:
-            old = self._old(table, message.old, message.old_is_key_only)
-            if not message.old_is_key_only:
-                # REPLICA IDENTITY FULL: unchanged TOASTed values come from the old row.
-                for name, value in old.items():
-                    record.setdefault(name, value)
-        else:
-            old = {k: record[k] for k in table.key_names if k in record}
-        return table, "UPDATE", record, old
-
-    def _finish(self, commit: pgoutput.Commit) -> list[Change]:
-        changes = []
-        position = commit.commit_time
-        if self.last_position is not None and position <= self.last_position:
-            position = self.last_position + ONE_MICROSECOND
-        for table, kind, record, old in self._pending:
-            stamp = format_position(position)
-            relation = table.relation
-            data: dict[str, Any] = {
-                "schema": relation.namespace,
-                "table": relation.name,
-                "commit_timestamp": stamp,
-                "type": kind,
-                "columns": orjson.Fragment(table.columns_json),
-                "errors": None,
-            }
-            if record is not None:
-                data["record"] = record
-            if old is not None:
-                data["old_record"] = old
-            row = old if kind == "DELETE" else record
-            site = row.get("site_id") if row else None
-            changes.append(
-                Change(
-                    position=position,
-                    commit_lsn=commit.commit_lsn,
-                    schema=relation.namespace,
-                    table=relation.name,
-                    type=kind,
-                    site_id=str(site) if site is not None else None,
-                    record=record,
-                    old_record=old,
-                    data_json=orjson.dumps(data).decode(),
-                )
-            )
-            self.last_position = position
-            position = position + ONE_MICROSECOND
-        return changes
+    def feed(self, rows: Iterable[tuple[int, bytes]]) -> list[tuple[Transaction, list[Change]]]:
+        """Like ``take``, with every change decoded (tests, tools)."""
+        return [(t, [c.decode() for c in t.changes]) for t in self.take(rows)]
 
 
 def column_types(

@@ -74,13 +74,26 @@ class Member:
     def matching_ids(self, change: Change) -> tuple[int, ...]:
         return tuple(b.id for b in self.bindings if b.matches(change))
 
-    def send_change(self, change: Change, ids: tuple[int, ...]) -> None:
+    def send_change(
+        self, change: Change, ids: tuple[int, ...], frames: dict[Any, str] | None = None
+    ) -> None:
+        """``frames``: texts already built for this change (channels with the same topic
+        and bindings get the same frame)."""
         ids_json = self._ids_json.get(ids)
         if ids_json is None:
             ids_json = self._ids_json[ids] = orjson.dumps(list(ids)).decode()
-        self.conn.push_text(
-            protocol.encode_change(self.conn.vsn, self.topic_json, ids_json, change.data_json)
-        )
+        vsn = self.conn.vsn
+        if frames is None:
+            text = protocol.encode_change(vsn, self.topic_json, ids_json, change.data_json)
+        else:
+            key = (vsn, self.topic_json, ids_json)
+            found = frames.get(key)
+            if found is None:
+                found = frames[key] = protocol.encode_change(
+                    vsn, self.topic_json, ids_json, change.data_json
+                )
+            text = found
+        self.conn.push_text(text)
 
     def send(self, frame: protocol.Frame) -> None:
         self.conn.push_text(protocol.encode(self.conn.vsn, frame))
@@ -139,8 +152,18 @@ class Hub:
 
     # -- changes ---------------------------------------------------------------------
 
-    def dispatch(self, changes: Iterable[Change]) -> None:
-        """Deliver (or hold, for channels still replaying) each change; never awaits."""
+    def wants(self, site_id: str, table: str) -> bool:
+        """Is any channel of this site subscribed to this table (or to every table)?
+        The feed decodes a change only then."""
+        by_table = self._index.get(site_id)
+        if not by_table:
+            return False
+        return table in by_table or None in by_table
+
+    def dispatch(self, changes: Iterable[Change], through: datetime | None = None) -> None:
+        """Deliver (or hold, for channels still replaying) each change; never awaits.
+        ``through``: every change up to this position has now been handed over (the feed
+        passes its batch's end, which may lie past the last change anyone wanted)."""
         for change in changes:
             self.changes_dispatched += 1
             self.dispatched = change.position
@@ -149,6 +172,7 @@ class Hub:
             by_table = self._index.get(change.site_id)
             if not by_table:
                 continue
+            frames: dict[Any, str] = {}
             for key in (change.table, None):
                 members = by_table.get(key)
                 if not members:
@@ -166,7 +190,9 @@ class Hub:
                             self._overflow(member)
                         continue
                     self.deliveries += 1
-                    member.send_change(change, ids)
+                    member.send_change(change, ids, frames)
+        if through is not None and (self.dispatched is None or through > self.dispatched):
+            self.dispatched = through
 
     def allowed(self, member: Member, change: Change) -> tuple[int, ...]:
         """Binding ids of ``member`` that ``change`` matches, if the member may see it."""

@@ -12,27 +12,10 @@ SELECT (lsn - '0/0'::pg_lsn)::bigint FROM pg_create_logical_replication_slot($1,
 SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
 WHERE slot_name = $1 AND NOT active
 
--- name: log_snapshot
--- A running-xacts record lets the slot's restart point follow it (otherwise the server logs
--- one every 15 s and every peek re-decodes the WAL since the last one). PostgreSQL 16+.
-SELECT pg_log_standby_snapshot()
-
--- name: current_lsn
-SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint
-
--- name: peek
-SELECT (lsn - '0/0'::pg_lsn)::bigint AS lsn, data
-FROM pg_logical_slot_peek_binary_changes(
-    $1, '0/0'::pg_lsn + $2::bigint::numeric, $3,
-    'proto_version', '1', 'publication_names', 'leadtrail_realtime')
-
--- name: advance
-SELECT pg_replication_slot_advance($1, '0/0'::pg_lsn + $2::bigint::numeric)
-
 -- name: node_open
 INSERT INTO leadtrail.realtime_nodes (slot_name) VALUES ($1)
 ON CONFLICT (slot_name) DO UPDATE SET seen_at = now()
-RETURNING last_commit_lsn, last_position, pruned_through
+RETURNING last_commit_lsn, last_position, pruned_through, logged_changes
 
 -- name: node_slot_recreated
 -- A new slot starts now: whatever happened between the old one's end and now is not in
@@ -40,39 +23,12 @@ RETURNING last_commit_lsn, last_position, pruned_through
 UPDATE leadtrail.realtime_nodes SET pruned_through = now(), seen_at = now()
 WHERE slot_name = $1 RETURNING pruned_through
 
--- name: node_progress
-UPDATE leadtrail.realtime_nodes
-SET last_commit_lsn = $2, last_position = $3, seen_at = now()
-WHERE slot_name = $1
-
 -- name: node_heartbeat
 UPDATE leadtrail.realtime_nodes SET seen_at = now() WHERE slot_name = $1
-
--- name: prune
--- Keep changes newer than $2 seconds and at most $3 of them; remember the cut.
-WITH cutoff AS (
-    SELECT greatest(
-        now() - make_interval(secs => $2),
-        coalesce((SELECT position FROM leadtrail.realtime_log WHERE slot_name = $1
-                  ORDER BY position DESC OFFSET $3 LIMIT 1), '-infinity')
-    ) AS upto
-), gone AS (
-    DELETE FROM leadtrail.realtime_log l USING cutoff
-    WHERE l.slot_name = $1 AND l.position <= cutoff.upto
-    RETURNING 1
-)
-UPDATE leadtrail.realtime_nodes n
-SET pruned_through = greatest(n.pruned_through, (SELECT upto FROM cutoff)), seen_at = now()
-WHERE n.slot_name = $1
-RETURNING n.pruned_through, (SELECT count(*) FROM gone) AS deleted
 
 -- name: stale_nodes
 SELECT slot_name FROM leadtrail.realtime_nodes
 WHERE slot_name <> $1 AND seen_at < now() - make_interval(secs => $2)
-
--- name: forget_node
-WITH gone AS (DELETE FROM leadtrail.realtime_log WHERE slot_name = $1)
-DELETE FROM leadtrail.realtime_nodes WHERE slot_name = $1
 
 -- name: published_columns
 SELECT t.tablename AS table_name, a.attname AS column_name, a.atttypid::int AS type_oid
@@ -101,10 +57,81 @@ SELECT oid::int AS oid, typname::text AS name, typcategory::text AS category,
        typelem::int AS element
 FROM pg_type
 
+-- name: poll
+-- One round trip: confirm the previous poll, maybe write a running-xacts record, peek.
+SELECT lsn, data FROM leadtrail.realtime_poll($1, $2, $3, $4, $5)
+
+-- name: create_origin
+-- The feed writes the replay log under this origin; peeks with origin 'none' skip it.
+SELECT pg_replication_origin_create($1)
+WHERE NOT EXISTS (SELECT 1 FROM pg_replication_origin WHERE roname = $1)
+
+-- name: use_origin
+SELECT pg_replication_origin_session_setup($1)
+
+-- name: can_use_origins
+SELECT current_setting('server_version_num')::int >= 160000
+   AND has_function_privilege('pg_replication_origin_session_setup(text)', 'EXECUTE')
+   AND has_function_privilege('pg_replication_origin_create(text)', 'EXECUTE')
+
+-- name: foreign_origins
+-- Origins that are not a leadtrail feed's (a subscription, a replication tool): rows they
+-- apply carry an origin too, and a peek with origin 'none' would leave them out.
+SELECT count(*) FROM pg_replication_origin WHERE roname NOT LIKE 'leadtrail\_rt\_%'
+
+-- name: can_log_snapshot
+SELECT current_setting('server_version_num')::int >= 160000
+   AND has_function_privilege('pg_log_standby_snapshot()', 'EXECUTE')
+
+-- name: log_batch
+-- One statement (one commit): the batch's rows, one per site, and the node's progress.
+-- (A data-modifying WITH runs to completion whether or not the main query reads it.)
+WITH logged AS (
+    INSERT INTO leadtrail.realtime_log
+        (site_id, slot_name, batch_end, batch_total, first_position, last_position, changes, data)
+    SELECT s, $1, $2, $3, f, l, n, d
+    FROM unnest($4::uuid[], $5::timestamptz[], $6::timestamptz[], $7::int[], $8::bytea[])
+        AS u(s, f, l, n, d)
+    RETURNING 1
+)
+UPDATE leadtrail.realtime_nodes
+SET last_commit_lsn = $9, last_position = $2, logged_changes = $3, seen_at = now()
+WHERE slot_name = $1
+
+-- name: prune
+-- Keep batches newer than $2 seconds and at most $3 changes; remember the cut.
+WITH newest AS (
+    SELECT batch_total FROM leadtrail.realtime_log WHERE slot_name = $1
+    ORDER BY batch_end DESC LIMIT 1
+), gone AS (
+    DELETE FROM leadtrail.realtime_log
+    WHERE slot_name = $1
+      AND (batch_end <= now() - make_interval(secs => $2)
+           OR batch_total <= coalesce((SELECT batch_total FROM newest), 0) - $3)
+    RETURNING batch_end
+)
+UPDATE leadtrail.realtime_nodes n
+SET pruned_through = greatest(
+        n.pruned_through, now() - make_interval(secs => $2),
+        (SELECT max(batch_end) FROM gone)),
+    seen_at = now()
+WHERE n.slot_name = $1
+RETURNING n.pruned_through
+
+-- name: forget_node
+WITH gone AS (DELETE FROM leadtrail.realtime_log WHERE slot_name = $1)
+DELETE FROM leadtrail.realtime_nodes WHERE slot_name = $1
+
+-- name: drop_origin
+SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = $1
+
 -- name: replay
 -- Runs under the subscriber's claims: the log's RLS policy keeps other sites' rows out.
-SELECT position, commit_lsn, table_name, site_id::text AS site_id, change
+-- Pages go by (batch_end, site_id); rows whose changes are all at or before `since` are
+-- skipped, the rest is cut by position in Python.
+SELECT site_id::text AS site_id, batch_end, data
 FROM leadtrail.realtime_log
-WHERE slot_name = $1 AND position > $2 AND position <= $3 AND table_name = ANY($4::text[])
-ORDER BY position
-LIMIT $5
+WHERE slot_name = $1 AND (batch_end, site_id) > ($2::timestamptz, $3::uuid)
+  AND first_position <= $4 AND last_position > $5
+ORDER BY batch_end, site_id
+LIMIT $6

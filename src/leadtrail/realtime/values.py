@@ -8,7 +8,6 @@ compares with the column's type, never as text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -79,7 +78,7 @@ BUILTIN: Mapping[int, PgType] = dict(
 UNKNOWN = PgType(0, "unknown", "X")
 _INTEGERS = frozenset({"int2", "int4", "int8", "oid"})
 _FLOATS = frozenset({"float4", "float8", "numeric"})
-_TZ_HOURS = re.compile(r"[+-]\d\d$")
+_DIGITS = frozenset("0123456789")
 
 
 def type_of(types: Mapping[int, PgType], oid: int) -> PgType:
@@ -123,7 +122,10 @@ def iso_timestamptz(text: str) -> str:
     if text in ("infinity", "-infinity"):
         return text
     out = text.replace(" ", "T", 1)
-    return out + ":00" if _TZ_HOURS.search(out) else out
+    # ends with a whole-hour offset ("+00", "-05"): to_jsonb writes "+00:00"
+    if len(out) > 3 and out[-3] in "+-" and out[-2] in _DIGITS and out[-1] in _DIGITS:
+        return out + ":00"
+    return out
 
 
 def _map_array(value: Any, fn: Any) -> Any:

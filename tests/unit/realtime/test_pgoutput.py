@@ -12,7 +12,19 @@ import orjson
 import pytest
 
 from leadtrail.realtime import pgoutput
-from leadtrail.realtime.changes import Assembler, format_position, parse_position
+from leadtrail.realtime.changes import (
+    Assembler,
+    RawChange,
+    TableCodec,
+    column_converter,
+    format_micros,
+    format_position,
+    from_micros,
+    parse_position,
+    to_micros,
+)
+from leadtrail.realtime.logformat import LogFormatError, Reader, split_by_site
+from leadtrail.realtime.values import BUILTIN, to_json
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "pgoutput_v1.json"
 SITE = "11111111-1111-1111-1111-111111111111"
@@ -136,3 +148,90 @@ def test_since_parses_what_commit_timestamp_prints() -> None:
         parse_position("2026-11-03T10:00:00")  # no zone
     with pytest.raises(ValueError):
         parse_position("yesterday")
+
+
+def test_site_is_read_from_the_raw_message_as_a_full_decode_would() -> None:
+    for transaction in Assembler().take(rows()):
+        for raw in transaction.changes:
+            change = raw.decode()
+            row = change.row or {}
+            assert raw.site_id == row.get("site_id"), (change.type, change.table)
+            assert raw.table == change.table and raw.kind == change.type
+
+
+def test_the_replay_log_blob_gives_back_the_same_changes_per_site() -> None:
+    changes = [c for t in Assembler().take(rows()) for c in t.changes]
+    blobs = split_by_site(changes)
+    with_site = [c for c in changes if c.site_id is not None]
+    assert {b.site_id for b in blobs} == {SITE}
+    assert sum(b.count for b in blobs) == len(with_site)
+    (blob,) = blobs
+    assert (blob.first, blob.last) == (with_site[0].position, with_site[-1].position)
+    reader = Reader({})
+    again = list(reader.changes(blob.data(), SITE))
+    assert [c.position for c in again] == [c.position for c in with_site]
+    assert [c.decode().data_json for c in again] == [c.decode().data_json for c in with_site]
+    # each relation travels once per blob, before its first change
+    headers = [p for p in blob.parts if len(p) == 5 and p[:1] == b"R"]
+    assert len(headers) == len({c.codec.relation_id for c in with_site})
+    with pytest.raises(LogFormatError):
+        list(reader.changes(blob.data()[:-2], SITE))
+    with pytest.raises(LogFormatError):
+        list(reader.changes(b"Zxx", SITE))
+
+
+@pytest.mark.parametrize(
+    ("oid", "text"),
+    [
+        (23, "-42"),
+        (20, "9007199254740993"),
+        (16, "t"),
+        (16, "f"),
+        (3802, '{"a": [1, 2.5, null], "b": {"c": "d"}}'),
+        (3802, "123456789012345678901234567890"),
+        (1184, "2026-11-03 10:00:00.5+00"),
+        (1184, "2026-11-03 10:00:00+05:30"),
+        (1184, "infinity"),
+        (1114, "2026-11-03 10:00:00"),
+        (1700, "12.50"),
+        (1700, "NaN"),
+        (2950, "11111111-1111-1111-1111-111111111111"),
+        (1009, '{a,"b c",NULL}'),
+        (1082, "2026-11-01"),
+    ],
+)
+def test_column_converters_answer_like_to_json(oid: int, text: str) -> None:
+    pg_type = BUILTIN[oid]
+    try:
+        expected = to_json(BUILTIN, pg_type, text)
+    except ValueError:
+        expected = text
+    assert column_converter(BUILTIN, pg_type)(text) == expected
+
+
+def test_commit_timestamp_text_is_computed_like_format_position() -> None:
+    moment = datetime(2026, 11, 3, 10, 0, 59, 999_999, tzinfo=UTC)
+    for delta in (0, 1, 2):
+        micros = to_micros(moment) + delta
+        assert format_micros(micros) == format_position(from_micros(micros))
+
+
+def test_a_table_altered_within_a_batch_is_read_back_with_each_definition() -> None:
+    first = next(c for t in Assembler().take(rows()) for c in t.changes if c.table == "t")
+    relation = pgoutput.decode(first.codec.raw)
+    assert isinstance(relation, pgoutput.Relation)
+    renamed_raw = first.codec.raw.replace(b"name\x00", b"nome\x00")
+    renamed = pgoutput.decode(renamed_raw)
+    assert isinstance(renamed, pgoutput.Relation)
+    later = RawChange(
+        first.position + 1,
+        first.commit_lsn,
+        TableCodec(renamed_raw, renamed, {}),
+        first.kind,
+        first.site_id,
+        first.message,
+    )
+    (blob,) = split_by_site([first, later])
+    back = list(Reader({}).changes(blob.data(), SITE))
+    assert [c.codec.columns[2] for c in back] == ["name", "nome"]
+    assert "nome" in (back[1].decode().record or {})
