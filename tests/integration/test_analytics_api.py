@@ -389,6 +389,25 @@ async def test_person_changes_of_any_age_are_folded_in(
     assert after["sessions"] == before["sessions"]
 
 
+async def test_backfill_consumes_the_marks_of_the_hours_it_aggregates(db: Database) -> None:
+    """Sessions loaded before a site's first pass mark their hours; the backfill covers
+    them, so the next pass must not re-aggregate the site's whole history again."""
+    async with db.system() as conn:
+        site = await create_site(conn, name="Bulk", domain="bulk.example")
+        await populate(conn, site.id, ZONE, seed=9, count=50, days=5)
+        marked = await conn.fetchval(
+            "SELECT count(*) FROM leadtrail.rollup_dirty WHERE site_id = $1", site.id
+        )
+    assert marked > 5
+    job = Rollups(db)
+    assert await job.rebuild_sites([site.id], None) >= marked
+    async with db.system() as conn:
+        left = await conn.fetchval(
+            "SELECT count(*) FROM leadtrail.rollup_dirty WHERE site_id = $1", site.id
+        )
+    assert left == 0
+
+
 async def test_any_session_change_marks_its_hour_and_settling_is_a_safety_net(
     db: Database, alice: httpx.AsyncClient, world: dict[str, Any]
 ) -> None:

@@ -171,9 +171,15 @@ async def test_policies_have_no_subqueries(test_database: ModuleDatabase) -> Non
         rows = await conn.fetch("SELECT tablename, policyname, qual, with_check FROM pg_policies")
         untouched = await conn.fetch(
             """
-            SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+            SELECT n.nspname || '.' || c.relname AS relname
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p')
               AND NOT (c.relrowsecurity AND c.relforcerowsecurity)
+              AND (n.nspname = 'public'
+                   OR (n.nspname = 'leadtrail' AND EXISTS (
+                       SELECT 1 FROM pg_attribute a
+                       WHERE a.attrelid = c.oid AND a.attname = 'site_id'
+                         AND NOT a.attisdropped)))
             """
         )
     finally:
@@ -183,3 +189,27 @@ async def test_policies_have_no_subqueries(test_database: ModuleDatabase) -> Non
         text = f"{row['qual']} {row['with_check']}".lower()
         assert "select" not in text, (row["tablename"], row["policyname"], text)
     assert [r["relname"] for r in untouched] == []
+
+
+async def test_writer_drains_only_its_sites_people_marks(
+    test_database: ModuleDatabase, app_conn: asyncpg.Connection, tenants: dict[str, uuid.UUID]
+) -> None:
+    """The resolver drains ``people_dirty`` as the writer: one site's pass leaves the
+    other site's marks alone."""
+    owner = await asyncpg.connect(test_database.owner_dsn)
+    try:
+        for site in tenants.values():
+            await owner.execute(
+                "INSERT INTO leadtrail.people_dirty (site_id, canonical_user_id) VALUES ($1, $2)",
+                site,
+                uuid.uuid4(),
+            )
+        claims = Claims(role=DbRole.WRITER, sub="test", site_ids=(tenants["a"],))
+        drained = await select_as(
+            app_conn, claims, "DELETE FROM leadtrail.people_dirty RETURNING site_id"
+        )
+        left = await owner.fetch("SELECT site_id FROM leadtrail.people_dirty")
+    finally:
+        await owner.close()
+    assert [r["site_id"] for r in drained] == [tenants["a"]]
+    assert [r["site_id"] for r in left] == [tenants["b"]]

@@ -15,6 +15,11 @@ INSERT INTO leadtrail.rollup_dirty (site_id, hour)
 SELECT $1, unnest($2::timestamptz[])
 ON CONFLICT DO NOTHING
 
+-- name: clear_marks
+-- Marks of hours about to be re-aggregated: this transaction's aggregation (a later
+-- snapshot) covers every change that set them. Marks set meanwhile survive for the next pass.
+DELETE FROM leadtrail.rollup_dirty WHERE site_id = $1 AND hour = ANY($2::timestamptz[])
+
 -- name: session_hours
 -- Hours of one site that hold sessions, within [$2, $3).
 SELECT DISTINCT date_trunc('hour', created_at, 'UTC') AS hour

@@ -54,6 +54,7 @@ async def refresh_hours(conn: Connection, site_id: UUID, hours: Iterable[datetim
     if not wanted:
         return 0
     await conn.execute(Q.rollup_lock, str(site_id))
+    await conn.execute(Q.clear_marks, site_id, wanted)
     await conn.execute(Q.delete_hourly, site_id, wanted)
     await conn.execute(Q.delete_dim_hourly, site_id, wanted, DIM_NAMES)
     await conn.execute(Q.insert_hourly, site_id, wanted)
