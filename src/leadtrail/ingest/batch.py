@@ -46,8 +46,11 @@ class BatchWriter:
     def __init__(self, sessions: SessionCache) -> None:
         self.sessions = sessions
 
-    async def write(self, conn: Connection, events: list[PreparedEvent]) -> dict[SessionKey, int]:
-        """Write ``events`` in one transaction on ``conn``; return session lead scores."""
+    async def write(
+        self, conn: Connection, events: list[PreparedEvent], settings: str = ""
+    ) -> dict[SessionKey, int]:
+        """Write ``events`` in one transaction on ``conn``; return session lead scores.
+        ``settings``: trusted ``SET LOCAL`` statements run as the transaction opens."""
         work: dict[SessionKey, _SessionWork] = {}
         for event in events:
             entry = work.get(event.session_key)
@@ -56,7 +59,8 @@ class BatchWriter:
             entry.events.append(event)
         site_ids = tuple(sorted({key[0] for key in work}))
         claims = Claims(role=DbRole.WRITER, sub=NAME, site_ids=site_ids)
-        setup = "SET LOCAL client_min_messages = warning; " + QUERIES.create_stages
+        setup = "SET LOCAL client_min_messages = warning; "
+        setup += f"{settings}; {QUERIES.create_stages}" if settings else QUERIES.create_stages
         async with transaction_on(conn, claims, setup):
             await self._resolve_sessions(conn, work)
             inserted = await self._insert_events(conn, work)
