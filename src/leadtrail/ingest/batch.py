@@ -10,7 +10,7 @@ statement; session counters add only the events the INSERT really added.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -38,6 +38,11 @@ class _SessionWork:
     state: SessionState | None = None
     landing: Landing | None = None
     fingerprint: str | None = None
+
+
+def _started(entry: _SessionWork, row: Any) -> datetime:
+    """When a session began: as stored, else (a new session) its first event."""
+    return row["created_at"] if row is not None else entry.events[0].created_at
 
 
 class BatchWriter:
@@ -95,17 +100,18 @@ class BatchWriter:
         )
         found = {(r["site_id"], r["id"]): r for r in rows}
         with_fp = [e for e in missing if e.fingerprint]
-        ad_fingerprints: set[tuple[UUID, str]] = set()
+        returning_keys: set[SessionKey] = set()
         if with_fp:
             ad_rows = await conn.fetch(
                 QUERIES.ad_fingerprints,
                 [e.key[0] for e in with_fp],
                 [e.fingerprint for e in with_fp],
                 [e.key[1] for e in with_fp],
+                [_started(e, found.get(e.key)) for e in with_fp],
             )
-            ad_fingerprints = {(r["site_id"], r["fingerprint"]) for r in ad_rows}
+            returning_keys = {(r["site_id"], r["session_id"]) for r in ad_rows}
         for entry in missing:
-            returning = (entry.key[0], entry.fingerprint) in ad_fingerprints
+            returning = entry.key in returning_keys
             row = found.get(entry.key)
             if row is not None:
                 entry.state = SessionState(
