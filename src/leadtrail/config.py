@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     ingest_writers: int = Field(default=2, ge=1, le=16)
     #: Events waiting for the writer above which /api/sync answers 503 with Retry-After.
     ingest_max_pending_events: int = Field(default=50_000, ge=1)
+    #: Seconds one writer statement may run (lock waits: half); a stuck batch gets 503.
+    ingest_write_timeout: float = Field(default=30.0, gt=0, le=3600)
     #: Seconds between passes of the background identity resolver; 0 turns it off.
     identity_resolve_interval: float = Field(default=1.0, ge=0, le=3600)
     #: Sessions linked per resolver transaction.

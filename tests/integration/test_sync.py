@@ -4,6 +4,7 @@ retries, validation, CORS, bots, privacy."""
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 
 from leadtrail.sites.service import Site, create_site
 from leadtrail.storage import Database
-from tests.conftest import ModuleDatabase
+from tests.conftest import LiveServer, ModuleDatabase
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
 IPHONE = (
@@ -248,6 +249,31 @@ async def test_return_visitor_after_an_ad_click(
     ] == "Return Visitor (Ads Assisted)"
     await post(client, event(site, stranger, meta={"fp": "fp-never-clicked"}))
     assert (await session_row(owner, stranger))["attribution_source"] == "Organic"
+
+
+async def test_a_later_ad_visit_does_not_make_an_earlier_one_ads_assisted(
+    client: httpx.AsyncClient, server: LiveServer, site: Site, owner: asyncpg.Connection
+) -> None:
+    fp = "fp-" + uuid.uuid4().hex
+    now_ms = time.time() * 1000
+    earlier, ad_visit, before_ads = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    # A visit that began before the ad click, but whose events arrive after it (queued).
+    await post(client, event(site, before_ads, meta={"fp": fp}, ts=now_ms - 30 * 60_000))
+    await post(client, event(site, ad_visit, u="https://shop.example/?gclid=L8", meta={"fp": fp},
+                             ts=now_ms - 20 * 60_000))  # fmt: skip
+    late = event(site, earlier, ec="interaction", ea="page_view", meta={"fp": fp},
+                 ts=now_ms - 25 * 60_000)  # fmt: skip
+    assert (await post(client, late)).json()["score"] == 10  # interaction only, no +25
+    assert (await session_row(owner, earlier))["attribution_source"] == "Organic"
+    # A session that existed before the ad visit, looked up again (not in the writer's cache).
+    writer = server.app.state.services.ingest.writer  # type: ignore[attr-defined]
+    writer.batches.sessions.forget([(site.id, before_ads)])
+    more = event(site, before_ads, ec="interaction", ea="page_view", meta={"fp": fp})
+    assert (await post(client, more)).json()["score"] == 10
+    assert (await session_row(owner, before_ads))["attribution_source"] == "Organic"
+    # A visit after the ad click is a returning ad user.
+    after = event(site, uuid.uuid4(), ec="interaction", ea="page_view", meta={"fp": fp})
+    assert (await post(client, after)).json()["score"] == 35
 
 
 async def test_session_month_is_the_sessions_own(

@@ -27,6 +27,8 @@ def test_classify(case: dict[str, Any]) -> None:
         assert source.search_query == case["query"]
     if "domain" in case:
         assert source.referrer_domain == case["domain"]
+    if "google" in case:  # the +5 "Google referrer" of lead scoring
+        assert is_google(case["referrer"]) is case["google"]
 
 
 def test_utm_and_click_ids_from_the_page_url() -> None:

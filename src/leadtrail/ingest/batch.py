@@ -10,7 +10,7 @@ statement; session counters add only the events the INSERT really added.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -40,14 +40,22 @@ class _SessionWork:
     fingerprint: str | None = None
 
 
+def _started(entry: _SessionWork, row: Any) -> datetime:
+    """When a session began: as stored, else (a new session) its first event."""
+    return row["created_at"] if row is not None else entry.events[0].created_at
+
+
 class BatchWriter:
     """Writes batches; remembers recently written sessions between them."""
 
     def __init__(self, sessions: SessionCache) -> None:
         self.sessions = sessions
 
-    async def write(self, conn: Connection, events: list[PreparedEvent]) -> dict[SessionKey, int]:
-        """Write ``events`` in one transaction on ``conn``; return session lead scores."""
+    async def write(
+        self, conn: Connection, events: list[PreparedEvent], settings: str = ""
+    ) -> dict[SessionKey, int]:
+        """Write ``events`` in one transaction on ``conn``; return session lead scores.
+        ``settings``: trusted ``SET LOCAL`` statements run as the transaction opens."""
         work: dict[SessionKey, _SessionWork] = {}
         for event in events:
             entry = work.get(event.session_key)
@@ -56,7 +64,8 @@ class BatchWriter:
             entry.events.append(event)
         site_ids = tuple(sorted({key[0] for key in work}))
         claims = Claims(role=DbRole.WRITER, sub=NAME, site_ids=site_ids)
-        setup = "SET LOCAL client_min_messages = warning; " + QUERIES.create_stages
+        setup = "SET LOCAL client_min_messages = warning; "
+        setup += f"{settings}; {QUERIES.create_stages}" if settings else QUERIES.create_stages
         async with transaction_on(conn, claims, setup):
             await self._resolve_sessions(conn, work)
             inserted = await self._insert_events(conn, work)
@@ -91,17 +100,18 @@ class BatchWriter:
         )
         found = {(r["site_id"], r["id"]): r for r in rows}
         with_fp = [e for e in missing if e.fingerprint]
-        ad_fingerprints: set[tuple[UUID, str]] = set()
+        returning_keys: set[SessionKey] = set()
         if with_fp:
             ad_rows = await conn.fetch(
                 QUERIES.ad_fingerprints,
                 [e.key[0] for e in with_fp],
                 [e.fingerprint for e in with_fp],
                 [e.key[1] for e in with_fp],
+                [_started(e, found.get(e.key)) for e in with_fp],
             )
-            ad_fingerprints = {(r["site_id"], r["fingerprint"]) for r in ad_rows}
+            returning_keys = {(r["site_id"], r["session_id"]) for r in ad_rows}
         for entry in missing:
-            returning = (entry.key[0], entry.fingerprint) in ad_fingerprints
+            returning = entry.key in returning_keys
             row = found.get(entry.key)
             if row is not None:
                 entry.state = SessionState(

@@ -25,6 +25,9 @@ from leadtrail.ingest.useragent import UserAgentInfo
 #: client clocks are trusted this far back (events queued on an earlier page)
 MAX_CLIENT_AGE = timedelta(hours=24)
 PAGE_VIEW_ACTIONS = frozenset({"view", "page_view"})
+#: longest duration a session may claim (``session_end``'s value): a year of seconds, far
+#: below the int4 limit of ``sessions.total_duration_sec``
+MAX_SESSION_SECONDS = 366 * 24 * 3600
 
 
 class Visit:

@@ -25,18 +25,22 @@ CREATE TEMP TABLE IF NOT EXISTS session_stage (
 -- name: find_sessions
 -- Sessions of the batch that already exist. Only months that can hold a live session are
 -- searched ($3 = the earliest such month), so each lookup probes one or two partitions.
-SELECT s.site_id, s.id, s.created_month, s.referrer, s.lead_score, s.attribution_source,
+SELECT s.site_id, s.id, s.created_month, s.created_at, s.referrer, s.lead_score, s.attribution_source,
        coalesce(s.gclid, s.wbraid, s.gbraid, s.fbclid, s.msclkid) IS NOT NULL AS has_click_id
 FROM sessions s
 JOIN unnest($1::uuid[], $2::uuid[]) AS k (site_id, id) ON s.site_id = k.site_id AND s.id = k.id
 WHERE s.created_month >= $3;
 
 -- name: ad_fingerprints
--- Which of these (site, fingerprint) pairs had an ad click id in another session.
-SELECT DISTINCT s.site_id, s.fingerprint
-FROM sessions s
-JOIN unnest($1::uuid[], $2::text[], $3::uuid[]) AS k (site_id, fingerprint, session_id)
+-- Which of these sessions (site, fingerprint, session start) had an ad click id in an
+-- earlier session of the same fingerprint: one that started before this one. A later ad
+-- visit does not make this one "ads assisted".
+SELECT DISTINCT k.site_id, k.session_id
+FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[])
+  AS k (site_id, fingerprint, session_id, started)
+JOIN sessions s
   ON s.site_id = k.site_id AND s.fingerprint = k.fingerprint AND s.id <> k.session_id
+ AND s.created_at < k.started
 WHERE s.fingerprint IS NOT NULL
   AND coalesce(s.gclid, s.wbraid, s.gbraid, s.fbclid, s.msclkid) IS NOT NULL;
 

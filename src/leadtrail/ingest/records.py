@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadtrail.ingest.events import Landing, PreparedEvent, device_meta
+from leadtrail.ingest.events import MAX_SESSION_SECONDS, Landing, PreparedEvent, device_meta
 from leadtrail.ingest.session_state import SessionState
 from leadtrail.scoring import intelligence_summary, score_event
 
@@ -89,8 +89,10 @@ def session_record(
         )
     raw_device = first.meta.get("device_info")
     device: dict[str, Any] = raw_device if isinstance(raw_device, dict) else {}
+    # A client's session_end value is its claimed duration: clamped, it fits the int4 column
+    # (a valid ``ev`` goes up to 1e12, and one value out of range would fail the whole batch).
     ended = [
-        int(e.value)
+        min(int(e.value), MAX_SESSION_SECONDS)
         for e in new
         if e.action == "session_end" and e.value is not None and e.value >= 0
     ]

@@ -9,6 +9,7 @@ Types: ``search`` (with the query where the engine still exposes it), ``social``
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -50,6 +51,22 @@ def _matches(host: str, domain: str) -> bool:
     return host == domain or host.endswith("." + domain)
 
 
+#: what follows an engine's name in its country domains: a top-level domain (com, de, an IDN
+#: one) or co./com. and a country code
+_COUNTRY_SUFFIX = re.compile(r"(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59}|(?:co|com)\.[a-z]{2})")
+
+
+def _country_domain(host: str, base: str) -> bool:
+    """``base`` under a top-level or country domain (google.com, google.de, google.co.uk,
+    google.com.tr), not a subdomain of someone else's (google.evil.com) nor of its own
+    (mail.google.com)."""
+    return (
+        host.startswith(base)
+        and host[len(base) : len(base) + 1] == "."
+        and _COUNTRY_SUFFIX.fullmatch(host, len(base) + 1) is not None
+    )
+
+
 def query_params(url: str) -> dict[str, str]:
     """First value of each query parameter of a URL (keys lower-cased)."""
     try:
@@ -78,10 +95,8 @@ def _engine_for(host: str) -> dict[str, Any] | None:
     """The search engine a referrer host belongs to (cached: hosts repeat endlessly)."""
     for engine in _sources()["search"]:
         domain = engine.get("domain")
-        prefix = engine.get("prefix")
-        # A prefix ("google.") matches the engine under any country suffix, not subdomains
-        # such as mail.google.com.
-        if (domain and _matches(host, domain)) or (prefix and host.startswith(prefix)):
+        base = engine.get("country_domains")
+        if (domain and _matches(host, domain)) or (base and _country_domain(host, base)):
             return engine  # type: ignore[no-any-return]
     return None
 
@@ -144,4 +159,4 @@ def classify(
 def is_google(referrer: str | None) -> bool:
     """The seeds' "Google referrer" (+5): Google search under any country domain."""
     host = _host(referrer) if referrer else None
-    return host is not None and host.startswith("google.")
+    return host is not None and _country_domain(host, "google")

@@ -14,6 +14,7 @@ from leadtrail.ingest import metrics, payload
 from leadtrail.ingest.clientip import client_ip, is_trusted, parse_networks, stored_ip
 from leadtrail.ingest.events import PreparedEvent, Visit, prepare
 from leadtrail.ingest.geo import GeoResolver
+from leadtrail.ingest.privacy import asks_not_to_be_tracked
 from leadtrail.ingest.sites import SiteCache, SiteConfig
 from leadtrail.ingest.useragent import parse_user_agent
 from leadtrail.ingest.writer import Writer, now_utc
@@ -85,8 +86,10 @@ class IngestService:
                     )
                 sites[event.site_public_id] = site
 
+        # No Origin: a server or curl, nothing to check. Any Origin, "null" included (sandboxed
+        # iframes, file: pages, which any site can create), must belong to every site named.
         origin = headers.get("origin")
-        if origin and origin != "null":
+        if origin is not None:
             for site in sites.values():
                 if not site.allows_origin(origin):
                     raise Forbidden(
@@ -96,9 +99,7 @@ class IngestService:
         for site in sites.values():
             await self._limiter.hit(self._site_limit, "sync-site", site.public_id)
 
-        if any(s.respect_dnt for s in sites.values()) and (
-            headers.get("dnt") == "1" or headers.get("sec-gpc") == "1"
-        ):
+        if any(s.respect_dnt for s in sites.values()) and asks_not_to_be_tracked(headers):
             return self._ignored("dnt")
         agent = parse_user_agent(headers.get("user-agent", ""))
         if agent.bot_reason is not None:

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from leadtrail.auth.service import AUTH_CLAIMS
+from leadtrail.ingest.privacy import respects_dnt
 from leadtrail.scoring import ScoringWeights
 from leadtrail.sites.domains import origin_allowed
 from leadtrail.storage import Database
@@ -43,7 +44,7 @@ class SiteConfig:
             domain=row["domain"],
             allowed_origins=tuple(row["allowed_origins"]),
             weights=ScoringWeights.from_settings(settings.get("scoring")),
-            respect_dnt=settings.get("respect_dnt") is True,
+            respect_dnt=respects_dnt(settings),
             ip_storage=ip_storage if ip_storage in IP_STORAGE_MODES else "full",
         )
 

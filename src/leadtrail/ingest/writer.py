@@ -15,9 +15,17 @@ Guarantees:
 - a retried event (same site, session, client event id) is stored once and counted once;
 - a session row is written in the same transaction as its events;
 - the buffer is bounded: past ``max_pending`` events ``submit`` raises 503 with Retry-After;
-- a failed batch is retried (with a fresh connection if it broke), then split so one bad
-  request cannot sink the others; an unexpected error is logged and answered with 503, and
-  the worker carries on.
+- a batch that fails for the connection or the database's state (broken connection,
+  deadlock, shutdown, out of resources) is retried with a fresh connection, then answered
+  503; one that fails for its content (a value the database refuses, a bug a payload
+  triggers) is split in halves until the request at fault is alone: it gets 400
+  ``events_not_storable`` (503 ``write_failed`` if the database refused it for another
+  reason) and every other request is stored;
+- a batch is bounded in time: its statements run under ``statement_timeout`` and
+  ``lock_timeout`` (``LEADTRAIL_INGEST_WRITE_TIMEOUT``), and a connection that stops answering
+  altogether is closed by a watchdog; either way its requests get 503 ``write_failed``;
+- a worker that dies is logged, its requests in flight are answered 503, and it is restarted
+  (after a short pause when it keeps dying).
 """
 
 from __future__ import annotations
@@ -36,24 +44,23 @@ from leadtrail.errors import Unavailable
 from leadtrail.ingest import metrics
 from leadtrail.ingest.batch import NAME, BatchWriter
 from leadtrail.ingest.events import PreparedEvent
+from leadtrail.ingest.failures import Failure, Stalled, classify, refusal, write_failed
 from leadtrail.ingest.session_state import SessionCache, SessionKey
 from leadtrail.storage import Connection, Database
-from leadtrail.storage.database import DriverError, PostgresError
+from leadtrail.storage.database import DriverError
 
 logger = logging.getLogger(__name__)
 Scores = dict[SessionKey, int]
+
+#: attempts for a batch that fails for the connection or the database's state
+ATTEMPTS = 3
+TOO_SLOW = "the database did not store the events in time; retry later"
 
 
 @dataclass
 class Submission:
     events: list[PreparedEvent]
     future: asyncio.Future[Scores]
-
-
-def _write_failed() -> Unavailable:
-    return Unavailable(
-        "could not store the events; retry later", code="write_failed", retry_after=5
-    )
 
 
 class Writer:
@@ -67,15 +74,20 @@ class Writer:
         max_pending_events: int = 50_000,
         session_cache_size: int = 100_000,
         workers: int = 2,
+        write_timeout: float = 30.0,
     ) -> None:
         self._db = db
         self._max_batch = max_batch_events
         self._max_pending = max_pending_events
         self._workers = workers
+        self._write_timeout = write_timeout
         self._queue: deque[Submission] = deque()
         self._pending_events = 0
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._in_flight: dict[int, list[Submission]] = {}
+        self._crash_pause = 0.0
+        self._last_crash = 0.0
         self._wakeup: asyncio.Event | None = None
         self.batches = BatchWriter(SessionCache(session_cache_size))
 
@@ -86,18 +98,15 @@ class Writer:
         self._stopping = False
         self._wakeup = asyncio.Event()
         conns = [await self._connect() for _ in range(self._workers)]
-        self._tasks = [
-            asyncio.create_task(self._worker(conn), name=f"{NAME}-{n}")
-            for n, conn in enumerate(conns)
-        ]
+        self._tasks = [self._spawn(n, conn) for n, conn in enumerate(conns)]
 
     async def stop(self) -> None:
         """Write what is pending, then stop."""
         self._stopping = True
         self._wake()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in list(self._tasks):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await task  # a worker that died was logged by _worker_exited
         self._tasks = []
         left, self._queue, self._pending_events = list(self._queue), deque(), 0
         for item in left:
@@ -113,6 +122,43 @@ class Writer:
         await conn.execute("SET plan_cache_mode = force_custom_plan")
         return conn
 
+    # -- supervision -------------------------------------------------------------------
+
+    def _spawn(self, n: int, conn: Connection | None, pause: float = 0.0) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._worker(n, conn, pause), name=f"{NAME}-{n}")
+        task.add_done_callback(functools.partial(self._worker_exited, n))
+        return task
+
+    def _worker_exited(self, n: int, task: asyncio.Task[None]) -> None:
+        """A worker ends only when stopping; any other end is a crash: log it, answer what it
+        was writing (its transaction died with its connection) and start another."""
+        error = None if task.cancelled() else task.exception()
+        if self._stopping and error is None:
+            return
+        logger.error(
+            "ingest writer worker %d %s; restarting it",
+            n,
+            "was cancelled" if task.cancelled() else "died",
+            exc_info=error,
+        )
+        metrics.WRITER_CRASHES.inc()
+        lost = self._in_flight.pop(n, [])
+        self.batches.sessions.forget([e.session_key for item in lost for e in item.events])
+        self._answer(lost, lambda f: f.set_exception(write_failed()))
+        if self._stopping:
+            return
+        now = time.monotonic()
+        # A worker that keeps dying at once waits a little longer each time (up to 5 s).
+        crashing = now - self._last_crash < 1.0
+        self._crash_pause = min(max(self._crash_pause * 2, 0.05), 5.0) if crashing else 0.0
+        self._last_crash = now
+        if n < len(self._tasks) and self._tasks[n] is task:
+            self._tasks[n] = self._spawn(n, None, self._crash_pause)
+
+    @property
+    def live_workers(self) -> int:
+        return sum(1 for task in self._tasks if not task.done())
+
     # -- submitting -------------------------------------------------------------------
 
     @property
@@ -120,7 +166,10 @@ class Writer:
         return self._pending_events
 
     async def submit(self, events: list[PreparedEvent]) -> Scores:
-        """Queue events and wait until they are committed; returns session lead scores."""
+        """Queue events and wait until they are committed; returns session lead scores.
+
+        The wait needs no timer of its own: every batch is bounded in time and a worker that
+        dies has its requests answered, so every future is settled."""
         if not self._tasks or self._stopping:
             raise Unavailable("the writer is not running", code="unavailable", retry_after=1)
         if self._pending_events + len(events) > self._max_pending:
@@ -140,22 +189,28 @@ class Writer:
 
     # -- the workers ----------------------------------------------------------------------
 
-    async def _worker(self, conn: Connection | None) -> None:
+    async def _worker(self, n: int, conn: Connection | None, pause: float = 0.0) -> None:
         assert self._wakeup is not None
         try:
+            if pause:
+                await asyncio.sleep(pause)
             while True:
                 batch = self._take_batch()
                 if not batch:
                     if self._stopping:
-                        return
+                        break
                     self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
+                self._in_flight[n] = batch
                 conn = await self._write_with_retries(conn, batch)
-        finally:
+                del self._in_flight[n]
+        except BaseException:
             if conn is not None:
-                with contextlib.suppress(Exception):
-                    await conn.close()
+                conn.terminate()  # it may be mid-transaction: PostgreSQL rolls it back
+            raise
+        if conn is not None:
+            await _close(conn)
 
     def _take_batch(self) -> list[Submission]:
         batch: list[Submission] = []
@@ -173,47 +228,86 @@ class Writer:
             if not item.future.done():
                 settle(item.future)
 
+    async def _write_once(self, conn: Connection, events: list[PreparedEvent]) -> Scores:
+        """One attempt, bounded: statements by PostgreSQL's timeouts (set in the statement
+        that opens the transaction), and the whole attempt by a watchdog that closes a
+        connection which stops answering (a dead peer, a hung network)."""
+        timeout_ms = max(int(self._write_timeout * 1000), 1)
+        bounds = (
+            f"SET LOCAL statement_timeout = {timeout_ms}; "
+            f"SET LOCAL lock_timeout = {max(timeout_ms // 2, 1)}"
+        )
+        stalled = False
+
+        def bite() -> None:
+            nonlocal stalled
+            stalled = True
+            conn.terminate()
+
+        watchdog = asyncio.get_running_loop().call_later(4 * self._write_timeout, bite)
+        try:
+            return await self.batches.write(conn, events, bounds)
+        except Exception as exc:
+            if stalled:
+                raise Stalled("the database connection stopped answering") from exc
+            raise
+        finally:
+            watchdog.cancel()
+
     async def _write_with_retries(
         self, conn: Connection | None, batch: list[Submission]
     ) -> Connection | None:
         started = time.perf_counter()
         events = [e for item in batch for e in item.events]
-        for attempt in range(3):
+        for attempt in range(ATTEMPTS):
             try:
                 if conn is None or conn.is_closed():
                     conn = await self._connect()
-                scores = await self.batches.write(conn, events)
-            except (TimeoutError, PostgresError, DriverError, OSError) as exc:
-                logger.warning("ingest batch failed (attempt %d): %s", attempt + 1, exc)
+                scores = await self._write_once(conn, events)
+            except Exception as exc:
                 metrics.BATCH_FAILURES.inc()
                 self.batches.sessions.forget([e.session_key for e in events])
-                if conn is not None and (
-                    isinstance(exc, OSError | DriverError) or conn.is_closed()
-                ):
-                    with contextlib.suppress(Exception):
-                        await conn.close()
+                kind = classify(exc)
+                if conn is not None and conn.is_closed():
+                    conn = None  # broken or closed by the watchdog: reconnect next time
+                if kind is Failure.TIMEOUT:
+                    logger.error("ingest batch timed out (%d requests): %s", len(batch), exc)
+                    self._answer(batch, lambda f: f.set_exception(write_failed(TOO_SLOW)))
+                    return conn
+                if kind is Failure.CONTENT:
+                    return await self._isolate(conn, batch, exc)
+                logger.warning("ingest batch failed (attempt %d): %s", attempt + 1, exc)
+                if isinstance(exc, OSError | DriverError) and conn is not None:
+                    await _close(conn)
                     conn = None
                 await asyncio.sleep(0.05 * (attempt + 1))
                 continue
-            except Exception:
-                # A bug, not the database: answer the waiting requests, keep the worker alive.
-                logger.exception("ingest batch failed unexpectedly")
-                metrics.BATCH_FAILURES.inc()
-                self.batches.sessions.forget([e.session_key for e in events])
-                self._answer(batch, lambda f: f.set_exception(_write_failed()))
-                return conn
             self._answer(batch, functools.partial(_set_result, scores))
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
             metrics.BATCH_EVENTS.observe(len(events))
             return conn
-        if len(batch) > 1:
-            # Isolate whatever keeps failing: halves are written (and retried) on their own.
-            middle = len(batch) // 2
-            conn = await self._write_with_retries(conn, batch[:middle])
-            return await self._write_with_retries(conn, batch[middle:])
-        logger.error("dropping a request the database keeps refusing; the client will retry")
-        self._answer(batch, lambda f: f.set_exception(_write_failed()))
+        logger.error("the database keeps failing; answering %d requests with 503", len(batch))
+        self._answer(batch, lambda f: f.set_exception(write_failed()))
         return conn
+
+    async def _isolate(
+        self, conn: Connection | None, batch: list[Submission], exc: Exception
+    ) -> Connection | None:
+        """Split a batch that failed for its content until the request at fault is alone:
+        about 2·log2(requests) more transactions, and only that request gets an error."""
+        if len(batch) == 1:
+            logger.error("ingest request refused: %s", exc, exc_info=exc)
+            answer = refusal(exc)
+            self._answer(batch, lambda f: f.set_exception(answer))
+            return conn
+        middle = len(batch) // 2
+        conn = await self._write_with_retries(conn, batch[:middle])
+        return await self._write_with_retries(conn, batch[middle:])
+
+
+async def _close(conn: Connection) -> None:
+    with contextlib.suppress(Exception):
+        await conn.close(timeout=5)
 
 
 def _set_result(scores: Scores, future: asyncio.Future[Scores]) -> None:

@@ -33,6 +33,7 @@ from leadtrail.web.people_common import (
     site_for,
     tracker_caller,
     tracker_error,
+    tracker_opted_out,
     validate,
 )
 from leadtrail.web.services import services
@@ -169,10 +170,16 @@ async def leads_preflight(request: Request) -> Response:
     description=(
         "Server mode: `Authorization: Bearer <key>` (ingest scope) and a `LeadBody`. Tracker "
         "mode: no key, a `TrackerLeadBody` as text/plain, from an allowed origin. Idempotent on "
-        "`external_lead_id` (tracker: its `eid`). 201 for a new lead, 200 for a repeat."
+        "`external_lead_id` (tracker: its `eid`). 201 for a new lead, 200 for a repeat. "
+        "Tracker mode on a site with `respect_dnt`: a browser sending DNT or GPC gets 202 "
+        '`{"status": "ignored", "reason": "dnt"}` and nothing is stored.'
     ),
     openapi_extra=body_schema(LeadBody, TrackerLeadBody),
-    responses={201: {"description": "Lead stored"}, 200: {"description": "Already stored"}},
+    responses={
+        201: {"description": "Lead stored"},
+        200: {"description": "Already stored"},
+        202: {"description": "Tracker mode: ignored (Do-Not-Track / GPC), nothing stored"},
+    },
 )
 async def post_lead(request: Request) -> Response:
     data = await read_object(request)
@@ -182,6 +189,8 @@ async def post_lead(request: Request) -> Response:
             await rate_limit(request, "tracker-leads", TRACKER_LEAD_RATE)
             t = validate(TrackerLeadBody, data)
             caller = await tracker_caller(request, t.s, "tracker-leads")
+            if (ignored := tracker_opted_out(request, caller)) is not None:
+                return ignored
             body = LeadBody(
                 external_lead_id=f"tracker:{t.eid}" if t.eid else None,
                 session_id=t.sid,

@@ -22,6 +22,7 @@ from leadtrail.auth.principal import Access, Principal
 from leadtrail.auth.service import AUTH_CLAIMS
 from leadtrail.errors import BadRequest, Forbidden, LeadtrailError, NotFound, PayloadTooLarge
 from leadtrail.ingest.clientip import Network, client_ip, parse_networks
+from leadtrail.ingest.privacy import IGNORED_DNT, asks_not_to_be_tracked, respects_dnt
 from leadtrail.sites.domains import origin_allowed
 from leadtrail.sites.people import PeopleSettings
 from leadtrail.sites.service import get_site
@@ -135,7 +136,11 @@ async def server_caller(request: Request, site_ref: str | None, need: Access) ->
 
 
 async def tracker_caller(request: Request, public_id: Any, component: str) -> Caller:
-    """The tracker's way in: no key, the site's public id, and an Origin of the site."""
+    """The tracker's way in: no key, the site's public id, and an Origin of the site.
+
+    Unlike ``/api/sync``, a request without Origin is refused: without a key only a browser
+    may call, and servers use the key mode. ``Origin: null`` (sandboxed iframes, file: pages)
+    belongs to no site, so it is refused like a foreign origin."""
     origin = request.headers.get("origin")
     if not isinstance(public_id, str) or not public_id:
         raise BadRequest("s (the site's public id) is required", code="invalid_request", field="s")
@@ -151,6 +156,14 @@ async def tracker_caller(request: Request, public_id: Any, component: str) -> Ca
         raise Forbidden("this origin may not send data for the site", code="origin_not_allowed")
     claims = Claims(role=DbRole.WRITER, sub=component, site_ids=(site.id,))
     return Caller(site, claims, f"tracker:{site.public_id}", origin)
+
+
+def tracker_opted_out(request: Request, caller: Caller) -> Response | None:
+    """On a site with ``respect_dnt``, a browser sending Do-Not-Track or Global Privacy
+    Control gets what ``/api/sync`` answers (202, ``reason: dnt``) and nothing is stored."""
+    if respects_dnt(caller.site.settings) and asks_not_to_be_tracked(request.headers):
+        return json(IGNORED_DNT, 202, caller.origin)
+    return None
 
 
 def cors(response: Response, origin: str | None) -> Response:

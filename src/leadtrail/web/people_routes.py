@@ -28,6 +28,7 @@ from leadtrail.web.people_common import (
     site_for,
     tracker_caller,
     tracker_error,
+    tracker_opted_out,
     validate,
 )
 from leadtrail.web.services import services
@@ -88,9 +89,12 @@ async def identify_preflight(request: Request) -> Response:
     description=(
         "Server mode: Bearer key (ingest scope) and an `IdentifyBody`. Tracker mode "
         "(`leadtrail.identify`): no key, a `TrackerIdentifyBody` as text/plain from an allowed "
-        "origin. People the identifiers tie together merge; see docs/identity.md."
+        "origin. People the identifiers tie together merge; see docs/identity.md. Tracker "
+        "mode on a site with `respect_dnt`: a browser sending DNT or GPC gets 202 "
+        '`{"status": "ignored", "reason": "dnt"}` and nothing is stored.'
     ),
     openapi_extra=body_schema(IdentifyBody, TrackerIdentifyBody),
+    responses={202: {"description": "Tracker mode: ignored (Do-Not-Track / GPC), nothing stored"}},
 )
 async def identify(request: Request) -> Response:
     data = await read_object(request)
@@ -100,6 +104,8 @@ async def identify(request: Request) -> Response:
             await rate_limit(request, "tracker-identify", TRACKER_IDENTIFY_RATE)
             t = validate(TrackerIdentifyBody, data)
             caller = await tracker_caller(request, t.s, "tracker-identify")
+            if (ignored := tracker_opted_out(request, caller)) is not None:
+                return ignored
             body = IdentifyBody(
                 session_id=t.sid, fingerprint=t.fp, email=t.email, phone=t.phone, external_id=t.id
             )

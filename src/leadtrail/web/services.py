@@ -46,6 +46,7 @@ def build_services(settings: Settings, db: Database) -> Services:
         max_batch_events=settings.ingest_max_batch_events,
         max_pending_events=settings.ingest_max_pending_events,
         workers=settings.ingest_writers,
+        write_timeout=settings.ingest_write_timeout,
     )
     svc = Services(
         settings=settings,
