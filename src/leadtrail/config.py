@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     realtime_max_payload_bytes: int = Field(default=256 * 1024, ge=1024)
     #: Messages queued for one slow client before it is disconnected.
     realtime_max_queue: int = Field(default=10_000, ge=10)
+    #: Bytes queued for one slow client before it is disconnected (whatever the count).
+    realtime_max_queue_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    #: Seconds between checks of an open realtime connection's credential (a revoked key,
+    #: a logged-out session or a lost membership then takes effect).
+    realtime_revalidate_interval: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("log_level")
     @classmethod

@@ -6,8 +6,14 @@ Pure. A filter string is parsed once, at join, against the table's columns into 
 here becomes SQL. Evaluation follows SQL's three-valued logic: a comparison with NULL is
 unknown, and unknown never matches, negated or not.
 
-Operators: eq, neq, lt, lte, gt, gte, in, like, ilike, match, imatch, is, isdistinct;
-any of them negated with ``not.`` (``status=not.in.(junk,spam)``).
+Operators: eq, neq, lt, lte, gt, gte, in, like, ilike, is, isdistinct; any of them
+negated with ``not.`` (``status=not.in.(junk,spam)``).
+
+Filters run synchronously in the event loop for every change, against values visitors
+control, so a filter's cost is bounded: its text is capped, so is its number of conditions,
+and LIKE is matched in linear time (``like.py``). Regular expressions (PostgREST's
+``match``/``imatch``) are refused: Python's engine backtracks, and a crafted pattern would
+stall every subscriber of the process.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from leadtrail.realtime.like import LikePattern
 from leadtrail.realtime.values import PgType, comparable, parse_literal
 
 _SPLIT = re.compile(r",(?=\s*[A-Za-z_][A-Za-z0-9_]*=)")
@@ -30,8 +37,12 @@ _ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "gt": operator.gt,
     "gte": operator.ge,
 }
-OPERATORS = (*_ORDER, "in", "like", "ilike", "match", "imatch", "is", "isdistinct")
+OPERATORS = (*_ORDER, "in", "like", "ilike", "is", "isdistinct")
+#: regular expressions: refused with their own reason (see the module's docstring)
+UNSUPPORTED = ("match", "imatch")
 MAX_CONDITIONS = 16
+#: characters in a filter's text (room for an ``in`` list of 100 uuids)
+MAX_LENGTH = 4096
 MAX_IN_VALUES = 100
 
 
@@ -76,6 +87,8 @@ class Filter:
 
 def parse(text: str, columns: Mapping[str, PgType]) -> Filter:
     """Parse ``text`` against a table's ``columns`` (name -> type); raise FilterError."""
+    if len(text) > MAX_LENGTH:
+        raise FilterError(f"a filter may be at most {MAX_LENGTH} characters long")
     parts = [p for p in _SPLIT.split(text) if p.strip()]
     if not parts:
         raise FilterError("filter is empty")
@@ -89,6 +102,11 @@ def _condition(part: str, columns: Mapping[str, PgType]) -> Condition:
     if not match:
         raise FilterError(f"invalid filter {part.strip()!r}: expected column=operator.value")
     column, negation, op, raw = match.groups()
+    if op in UNSUPPORTED:
+        raise FilterError(
+            f"filter operator {op!r} is not supported (regular expressions are not"
+            " evaluated); use like or ilike"
+        )
     if op not in OPERATORS:
         raise FilterError(f"unknown filter operator {op!r}; use one of {', '.join(OPERATORS)}")
     pg_type = columns.get(column)
@@ -96,7 +114,7 @@ def _condition(part: str, columns: Mapping[str, PgType]) -> Condition:
         raise FilterError(f"unknown column {column!r} in filter")
     try:
         test = _test(op, raw, pg_type)
-    except (ValueError, re.error) as exc:
+    except ValueError as exc:  # LikeError included
         raise FilterError(f"invalid value for {column} ({pg_type.name}) in filter: {exc}") from None
     return Condition(column, op, negation is not None, test, pg_type)
 
@@ -110,12 +128,8 @@ def _test(op: str, raw: str, pg_type: PgType) -> Callable[[Any], bool | None]:
         values = frozenset(parse_literal(pg_type, item) for item in _in_list(raw))
         return lambda v: None if v is None else v in values
     if op in ("like", "ilike"):
-        flags = re.IGNORECASE if op == "ilike" else 0
-        pattern = re.compile(_like_regex(raw), flags | re.DOTALL)
-        return lambda v: None if v is None else pattern.fullmatch(str(v)) is not None
-    if op in ("match", "imatch"):
-        pattern = re.compile(raw, re.IGNORECASE if op == "imatch" else 0)
-        return lambda v: None if v is None else pattern.search(str(v)) is not None
+        pattern = LikePattern(raw, fold=op == "ilike")
+        return lambda v: None if v is None else pattern.matches(str(v))
     if op == "is":
         return _is(raw.lower(), pg_type)
     # isdistinct: NULL-safe inequality, never unknown
@@ -170,22 +184,3 @@ def _in_list(raw: str) -> list[str]:
     if len(items) > MAX_IN_VALUES:
         raise ValueError(f"in takes at most {MAX_IN_VALUES} values")
     return items
-
-
-def _like_regex(pattern: str) -> str:
-    """SQL LIKE (``%``, ``_``, and PostgREST's ``*``) as a regular expression."""
-    out = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            i += 1
-            out.append(re.escape(pattern[i]))
-        elif ch in ("%", "*"):
-            out.append(".*")
-        elif ch == "_":
-            out.append(".")
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return "".join(out)

@@ -50,8 +50,12 @@ class Member:
     broadcast_self: bool = False
     broadcast_ack: bool = False
     presence_key: str = ""
-    #: changes held back while a ``since`` replay is being served
+    #: the channel's own ``access_token`` (its ``viewer`` came from it); None: the
+    #: connection's credential
+    token: str | None = None
+    #: changes held back while a ``since`` replay is being served, and their size
     pending: list[tuple[Change, tuple[int, ...]]] | None = None
+    pending_bytes: int = 0
     topic_json: str = field(init=False)
     _ids_json: dict[tuple[int, ...], str] = field(init=False, default_factory=dict)
 
@@ -100,7 +104,9 @@ class Member:
 
 
 class Hub:
-    def __init__(self, *, max_pending: int = 10_000) -> None:
+    def __init__(
+        self, *, max_pending: int = 10_000, max_pending_bytes: int = 16 * 1024 * 1024
+    ) -> None:
         self.access = TableAccess()
         #: published table -> column name -> type (for filters)
         self.tables: dict[str, dict[str, PgType]] = {}
@@ -109,6 +115,7 @@ class Hub:
         #: every change at or before this position is delivered or queued
         self.dispatched: datetime | None = None
         self.max_pending = max_pending
+        self.max_pending_bytes = max_pending_bytes
         # site id -> table (None: any table) -> channels
         self._index: dict[str, dict[str | None, set[Member]]] = {}
         self._topics: dict[str, set[Member]] = {}
@@ -120,6 +127,25 @@ class Hub:
 
     def join(self, member: Member) -> None:
         self._topics.setdefault(member.topic, set()).add(member)
+        self._index_add(member)
+
+    def leave(self, member: Member) -> None:
+        members = self._topics.get(member.topic)
+        if members is not None:
+            members.discard(member)
+            if not members:
+                del self._topics[member.topic]
+        self._index_remove(member)
+        self.untrack(member)
+
+    def reindex(self, member: Member, viewer: Viewer) -> None:
+        """The member's credential was checked again and now gives ``viewer``: changes
+        follow the new sites and role from the next dispatch on."""
+        self._index_remove(member)
+        member.viewer = viewer
+        self._index_add(member)
+
+    def _index_add(self, member: Member) -> None:
         if member.bindings:
             tables: Iterable[str | None] = (
                 (None,) if member.all_tables else {b.table for b in member.bindings}
@@ -129,12 +155,7 @@ class Hub:
                 for table in tables:
                     by_table.setdefault(table, set()).add(member)
 
-    def leave(self, member: Member) -> None:
-        members = self._topics.get(member.topic)
-        if members is not None:
-            members.discard(member)
-            if not members:
-                del self._topics[member.topic]
+    def _index_remove(self, member: Member) -> None:
         for site in member.sites:
             by_table = self._index.get(site)
             if by_table is None:
@@ -145,7 +166,6 @@ class Hub:
                     del by_table[table]
             if not by_table:
                 del self._index[site]
-        self.untrack(member)
 
     def subscriber_count(self) -> int:
         return sum(len(m) for m in self._topics.values())
@@ -185,7 +205,11 @@ class Hub:
                         continue
                     if member.pending is not None:
                         member.pending.append((change, ids))
-                        if len(member.pending) > self.max_pending:
+                        member.pending_bytes += len(change.data_json)
+                        if (
+                            len(member.pending) > self.max_pending
+                            or member.pending_bytes > self.max_pending_bytes
+                        ):
                             member.pending = None
                             self._overflow(member)
                         continue

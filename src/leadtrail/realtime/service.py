@@ -34,7 +34,10 @@ class Realtime:
     def __init__(self, settings: Settings, db: Database, auth: Authenticator) -> None:
         self.settings = settings
         self.auth = auth
-        self.hub = Hub(max_pending=settings.realtime_max_queue)
+        self.hub = Hub(
+            max_pending=settings.realtime_max_queue,
+            max_pending_bytes=settings.realtime_max_queue_bytes,
+        )
         self.feed: ChangeFeed | None = None
         self.replay: ReplayLog | None = None
         if settings.realtime_enabled:
@@ -47,6 +50,7 @@ class Realtime:
             max_messages_per_second=settings.realtime_max_messages_per_second,
             max_payload_bytes=settings.realtime_max_payload_bytes,
             max_queue=settings.realtime_max_queue,
+            max_queue_bytes=settings.realtime_max_queue_bytes,
         )
         self.sessions: set[Session] = set()
 

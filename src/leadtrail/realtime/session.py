@@ -2,8 +2,13 @@
 
 Transport-agnostic: the web layer hands in a ``Transport`` (send/close) and the frames it
 receives. Sending never blocks the hub: messages go into a bounded queue drained by a
-writer task; a client that falls ``max_queue`` messages behind is disconnected (close code
-1013) instead of slowing anyone else.
+writer task; a client that falls ``max_queue`` messages or ``max_queue_bytes`` behind is
+disconnected (close code 1013) instead of slowing anyone else (or holding the memory).
+
+The handshake's credential (and each channel's own ``access_token``) is checked again
+every ``revalidate_interval`` seconds, one lookup per credential: a revoked or expired key,
+a logged-out session or a user left without sites closes the connection (close code 1008),
+and a user's changed memberships take effect on the channels at once.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import random
+import sys
 import time
 import uuid
 from collections import deque
@@ -35,6 +42,9 @@ PHOENIX = "phoenix"
 IDLE_TIMEOUT = 120.0
 CLOSE_GOING_AWAY = 1001
 CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_POLICY_VIOLATION = 1008
+#: how long a closing connection may take to send its last frames
+FLUSH_TIMEOUT = 5.0
 
 _ids = itertools.count(1)
 
@@ -66,6 +76,8 @@ class Limits:
     max_messages_per_second: int = 100
     max_payload_bytes: int = 256 * 1024
     max_queue: int = 10_000
+    #: bytes of queued messages (their size in memory), whatever their number
+    max_queue_bytes: int = 16 * 1024 * 1024
 
 
 class Session:
@@ -82,7 +94,11 @@ class Session:
         credentials: frozenset[str],
         authenticate: Authenticate,
         limits: Limits,
+        token: str | None = None,
+        revalidate_interval: float | None = None,
     ) -> None:
+        """``token``: the credential ``viewer`` came from, re-checked every
+        ``revalidate_interval`` seconds (None: never)."""
         self.id = next(_ids)
         self.vsn = vsn
         self.hub = hub
@@ -93,10 +109,16 @@ class Session:
         self.limits = limits
         self._transport = transport
         self._authenticate = authenticate
+        self._token = token
+        self._revalidate_interval = revalidate_interval
         self._members: dict[str, Member] = {}
         self._queue: deque[str | bytes] = deque()
+        self._queued_bytes = 0
         self._wake = asyncio.Event()
         self._closing = False
+        #: closing after the queued frames are sent (not dropped)
+        self._flushing = False
+        self._flushed = asyncio.Event()
         self._close_task: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._window = 0.0
@@ -114,7 +136,11 @@ class Session:
         if self._closing:
             return
         self._queue.append(item)
-        if len(self._queue) > self.limits.max_queue:
+        self._queued_bytes += sys.getsizeof(item)
+        if len(self._queue) > self.limits.max_queue or (
+            # one message alone always fits, however large
+            self._queued_bytes > self.limits.max_queue_bytes and len(self._queue) > 1
+        ):
             self.overflow()
             return
         self._wake.set()
@@ -124,19 +150,40 @@ class Session:
         if self._closing:
             return
         logger.warning(
-            "realtime: disconnecting %s, %d messages behind", self.viewer.name, len(self._queue)
+            "realtime: disconnecting %s, %d messages (%d bytes) behind",
+            self.viewer.name,
+            len(self._queue),
+            self._queued_bytes,
         )
         self._queue.clear()
+        self._queued_bytes = 0
         self._stop(CLOSE_TRY_AGAIN_LATER)
 
     def queued(self) -> int:
         return len(self._queue)
+
+    def queued_bytes(self) -> int:
+        return self._queued_bytes
+
+    @property
+    def closing(self) -> bool:
+        """Disconnected from inside (or on its way out); nothing more is queued."""
+        return self._closing
+
+    def _backlogged(self) -> bool:
+        """Half full: a replay waits before queueing more."""
+        return (
+            len(self._queue) > self.limits.max_queue // 2
+            or self._queued_bytes > self.limits.max_queue_bytes // 2
+        )
 
     # -- lifecycle -------------------------------------------------------------------
 
     async def run(self, receive: Callable[[], Awaitable[str | bytes | None]]) -> None:
         """Serve the connection until the client leaves, idles out or is disconnected."""
         writer = asyncio.create_task(self._write(), name=f"realtime-writer-{self.id}")
+        if self._token is not None and self._revalidate_interval:
+            self._spawn(self._revalidate_every(self._revalidate_interval))
         try:
             while not self._closing:
                 try:
@@ -155,6 +202,10 @@ class Session:
                 task.cancel()
             self._closing = True
             self._wake.set()
+            if self._flushing and self._close_task is not None:
+                # the last frames go out before the writer stops
+                with contextlib.suppress(Exception):
+                    await self._close_task
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
@@ -165,26 +216,38 @@ class Session:
     def close(self, code: int) -> None:
         self._stop(code)
 
-    def _stop(self, code: int) -> None:
-        """Disconnect from inside (overflow, idle): the pending receive then ends."""
+    def _stop(self, code: int, reason: str = "", *, flush: bool = False) -> None:
+        """Disconnect from inside (overflow, idle, revoked): the pending receive then ends.
+        ``flush``: send what is queued first (nothing more is queued)."""
         if self._closing:
             return
         self._closing = True
+        self._flushing = flush
         self._wake.set()
-        self._close_task = asyncio.ensure_future(self._transport.close(code, ""))
+        if flush:
+            self._close_task = asyncio.ensure_future(self._flush_then_close(code, reason))
+        else:
+            self._close_task = asyncio.ensure_future(self._transport.close(code, reason))
+
+    async def _flush_then_close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._flushed.wait(), FLUSH_TIMEOUT)
+        await self._transport.close(code, reason)
 
     async def _write(self) -> None:
         queue = self._queue
         while True:
             if not queue:
                 if self._closing:
+                    self._flushed.set()
                     return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if self._closing:
+            if self._closing and not self._flushing:
                 return
             item = queue.popleft()
+            self._queued_bytes -= sys.getsizeof(item)
             if isinstance(item, str):
                 await self._transport.send_text(item)
             else:
@@ -285,13 +348,14 @@ class Session:
             )
             return
         viewer = self.viewer
+        member_token: str | None = None
         token = payload.get("access_token")
         if isinstance(token, str) and token and token not in self.credentials:
             found = await self._authenticate(token)
             if found is None:
                 refuse("InvalidAccessToken: the access_token is invalid, revoked or expired")
                 return
-            viewer = found
+            viewer, member_token = found, token
         try:
             bindings = parse_bindings(config.get("postgres_changes"), self.hub.tables)
         except BindingError as exc:
@@ -322,6 +386,7 @@ class Session:
             broadcast_self=bool(broadcast.get("self")),
             broadcast_ack=bool(broadcast.get("ack")),
             presence_key=str(presence.get("key") or uuid.uuid4()),
+            token=member_token,
         )
         # From here to the end of the synchronous part, no await: the replay window
         # (since, until] and the live changes held in `pending` meet exactly.
@@ -371,7 +436,7 @@ class Session:
                 ids = self.hub.allowed(member, change)
                 if ids:
                     member.send_change(change, ids)
-                while len(self._queue) > self.limits.max_queue // 2 and not self._closing:
+                while self._backlogged() and not self._closing:
                     await asyncio.sleep(0.01)
         except Exception:
             # As when a Phoenix channel process crashes: phx_error, and the client rejoins
@@ -386,7 +451,9 @@ class Session:
         if held is None or self._members.get(member.topic) is not member:
             return
         for change, ids in held:
-            member.send_change(change, ids)
+            # the viewer's sites may have been re-checked (and narrowed) meanwhile
+            if self.hub.access.allows(member.viewer, change.table, change.site_id):
+                member.send_change(change, ids)
         self._subscribed(member)
 
     def _subscribed(self, member: Member) -> None:
@@ -466,7 +533,77 @@ class Session:
         # Same channel, new identity: re-index it under the new sites.
         self.hub.leave(member)
         member.viewer = viewer
+        member.token = token
         self.hub.join(member)
+
+    # -- credentials, again ----------------------------------------------------------
+
+    async def _revalidate_every(self, interval: float) -> None:
+        # Connections opened together (after a deploy) spread their checks out.
+        await asyncio.sleep(interval * random.uniform(0.5, 1.0))
+        while not self._closing:
+            try:
+                await self.revalidate()
+            except Exception:
+                # The database is unreachable: keep the connection, check again later.
+                logger.warning(
+                    "realtime: could not re-check the credential of %s",
+                    self.viewer.name,
+                    exc_info=True,
+                )
+            await asyncio.sleep(interval)
+
+    async def revalidate(self) -> None:
+        """Check the connection's credential and the channels' own access tokens again:
+        one lookup per distinct credential."""
+        if self._token is not None:
+            viewer = await self._authenticate(self._token)
+            if self._closing:
+                return
+            if viewer is None:
+                self._revoke("the credential was revoked or has expired")
+                return
+            if not viewer.site_ids and self.viewer.site_ids:
+                self._revoke("the credential no longer gives access to any site")
+                return
+            if _changed(self.viewer, viewer):
+                logger.info("realtime: %s's access changed; channels follow", viewer.name)
+                self.viewer = viewer
+                for member in self._members.values():
+                    if member.token is None:
+                        self.hub.reindex(member, viewer)
+        found: dict[str, Viewer | None] = {}
+        for member in list(self._members.values()):
+            token = member.token
+            if token is None:
+                continue
+            if token not in found:
+                found[token] = await self._authenticate(token)
+            viewer = found[token]
+            if self._closing or self._members.get(member.topic) is not member:
+                continue
+            if viewer is None or (not viewer.site_ids and member.viewer.site_ids):
+                self._close_channel(
+                    member, "InvalidAccessToken: the access_token was revoked or has expired"
+                )
+            elif _changed(member.viewer, viewer):
+                self.hub.reindex(member, viewer)
+
+    def _revoke(self, why: str) -> None:
+        """Every channel gets a system error and phx_close, then the socket closes."""
+        logger.info("realtime: closing the connection of %s: %s", self.viewer.name, why)
+        for member in list(self._members.values()):
+            self._close_channel(member, f"InvalidAccessToken: {why}")
+        self._stop(CLOSE_POLICY_VIOLATION, why, flush=True)
+
+    def _close_channel(self, member: Member, message: str) -> None:
+        self._leave(member)
+        self.send(Frame(member.topic, "system", _system(member.topic, "error", message)))
+        self.send(Frame(member.topic, "phx_close", {}, member.join_ref, member.join_ref))
+
+
+def _changed(old: Viewer, new: Viewer) -> bool:
+    return old.role is not new.role or old.site_ids != new.site_ids
 
 
 def _system(topic: str, status: str, message: str) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """``/realtime/v1``: the Supabase-Realtime-compatible WebSocket and its REST broadcast.
 
-The handshake authenticates once: ``apikey`` (an API key with read scope, or a dashboard
+The handshake authenticates: ``apikey`` (an API key with read scope, or a dashboard
 session token), else the ``leadtrail_session`` cookie sent with the handshake (the
 dashboard's JS cannot read its HttpOnly cookie, so it passes any placeholder ``apikey``).
-A cookie is only accepted from a same-origin page.
+A cookie is only accepted from a same-origin page. The session checks the credential that
+succeeded again every ``LEADTRAIL_REALTIME_REVALIDATE_INTERVAL`` seconds.
 """
 
 from __future__ import annotations
@@ -40,20 +41,23 @@ def _same_origin(ws: WebSocket) -> bool:
     return urlsplit(origin).netloc.lower() == ws.headers.get("host", "").lower()
 
 
-async def _handshake(ws: WebSocket, realtime: Realtime) -> tuple[Viewer, frozenset[str]] | None:
+async def _handshake(
+    ws: WebSocket, realtime: Realtime
+) -> tuple[Viewer, frozenset[str], str] | None:
+    """(viewer, the tokens the client sent, the one that authenticated)."""
     apikey = (ws.query_params.get("apikey") or "").strip()
     tokens = {apikey} if apikey else set()
     if apikey:
         viewer = await realtime.authenticate(apikey)
         if viewer is not None:
-            return viewer, frozenset(tokens)
+            return viewer, frozenset(tokens), apikey
         if apikey.startswith("lt_"):
             return None  # a bad API key is refused, never papered over by a cookie
     cookie = ws.cookies.get(COOKIE_NAME)
     if cookie and _same_origin(ws):
         viewer = await realtime.authenticate(cookie)
         if viewer is not None:
-            return viewer, frozenset({*tokens, cookie})
+            return viewer, frozenset({*tokens, cookie}), cookie
     return None
 
 
@@ -83,7 +87,7 @@ async def websocket(ws: WebSocket) -> None:
         # Before accept: the client sees HTTP 403.
         await ws.close(CLOSE_POLICY, "invalid apikey or session")
         return
-    viewer, credentials = found
+    viewer, credentials, token = found
     await ws.accept()
     session = Session(
         realtime.hub,
@@ -94,6 +98,8 @@ async def websocket(ws: WebSocket) -> None:
         credentials=credentials,
         authenticate=realtime.authenticate,
         limits=realtime.limits,
+        token=token,
+        revalidate_interval=realtime.settings.realtime_revalidate_interval,
     )
 
     async def receive() -> str | bytes | None:
