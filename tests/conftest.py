@@ -10,6 +10,7 @@ import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -89,18 +90,33 @@ async def test_database(
     return ModuleDatabase(name, cluster.dsn(name), cluster.dsn(name, user="leadtrail_app"))
 
 
+def make_settings(tmp_path_factory: pytest.TempPathFactory, **overrides: Any) -> Settings:
+    """Settings of a test module's server: small pool, quiet logs, no change feed (each
+    feed holds a replication slot, 16 per cluster: realtime tests turn it on)."""
+    base: dict[str, Any] = {
+        "data_dir": tmp_path_factory.mktemp("data"),
+        "secret_key": "test-secret",
+        "pool_min_size": 1,
+        "pool_max_size": 5,
+        "log_level": "warning",
+        "realtime_enabled": False,
+    }
+    return Settings(**(base | overrides))
+
+
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(
-        data_dir=tmp_path_factory.mktemp("data"),
-        secret_key="test-secret",
-        pool_min_size=1,
-        pool_max_size=5,
-        log_level="warning",
-        # Each change feed holds a replication slot (16 per cluster): realtime tests turn
-        # it on in their own `settings` fixture.
-        realtime_enabled=False,
-    )
+    return make_settings(tmp_path_factory)
+
+
+@pytest.fixture
+async def owner(test_database: ModuleDatabase) -> AsyncIterator[asyncpg.Connection]:
+    """A connection as the table owner (bypasses RLS): to arrange and inspect rows."""
+    conn = await asyncpg.connect(test_database.owner_dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="module")

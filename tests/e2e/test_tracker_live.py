@@ -18,7 +18,6 @@ from playwright.async_api import Browser, Page
 
 from leadtrail.sites.service import Site, create_site
 from leadtrail.storage import Database
-from tests.conftest import ModuleDatabase
 from tests.e2e.sites import FixtureSite
 from tests.e2e.tracking import freeze_clock
 
@@ -53,15 +52,6 @@ async def visitor(browser: Browser) -> AsyncIterator[Page]:
         yield page
     finally:
         await ctx.close()
-
-
-@pytest.fixture
-async def owner(test_database: ModuleDatabase) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(test_database.owner_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 async def all_acknowledged(page: Page) -> None:

@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date
 
 import asyncpg
 import pytest
 
-from tests.conftest import ModuleDatabase
-
 FAR_MONTH = date(2031, 7, 1)
-
-
-@pytest.fixture
-async def owner(test_database: ModuleDatabase) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(test_database.owner_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 async def partition_of(conn: asyncpg.Connection, table: str, row_id: uuid.UUID) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
@@ -14,19 +13,15 @@ import pytest
 from leadtrail.config import Settings
 from leadtrail.sites.service import Site, create_site
 from leadtrail.storage import Database
-from tests.conftest import LiveServer, ModuleDatabase
+from tests.conftest import LiveServer, make_settings
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
 
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(
-        data_dir=tmp_path_factory.mktemp("data"),
-        secret_key="test-secret",
-        pool_min_size=1,
-        pool_max_size=5,
-        log_level="warning",
+    return make_settings(
+        tmp_path_factory,
         sync_ip_rate_limit="5/minute",
         sync_site_rate_limit="1000/minute",
         ingest_max_pending_events=5,
@@ -38,15 +33,6 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 async def site(db: Database) -> Site:
     async with db.system() as conn:
         return await create_site(conn, name="Busy", domain="busy.example", public_id="busy_site")
-
-
-@pytest.fixture
-async def owner(test_database: ModuleDatabase) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(test_database.owner_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 def body(site: Site, events: int = 1) -> bytes:

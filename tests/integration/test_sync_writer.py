@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -20,20 +19,15 @@ from leadtrail.ingest.events import MAX_SESSION_SECONDS
 from leadtrail.ingest.writer import Writer
 from leadtrail.sites.service import Site, create_site
 from leadtrail.storage import Database
-from tests.conftest import LiveServer, ModuleDatabase
+from tests.conftest import LiveServer, make_settings
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
 
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(
-        data_dir=tmp_path_factory.mktemp("data"),
-        secret_key="test-secret",
-        pool_min_size=1,
-        pool_max_size=5,
-        log_level="warning",
-        realtime_enabled=False,
+    return make_settings(
+        tmp_path_factory,
         ingest_writers=1,  # one batch in flight: what queues behind it is the next batch
     )
 
@@ -42,15 +36,6 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 async def site(db: Database) -> Site:
     async with db.system() as conn:
         return await create_site(conn, name="Faults", domain="faults.example", public_id="faults")
-
-
-@pytest.fixture
-async def owner(test_database: ModuleDatabase) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(test_database.owner_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 @pytest.fixture
