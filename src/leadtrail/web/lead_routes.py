@@ -37,8 +37,9 @@ from leadtrail.web.people_common import (
     validate,
 )
 from leadtrail.web.services import services
+from leadtrail.web.text_guard import NO_NUL
 
-router = APIRouter(tags=["leads and calls"])
+router = APIRouter(tags=["leads and calls"], dependencies=[NO_NUL])
 
 CALL_EVENT_RATE = "50/minute"
 TRACKER_LEAD_RATE = "20/minute"

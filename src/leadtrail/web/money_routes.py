@@ -19,8 +19,9 @@ from leadtrail.identity import tx
 from leadtrail.web.deps import CurrentPrincipal
 from leadtrail.web.people_common import json, period, server_caller, site_for
 from leadtrail.web.services import services
+from leadtrail.web.text_guard import NO_NUL
 
-router = APIRouter(tags=["attribution and ad spend"])
+router = APIRouter(tags=["attribution and ad spend"], dependencies=[NO_NUL])
 SiteParam = Query(default=None, description="Site uuid or public id")
 FromParam = Query(
     default=None,
