@@ -491,11 +491,15 @@ def import_ad_spend(site_ref: str, file: str) -> None:
     """
     from leadtrail.adspend.rows import read_csv
     from leadtrail.adspend.service import upsert
+    from leadtrail.errors import BadRequest
     from leadtrail.sites.people import PeopleSettings
     from leadtrail.sites.service import get_site
 
-    with click.open_file(file, encoding="utf-8-sig") as handle:
-        text = handle.read()
+    try:
+        with click.open_file(file, encoding="utf-8-sig") as handle:
+            text = handle.read()
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"{file} is not UTF-8 text (byte {exc.start})") from None
 
     async def work(database: Any) -> None:
         async with database.system() as conn, conn.transaction():

@@ -268,13 +268,91 @@ async def test_settings_copy_snippet_and_keys(
     await snap(page, "settings")
 
 
+async def add_campaign(db: Database, site_id: uuid.UUID) -> dict[str, float]:
+    """A paid campaign of our own: daily spend, three visits from it, two with a lead. Each
+    visitor has their own fingerprint, so every lead is credited to its visit's campaign."""
+    now = datetime.now(UTC)
+    spend = [(now - timedelta(days=3), 10, 30.25), (now - timedelta(days=2), 5, 19.5)]
+    values = [120.0, 45.5, None]  # lead value per visit; the last visit has no lead
+    async with db.system() as conn:
+        for day, clicks, cost in spend:
+            await conn.execute(
+                """INSERT INTO ad_spend (site_id, platform, campaign_id, campaign_name, date,
+                                         clicks, impressions, cost, currency)
+                   VALUES ($1, 'google_ads', 'autumn_e2e', 'Autumn E2E', $2, $3, 1000, $4, 'USD')""",
+                site_id,
+                day.date(),
+                clicks,
+                cost,
+            )
+        for i, value in enumerate(values):
+            start = now - timedelta(days=2, hours=i + 1)
+            session = uuid.uuid4()
+            month = start.date().replace(day=1)
+            await conn.execute(
+                """INSERT INTO sessions (site_id, id, created_month, created_at, last_seen_at,
+                                         fingerprint, entry_page, exit_page, page_views,
+                                         event_count, utm_source, utm_medium, utm_campaign, gclid,
+                                         referrer_type)
+                   VALUES ($1, $2, $3, $4, $4, $5, 'http://127.0.0.1/', 'http://127.0.0.1/', 2,
+                           2, 'google', 'cpc', 'autumn_e2e', $6, 'paid')""",
+                site_id,
+                session,
+                month,
+                start,
+                f"fp-autumn-{i}-{session.hex[:8]}",
+                f"Cj0KCQiA-autumn-{i}",
+            )
+            if value is not None:
+                await conn.execute(
+                    """INSERT INTO leads (site_id, session_id, session_month, name, value,
+                                          currency, submitted_at)
+                       VALUES ($1, $2, $3, 'Autumn lead', $4, 'USD', $5)""",
+                    site_id,
+                    session,
+                    month,
+                    value,
+                    start + timedelta(minutes=5),
+                )
+    cost = sum(c for _, _, c in spend)
+    revenue = sum(v for v in values if v is not None)
+    return {
+        "spend": cost,
+        "conversions": sum(v is not None for v in values),
+        "roi": (revenue - cost) / cost * 100,
+    }
+
+
+def number(text: str, decimal_point: str) -> float:
+    """A number as the page shows it in the browser's locale ("1,234.5%", "1.234,5 %")."""
+    kept = "".join(ch for ch in text if ch.isdigit() or ch in (decimal_point, "-"))
+    return float(kept.replace(decimal_point, "."))
+
+
 async def test_campaigns_and_person_pages(
     logged_in: Page, server: LiveServer, world: dict[str, Any], db: Database
 ) -> None:
     page = logged_in
+    expected = await add_campaign(db, world["site"].id)
     await page.get_by_role("link", name="Campaigns").click()
     await expect(page.get_by_role("heading", name="Traffic by UTM campaign")).to_be_visible()
     await expect(page.locator("td", has_text="spring").first).to_be_visible()
+    roi_panel = page.locator(".panel", has_text="Spend, conversions and ROI")
+    row = roi_panel.locator("tbody tr", has_text="Autumn E2E")
+    await expect(row).to_have_count(1)
+    # text_content, not inner_text: the headers are upper-cased by CSS only
+    headers = await roi_panel.locator("thead th").all_text_contents()
+    cells = dict(zip(headers, await row.locator("td").all_text_contents(), strict=True))
+    point = await page.evaluate("(1.5).toLocaleString().replace(/[0-9]/g, '')")
+    assert number(cells["Total ad spend"], point) == pytest.approx(expected["spend"], abs=0.005)
+    assert number(cells["Conversions"], point) == pytest.approx(expected["conversions"])
+    assert number(cells["Avg roi"], point) == pytest.approx(expected["roi"], abs=0.05)
+    # the report's CSV link downloads the same figures
+    link = roi_panel.get_by_role("link", name="Download campaign performance as CSV")
+    download = await page.request.get(server.url + str(await link.get_attribute("href")))
+    assert download.ok and download.headers["content-type"].startswith("text/csv")
+    [csv_row] = [r for r in (await download.text()).splitlines() if ",autumn_e2e," in r]
+    assert f",{expected['spend']}," in csv_row
     await snap(page, "campaigns")
     if not await has_feature(server, "journey"):
         pytest.skip("GET /api/users/{id}/journey (people branch) is not on this server yet")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +11,7 @@ import httpx
 import pytest
 
 from leadtrail.storage import Database
+from tests.conftest import ModuleDatabase
 from tests.integration.people_support import (
     Tenant,
     add_session,
@@ -338,6 +341,98 @@ async def test_merge_then_unmerge_restores_both_people_exactly(
     )
     assert undo.status_code == 200, undo.text
     assert await snapshot(db, tenant.site_id, [a, b]) == before
+
+
+async def test_cli_unmerge_restores_both_people_exactly(
+    db: Database,
+    tenant: Tenant,
+    client: httpx.AsyncClient,
+    test_database: ModuleDatabase,
+    cli_env: dict[str, str],
+) -> None:
+    """``leadtrail identity unmerge`` on a real merge: what the API undo test checks, by CLI."""
+    now = datetime.now(UTC)
+    c1 = await add_session(
+        db, tenant.site_id, fingerprint="fp-cli-c", ip="192.0.2.81", start=now - timedelta(days=2)
+    )
+    c2 = await add_session(
+        db, tenant.site_id, fingerprint="fp-cli-c", ip="192.0.2.81", start=now - timedelta(hours=1)
+    )
+    d1 = await add_session(
+        db, tenant.site_id, fingerprint="fp-cli-d", ip="198.51.100.81", device_type="mobile"
+    )
+    await resolve_all(db)
+    auth = tenant.auth()
+    lead = await client.post(
+        "/api/leads",
+        headers=auth,
+        json={
+            "site_id": tenant.public_id,
+            "session_id": str(c2),
+            "email": "cli-unmerge@example.com",
+            "value": 25,
+        },
+    )
+    call = await client.post(
+        "/api/call-event",
+        headers=auth,
+        json={
+            "site_id": tenant.public_id,
+            "phone_number": "+14195550160",
+            "fingerprint": "fp-cli-d",
+            "caller_number": "+14195550188",
+        },
+    )
+    assert lead.status_code == 201 and call.status_code == 201, (lead.text, call.text)
+    c, d = await person_of(db, tenant.site_id, c1), await person_of(db, tenant.site_id, d1)
+    assert c and d and c != d
+    before = await snapshot(db, tenant.site_id, [c, d])
+    tie = await client.post(
+        "/api/identify",
+        headers=auth,
+        json={
+            "site_id": tenant.public_id,
+            "email": "cli-unmerge@example.com",
+            "phone": "+1 419 555 0188",
+        },
+    )
+    assert tie.status_code == 200, tie.text
+    [merge_id] = tie.json()["merges"]
+    survivor = uuid.UUID(tie.json()["canonical_user_id"])
+    restored = d if survivor == c else c
+    assert {await person_of(db, tenant.site_id, s) for s in (c1, c2, d1)} == {survivor}
+    [merged] = await fetch(
+        db,
+        "SELECT total_sessions, total_leads, total_calls FROM canonical_users WHERE id = $1",
+        survivor,
+    )
+    assert (merged["total_sessions"], merged["total_leads"], merged["total_calls"]) == (3, 1, 1)
+
+    async def cli(*args: str) -> tuple[int | None, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "leadtrail",
+            *args,
+            env={**cli_env, "LEADTRAIL_DATABASE_URL": test_database.owner_dsn},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+        return process.returncode, out.decode(), err.decode()
+
+    code, out, err = await cli("identity", "unmerge", "--site", tenant.public_id, merge_id)
+    assert code == 0, err
+    moved = 1 if restored == d else 2
+    assert out.strip() == (
+        f"unmerged {restored} from {survivor}: {moved} sessions, "
+        f"{1 if restored == c else 0} leads, {1 if restored == d else 0} calls restored"
+    )
+    assert await snapshot(db, tenant.site_id, [c, d]) == before
+    code, out, _ = await cli("identity", "merges", "--site", tenant.public_id, "--user", str(c))
+    assert code == 0 and merge_id in out and "undone" in out.split(merge_id)[1].splitlines()[0]
+    code, _, err = await cli("identity", "unmerge", "--site", tenant.public_id, merge_id)
+    assert code == 1 and err.strip() == "error: this merge was already undone"
 
 
 async def test_unmerge_is_scoped_to_the_site(

@@ -363,6 +363,100 @@ async def test_campaign_performance(
     assert row["avg_roi"] == pytest.approx(500.0)
 
 
+def csv_rows(response: httpx.Response) -> tuple[list[str], list[dict[str, str]]]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    reader = csv.DictReader(io.StringIO(response.text))
+    rows = list(reader)
+    return list(reader.fieldnames or []), rows
+
+
+async def test_attribution_and_campaigns_as_csv(
+    tenants: dict[str, Tenant], client: httpx.AsyncClient, journey: dict[str, object]
+) -> None:
+    a, b = tenants["a"], tenants["b"]
+    today = datetime.now(UTC).date()
+    first, last = str(today - timedelta(days=10)), str(today)
+    span = {"from": first, "to": last}
+    reports = [
+        (
+            "/api/attribution",
+            {"group_by": "campaign", "model": "linear", "conversions": "lead"},
+            f"leadtrail-attribution-campaign-{a.public_id}-{first}-{last}.csv",
+            "results",
+            ["campaign", "conversions", "value", "touches", "conversions_touched"],
+        ),
+        (
+            "/api/campaigns/performance",
+            {},
+            f"leadtrail-campaigns-{a.public_id}-{first}-{last}.csv",
+            "campaigns",
+            [
+                "platform",
+                "campaign_id",
+                "campaign",
+                "unique_users",
+                "total_sessions",
+                "conversions",
+                "conversion_rate",
+                "clicks",
+                "impressions",
+                "total_ad_spend",
+                "total_revenue",
+                "avg_roi",
+                "cost_per_conversion",
+                "currency",
+            ],
+        ),
+    ]
+    for path, extra, filename, key, columns in reports:
+        params = {"site_id": a.public_id, **span, **extra}
+        body = (await client.get(path, params=params, headers=a.auth(a.read_key))).json()
+        response = await client.get(
+            path, params={**params, "format": "csv"}, headers=a.auth(a.read_key)
+        )
+        header, rows = csv_rows(response)
+        assert response.headers["content-disposition"] == f'attachment; filename="{filename}"'
+        assert header == columns, path
+        assert len(rows) == len(body[key]) > 0, path
+        for row, item in zip(rows, body[key], strict=True):
+            for column in columns:
+                expected = body.get(column) if column == "currency" else item[column]
+                if isinstance(expected, float | int):
+                    assert float(row[column]) == pytest.approx(expected), (path, column)
+                else:
+                    assert row[column] == ("" if expected is None else expected), (path, column)
+        # another tenant's site is a 404, in CSV as in JSON; its own CSV has none of a's rows
+        foreign = await client.get(
+            path, params={**params, "format": "csv"}, headers=b.auth(b.read_key)
+        )
+        assert foreign.status_code == 404 and foreign.json()["error"] == "site_not_found"
+        own = await client.get(
+            path,
+            params={**params, "site_id": b.public_id, "format": "csv"},
+            headers=b.auth(b.read_key),
+        )
+        assert csv_rows(own) == (columns, [])
+    [spend] = [
+        r
+        for r in csv_rows(
+            await client.get(
+                "/api/campaigns/performance",
+                params={"site_id": a.public_id, **span, "format": "csv"},
+                headers=a.auth(a.read_key),
+            )
+        )[1]
+        if r["campaign_id"] == "111"
+    ]
+    assert (spend["total_ad_spend"], spend["clicks"], spend["currency"]) == ("50.0", "20", "USD")
+    bad = await client.get(
+        "/api/attribution",
+        params={"site_id": a.public_id, "format": "xml"},
+        headers=a.auth(a.read_key),
+    )
+    assert bad.status_code == 400 and bad.json()["field"] == "format"
+
+
 async def test_google_ads_export(
     db: Database, tenants: dict[str, Tenant], client: httpx.AsyncClient, journey: dict[str, object]
 ) -> None:

@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from leadtrail.analytics.ranges import (
+    FIRST_DAY,
+    LAST_DAY,
+    MAX_DAYS,
     Compare,
     DateRange,
     Interval,
@@ -110,3 +113,41 @@ def test_interval_limits() -> None:
         default_interval(DateRange(date(2025, 1, 1), date(2025, 1, 30), UTC_ZONE)) is Interval.DAY
     )
     assert default_interval(year) is Interval.WEEK
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        ("0001-01-01", "0001-01-01", "to"),
+        ("9999-12-31", "9999-12-31", "to"),
+        ("0001-01-01", "2026-01-01", "from"),
+        ("2026-01-01", "9999-12-31", "to"),
+        ("1999-12-31", "2000-01-01", "from"),
+        ("2100-12-31", "2101-01-01", "to"),
+        (None, "0001-01-01", "to"),
+    ],
+)
+def test_days_outside_the_supported_years_are_refused(
+    start: str | None, end: str, field: str
+) -> None:
+    with pytest.raises(BadRequest) as bad:
+        resolve_range(start, end, UTC_ZONE)
+    assert (bad.value.code, bad.value.field) == ("invalid_date", field)
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12"])
+def test_the_extreme_supported_days_give_valid_instants_and_previous_periods(zone: str) -> None:
+    """Every instant derived from the bounds exists: no overflow anywhere."""
+    for start, end in (
+        (FIRST_DAY, FIRST_DAY),
+        (LAST_DAY, LAST_DAY),
+        (LAST_DAY - timedelta(days=MAX_DAYS - 1), LAST_DAY),
+        (FIRST_DAY, FIRST_DAY + timedelta(days=MAX_DAYS - 1)),
+    ):
+        span = resolve_range(str(start), str(end), ZoneInfo(zone))
+        assert span.lower < span.upper
+        span.split()
+        for compare in (Compare.PREVIOUS, Compare.YEAR):
+            before = span.previous(compare)
+            assert before is not None and before.lower < before.upper <= span.upper
+            before.split()

@@ -9,11 +9,12 @@ from decimal import Decimal
 import pytest
 
 from leadtrail.adspend.google_ads import OfflineConversion, conversion_name, render
-from leadtrail.adspend.rows import read_csv
+from leadtrail.adspend.rows import MAX_COST, MAX_COUNT, parse_row, read_csv
 from leadtrail.errors import BadRequest
 from leadtrail.identity import normalize
 from leadtrail.identity.similarity import score
 from leadtrail.sites.people import PeopleSettings
+from leadtrail.web.people_common import period
 
 
 @pytest.mark.parametrize(
@@ -74,6 +75,95 @@ def test_ad_spend_csv_with_google_ads_headers() -> None:
         read_csv("date,cost\n2026-13-01,1\n", "USD")
     with pytest.raises(BadRequest, match="header"):
         read_csv("a,b\n1,2\n", "USD")
+
+
+SPEND = {"campaign_id": "111", "date": "2026-01-05", "cost": "10"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"clicks": "²"}, "clicks"),  # str.isdigit() says yes, int() says no
+        ({"impressions": "٣"}, "impressions"),  # a digit, but not ASCII
+        ({"clicks": str(MAX_COUNT + 1)}, "clicks"),
+        ({"impressions": "9999999999"}, "impressions"),  # ten digits, over the integer column
+        ({"clicks": "1" * 5000}, "clicks"),
+        ({"clicks": "-1"}, "clicks"),
+        ({"clicks": "2.5"}, "clicks"),
+        ({"clicks": 3.0}, "clicks"),
+        ({"cost": "9999999999.99995"}, "cost"),  # rounds up past numeric(14, 4)
+        ({"cost": "10000000000"}, "cost"),
+        ({"cost": "1e400"}, "cost"),
+        ({"cost": "٣"}, "cost"),
+        ({"cost": "NaN"}, "cost"),
+        ({"cost": "-0.01"}, "cost"),
+        ({"cost": ""}, "cost"),
+        ({"date": "9999-12-31"}, "date"),
+        ({"date": "1999-12-31"}, "date"),
+        ({"campaign_name": "Spring\x00Sale"}, "campaign_name"),
+        ({"campaign_id": "1\x001"}, "campaign_id"),
+    ],
+)
+def test_ad_spend_values_must_fit_their_columns(change: dict[str, object], field: str) -> None:
+    with pytest.raises(BadRequest) as bad:
+        parse_row({**SPEND, **change}, "rows[4]", "USD")
+    assert (bad.value.code, bad.value.field) == ("invalid_ad_spend", field)
+    assert bad.value.detail.startswith("rows[4]: ")
+
+
+def test_ad_spend_values_at_the_column_limits_are_kept() -> None:
+    row = parse_row(
+        {
+            **SPEND,
+            "clicks": f"{MAX_COUNT:,}",
+            "impressions": "000000000000012",
+            "cost": "9999999999.99994",
+            "date": "2100-12-31",
+        },
+        "rows[0]",
+        "USD",
+    )
+    assert (row.clicks, row.impressions, row.cost) == (MAX_COUNT, 12, MAX_COST)
+    assert parse_row({**SPEND, "clicks": 7, "cost": 0}, "rows[0]", "USD").clicks == 7
+
+
+def test_ad_spend_csv_errors_name_the_line() -> None:
+    with pytest.raises(BadRequest, match=r"^line 3: clicks"):
+        read_csv("date,cost,clicks,campaign\n2026-01-01,1,2,a\n2026-01-02,1,²,a\n", "USD")
+    with pytest.raises(BadRequest, match=r"^line 2: campaign_name contains a NUL"):
+        read_csv("date,cost,campaign\n2026-01-01,1,a\x00b\n", "USD")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        ("0001-01-01", "0001-01-01", "to"),
+        ("2026-01-01", "9999-12-31", "to"),
+        ("9999-12-31", None, "from"),
+        (None, "0001-01-01", "to"),
+        ("0001-01-01T00:00:00+14:00", "2026-01-01", "from"),
+        ("2026-01-01", "9999-12-31T23:59:59-12:00", "to"),
+        ("2026-01-01", "2101-01-01T00:00:00Z", "to"),
+        ("1999-12-31", "2000-01-02", "from"),
+        ("2026-01-02", "2026-01-01", "from"),
+        ("yesterday", None, "from"),
+        ("2026-01-01", "2026-02-30", "to"),
+    ],
+)
+def test_periods_outside_the_supported_years_are_refused(
+    start: str | None, end: str | None, field: str
+) -> None:
+    with pytest.raises(BadRequest) as bad:
+        period(start, end, "Pacific/Kiritimati")
+    assert (bad.value.code, bad.value.field) == ("invalid_period", field)
+
+
+def test_periods_at_the_supported_edges() -> None:
+    first = period("2000-01-01", "2000-01-01", "Pacific/Kiritimati")
+    assert first.days == (date(2000, 1, 1), date(2000, 1, 1))
+    last = period("2100-12-01", "2100-12-31", "Etc/GMT+12")
+    assert last.days == (date(2100, 12, 1), date(2100, 12, 31))
+    assert period(None, "2000-01-01", "UTC").start.year == 1999  # the default 30 days before
 
 
 def test_google_ads_file() -> None:

@@ -6,17 +6,25 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from leadtrail.analytics.ranges import FIRST_DAY, LAST_DAY, in_bounds
 from leadtrail.errors import BadRequest
 
 MAX_ROWS = 50_000
 _PLATFORM = re.compile(r"^[a-z0-9_]{1,40}$")
 _GCLID = re.compile(r"^[A-Za-z0-9_-]{10,200}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+#: ASCII digits only: ``str.isdigit`` also accepts "²" or "٣", which ``int`` refuses or reads
+_COUNT = re.compile(r"[0-9]+")
+#: ``clicks`` and ``impressions`` are PostgreSQL ``integer``
+MAX_COUNT = 2**31 - 1
+#: ``cost`` is ``numeric(14, 4)``
+MAX_COST = Decimal("9999999999.9999")
+_COST_STEP = Decimal("0.0001")
 
 #: header (lower-cased) -> our field; Google Ads, Microsoft Ads and Meta exports included
 ALIASES = {
@@ -78,22 +86,17 @@ def parse_row(raw: Mapping[str, object], where: str, default_currency: str) -> S
             "campaign_id",
         )
     campaign_name = text("campaign_name")[:300]
+    for name, value in (("campaign_name", campaign_name), ("campaign_id", campaign_id)):
+        if "\x00" in value:
+            raise _bad(where, f"{name} contains a NUL character", name)
     try:
         day = date.fromisoformat(text("date"))
     except ValueError:
         raise _bad(where, "date must be YYYY-MM-DD", "date") from None
-    numbers: dict[str, int] = {}
-    for name in ("clicks", "impressions"):
-        value = text(name).replace(",", "") or "0"
-        if not value.isdigit() or len(value) > 10:
-            raise _bad(where, f"{name} must be a whole number >= 0", name)
-        numbers[name] = int(value)
-    try:
-        cost = Decimal(text("cost").replace(",", "") or "x")
-    except InvalidOperation:
-        raise _bad(where, "cost must be a number", "cost") from None
-    if not cost.is_finite() or cost < 0 or cost >= Decimal(10) ** 10:
-        raise _bad(where, "cost must be a number >= 0", "cost")
+    if not in_bounds(day):
+        raise _bad(where, f"date must be between {FIRST_DAY} and {LAST_DAY}", "date")
+    numbers = {name: _count(text(name), where, name) for name in ("clicks", "impressions")}
+    cost = _cost(text("cost"), where)
     currency = (text("currency") or default_currency).upper()
     if not _CURRENCY.match(currency):
         raise _bad(where, "currency must be a 3-letter ISO code", "currency")
@@ -113,10 +116,37 @@ def parse_row(raw: Mapping[str, object], where: str, default_currency: str) -> S
         day,
         numbers["clicks"],
         numbers["impressions"],
-        cost.quantize(Decimal("0.0001")),
+        cost,
         currency,
         gclid,
     )
+
+
+def _count(text: str, where: str, name: str) -> int:
+    """A whole number that fits the integer column (thousands separators allowed)."""
+    value = text.replace(",", "") or "0"
+    # length first: int() of a huge digit string is slow, or refused past 4300 digits
+    if not _COUNT.fullmatch(value) or len(value.lstrip("0")) > 10 or int(value) > MAX_COUNT:
+        raise _bad(where, f"{name} must be a whole number from 0 to {MAX_COUNT}", name)
+    return int(value)
+
+
+def _cost(text: str, where: str) -> Decimal:
+    """An amount >= 0 that fits ``numeric(14, 4)`` once rounded to 4 decimals."""
+    value = text.replace(",", "")
+    try:
+        if not value or not value.isascii():
+            raise InvalidOperation
+        cost = Decimal(value)
+    except InvalidOperation:
+        raise _bad(where, "cost must be a number", "cost") from None
+    # compare before rounding too: quantize() fails on a number too long for its context
+    if not cost.is_finite() or cost < 0 or cost > MAX_COST + _COST_STEP:
+        raise _bad(where, f"cost must be a number from 0 to {MAX_COST}", "cost")
+    rounded = cost.quantize(_COST_STEP)
+    if rounded > MAX_COST:  # 9999999999.99995 rounds up past the column's range
+        raise _bad(where, f"cost must be a number from 0 to {MAX_COST}", "cost")
+    return rounded
 
 
 def read_csv(text: str, default_currency: str) -> list[SpendRow]:
@@ -124,7 +154,7 @@ def read_csv(text: str, default_currency: str) -> list[SpendRow]:
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     header: list[str] | None = None
     rows: list[SpendRow] = []
-    for number, cells in enumerate(reader, start=1):
+    for number, cells in _lines(reader):
         if not any(c.strip() for c in cells):
             continue
         if header is None:
@@ -150,3 +180,17 @@ def dedupe(rows: Iterable[SpendRow]) -> list[SpendRow]:
     for row in rows:
         out[(row.platform, row.campaign_id, row.date, row.gclid)] = row
     return list(out.values())
+
+
+def _lines(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    """Numbered CSV records; a malformed one (an oversized field, say) is a one-line error."""
+    number = 0
+    while True:
+        number += 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise BadRequest(f"line {number}: {exc}", code="invalid_ad_spend") from None
+        yield number, cells

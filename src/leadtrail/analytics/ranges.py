@@ -14,6 +14,11 @@ from leadtrail.errors import BadRequest
 
 #: Longest range a report accepts (about five years).
 MAX_DAYS = 1830
+#: Days any report, period or ad spend row may name. Wide enough for any real history and
+#: plan; narrow enough that every date derived from them (the previous period, a day's end
+#: in any time zone, a year back) is a valid date, where year 1 or 9999 would overflow.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
 #: Most buckets a time series may have.
 MAX_BUCKETS = 2000
 _ZONE_NAME = re.compile(r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$")
@@ -47,11 +52,20 @@ def parse_zone(name: str) -> ZoneInfo:
 
 def parse_date(value: str, field: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadRequest(
             f"{field} must be a date like 2026-01-31", code="invalid_date", field=field
         ) from None
+    if not in_bounds(day):
+        raise BadRequest(
+            f"{field} must be between {FIRST_DAY} and {LAST_DAY}", code="invalid_date", field=field
+        )
+    return day
+
+
+def in_bounds(day: date) -> bool:
+    return FIRST_DAY <= day <= LAST_DAY
 
 
 def floor_hour(moment: datetime) -> datetime:

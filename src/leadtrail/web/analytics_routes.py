@@ -27,8 +27,9 @@ from leadtrail.storage import Claims
 from leadtrail.web.deps import CurrentPrincipal
 from leadtrail.web.services import services
 from leadtrail.web.site_scope import resolve_site
+from leadtrail.web.text_guard import NO_NUL
 
-router = APIRouter(prefix="/api/analytics", tags=["analytics"])
+router = APIRouter(prefix="/api/analytics", tags=["analytics"], dependencies=[NO_NUL])
 
 Format = Literal["json", "csv"]
 _RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -11,8 +11,9 @@ from leadtrail.auth.service import COOKIE_NAME
 from leadtrail.storage import Claims, DbRole
 from leadtrail.web.deps import CurrentPrincipal
 from leadtrail.web.services import services
+from leadtrail.web.text_guard import NO_NUL
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"], dependencies=[NO_NUL])
 
 
 class LoginBody(BaseModel):

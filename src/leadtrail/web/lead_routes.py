@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from leadtrail.analytics.ranges import FIRST_DAY, in_bounds
 from leadtrail.auth.principal import Access
 from leadtrail.errors import BadRequest, LeadtrailError, NotFound
 from leadtrail.identity import normalize, tx
@@ -37,8 +38,9 @@ from leadtrail.web.people_common import (
     validate,
 )
 from leadtrail.web.services import services
+from leadtrail.web.text_guard import NO_NUL
 
-router = APIRouter(tags=["leads and calls"])
+router = APIRouter(tags=["leads and calls"], dependencies=[NO_NUL])
 
 CALL_EVENT_RATE = "50/minute"
 TRACKER_LEAD_RATE = "20/minute"
@@ -120,6 +122,10 @@ def _lead_input(body: LeadBody, caller: Caller) -> LeadInput:
     if submitted > now + timedelta(minutes=5):
         raise BadRequest(
             "submitted_at is in the future", code="invalid_request", field="submitted_at"
+        )
+    if not in_bounds(submitted.date()):  # year 1 would overflow when stored as UTC
+        raise BadRequest(
+            f"submitted_at is before {FIRST_DAY}", code="invalid_request", field="submitted_at"
         )
     fp = normalize.fingerprint(body.fingerprint) if body.fingerprint else None
     return LeadInput(

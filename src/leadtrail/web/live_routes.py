@@ -14,8 +14,9 @@ from leadtrail.errors import NotFound
 from leadtrail.web.deps import CurrentPrincipal
 from leadtrail.web.services import services
 from leadtrail.web.site_scope import resolve_site
+from leadtrail.web.text_guard import NO_NUL
 
-router = APIRouter(prefix="/api/live", tags=["live"])
+router = APIRouter(prefix="/api/live", tags=["live"], dependencies=[NO_NUL])
 SiteRef = Annotated[str, Query(description="Site uuid or public id", max_length=64)]
 
 

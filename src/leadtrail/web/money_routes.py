@@ -11,16 +11,18 @@ from starlette.responses import PlainTextResponse, Response
 from leadtrail.adspend import google_ads
 from leadtrail.adspend import service as spend_service
 from leadtrail.adspend.rows import parse_row
+from leadtrail.analytics.csvout import to_csv
 from leadtrail.attribution.models import MODELS
 from leadtrail.attribution.service import CONVERSION_TYPES, report
 from leadtrail.auth.principal import Access
 from leadtrail.errors import BadRequest
 from leadtrail.identity import tx
 from leadtrail.web.deps import CurrentPrincipal
-from leadtrail.web.people_common import json, period, server_caller, site_for
+from leadtrail.web.people_common import Period, SiteRef, json, period, server_caller, site_for
 from leadtrail.web.services import services
+from leadtrail.web.text_guard import NO_NUL
 
-router = APIRouter(tags=["attribution and ad spend"])
+router = APIRouter(tags=["attribution and ad spend"], dependencies=[NO_NUL])
 SiteParam = Query(default=None, description="Site uuid or public id")
 FromParam = Query(
     default=None,
@@ -30,6 +32,13 @@ FromParam = Query(
 ToParam = Query(
     default=None, description="YYYY-MM-DD (inclusive) or ISO time (exclusive); default now"
 )
+FormatParam = Query(default="json", description="`csv` for a download")
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The report as JSON, or as CSV with `format=csv`.",
+        "content": {"application/json": {}, "text/csv": {}},
+    }
+}
 Model = Literal[
     "first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based"
 ]
@@ -47,8 +56,42 @@ def _types(value: str) -> tuple[str, ...]:
     return types
 
 
+def _csv(
+    name: str, site: SiteRef, span: Period, columns: list[str], rows: list[dict[str, Any]]
+) -> Response:
+    """A download named like the analytics reports' CSVs (site, first and last day)."""
+    first, last = span.days
+    filename = f"leadtrail-{name}-{site.public_id}-{first}-{last}.csv"
+    return Response(
+        to_csv(columns, rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+ATTRIBUTION_COLUMNS = ["conversions", "value", "touches", "conversions_touched"]
+CAMPAIGN_COLUMNS = [
+    "platform",
+    "campaign_id",
+    "campaign",
+    "unique_users",
+    "total_sessions",
+    "conversions",
+    "conversion_rate",
+    "clicks",
+    "impressions",
+    "total_ad_spend",
+    "total_revenue",
+    "avg_roi",
+    "cost_per_conversion",
+    "currency",
+]
+
+
 @router.get(
-    "/api/attribution", summary="Conversions and value credited to channels, sources or campaigns"
+    "/api/attribution",
+    summary="Conversions and value credited to channels, sources or campaigns",
+    responses=_RESPONSES,
 )
 async def attribution(
     request: Request,
@@ -63,7 +106,10 @@ async def attribution(
     half_life_days: float | None = Query(
         default=None, gt=0, le=365, description="time_decay only; default the site's (7)"
     ),
+    format: Literal["json", "csv"] = FormatParam,
 ) -> Response:
+    """CSV: one row per group, its credit (`conversions`), `value`, `touches` and
+    `conversions_touched`."""
     site = await site_for(request, principal, site_id, Access.READ)
     span = period(start, to, site.timezone)
     types = _types(conversions)
@@ -79,6 +125,9 @@ async def attribution(
             lookback_days=lookback_days,
             half_life_days=half_life_days or site.people.attribution_half_life_days,
         )
+    if format == "csv":
+        columns = [group_by, *ATTRIBUTION_COLUMNS]
+        return _csv(f"attribution-{group_by}", site, span, columns, out["results"])
     return json(out)
 
 
@@ -125,6 +174,7 @@ async def get_ad_spend(
 @router.get(
     "/api/campaigns/performance",
     summary="Users, sessions, conversions, spend, revenue and ROI per campaign",
+    responses=_RESPONSES,
 )
 async def campaigns_performance(
     request: Request,
@@ -135,7 +185,9 @@ async def campaigns_performance(
     model: Model = Query(
         default="last_touch", description="How conversions are credited to campaigns"
     ),
+    format: Literal["json", "csv"] = FormatParam,
 ) -> Response:
+    """CSV: one row per campaign with the JSON rows' fields and the site's `currency`."""
     site = await site_for(request, principal, site_id, Access.READ)
     span = period(start, to, site.timezone)
     first, last = span.days
@@ -150,6 +202,10 @@ async def campaigns_performance(
             model=model,
             half_life_days=site.people.attribution_half_life_days,
         )
+    if format == "csv":
+        currency = site.people.currency
+        rows = [{**row, "currency": currency} for row in rows]
+        return _csv("campaigns", site, span, CAMPAIGN_COLUMNS, rows)
     return json(
         {
             "from": span.start,

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from leadtrail.analytics.ranges import FIRST_DAY, LAST_DAY, in_bounds
 from leadtrail.auth.principal import Access, Principal
 from leadtrail.auth.service import AUTH_CLAIMS
 from leadtrail.errors import BadRequest, Forbidden, LeadtrailError, NotFound, PayloadTooLarge
@@ -226,6 +227,7 @@ def _instant(value: str, zone: ZoneInfo, name: str, *, end: bool) -> datetime:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
+            _check_bounds(day, name)
             start = datetime.combine(day, time.min, zone)
             return start + timedelta(days=1) if end else start
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -233,7 +235,16 @@ def _instant(value: str, zone: ZoneInfo, name: str, *, end: bool) -> datetime:
         raise BadRequest(
             f"{name} must be a date (YYYY-MM-DD) or an ISO time", code="invalid_period", field=name
         ) from None
+    # the wall-clock date: comparing instants could itself overflow near year 1 or 9999
+    _check_bounds(moment.date(), name)
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def _check_bounds(day: date, name: str) -> None:
+    if not in_bounds(day):
+        raise BadRequest(
+            f"{name} must be between {FIRST_DAY} and {LAST_DAY}", code="invalid_period", field=name
+        )
 
 
 def period(start: str | None, end: str | None, timezone: str, default_days: int = 30) -> Period:

@@ -32,8 +32,9 @@ from leadtrail.web.people_common import (
     validate,
 )
 from leadtrail.web.services import services
+from leadtrail.web.text_guard import NO_NUL
 
-router = APIRouter(tags=["people"])
+router = APIRouter(tags=["people"], dependencies=[NO_NUL])
 TRACKER_IDENTIFY_RATE = "60/minute"
 
 

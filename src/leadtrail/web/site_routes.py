@@ -18,8 +18,9 @@ from leadtrail.sites.service import Site, snippet
 from leadtrail.web.deps import CurrentPrincipal
 from leadtrail.web.services import services
 from leadtrail.web.site_scope import resolve_site
+from leadtrail.web.text_guard import NO_NUL
 
-router = APIRouter(prefix="/api/sites", tags=["sites"])
+router = APIRouter(prefix="/api/sites", tags=["sites"], dependencies=[NO_NUL])
 SiteRef = Annotated[str, Path(description="Site uuid or public id", max_length=64)]
 Role = Literal["owner", "admin", "analyst", "viewer"]
 
