@@ -25,6 +25,7 @@ from leadtrail.errors import BadRequest
 from leadtrail.sites.service import Site
 from leadtrail.storage import Claims
 from leadtrail.web.deps import CurrentPrincipal
+from leadtrail.web.downloads import csv_download
 from leadtrail.web.services import services
 from leadtrail.web.site_scope import resolve_site
 from leadtrail.web.text_guard import NO_NUL
@@ -79,11 +80,7 @@ def csv_response(
     scope: Scope, name: str, columns: list[str], rows: list[dict[str, Any]]
 ) -> Response:
     filename = f"leadtrail-{name}-{scope.site.public_id}-{scope.span.start}-{scope.span.end}.csv"
-    return Response(
-        to_csv(columns, rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_download(filename, to_csv(columns, rows))
 
 
 SERIES_COLUMNS = [

@@ -18,6 +18,7 @@ from leadtrail.auth.principal import Access
 from leadtrail.errors import BadRequest
 from leadtrail.identity import tx
 from leadtrail.web.deps import CurrentPrincipal
+from leadtrail.web.downloads import csv_download
 from leadtrail.web.people_common import Period, SiteRef, json, period, server_caller, site_for
 from leadtrail.web.services import services
 from leadtrail.web.text_guard import NO_NUL
@@ -61,11 +62,8 @@ def _csv(
 ) -> Response:
     """A download named like the analytics reports' CSVs (site, first and last day)."""
     first, last = span.days
-    filename = f"leadtrail-{name}-{site.public_id}-{first}-{last}.csv"
-    return Response(
-        to_csv(columns, rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    return csv_download(
+        f"leadtrail-{name}-{site.public_id}-{first}-{last}.csv", to_csv(columns, rows)
     )
 
 
@@ -240,9 +238,4 @@ async def google_ads_export(
     async with services(request).db.transaction(principal.claims(site.id)) as conn:
         rows = await spend_service.offline_conversions(conn, site.id, span.start, span.end, types)
     text = google_ads.render(rows, name, site.timezone, site.people.currency)
-    filename = f"google-ads-offline-conversions-{site.public_id}.csv"
-    return Response(
-        text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_download(f"google-ads-offline-conversions-{site.public_id}.csv", text)
