@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import signal
 import subprocess
@@ -28,7 +27,15 @@ from pathlib import Path
 import asyncpg
 import psutil
 
-from bench.ingest import LUA_BATCH, LUA_SINGLE, free_port, run_wrk, wait_ready
+from bench.ingest import (
+    LUA_BATCH,
+    LUA_SINGLE,
+    create_bench_site,
+    free_port,
+    run_wrk,
+    server_env,
+    wait_ready,
+)
 
 STATS = """
 SELECT (SELECT count(*) FROM events) AS events,
@@ -71,15 +78,9 @@ async def main() -> None:
     args = parser.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="lt-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADTRAIL_")}
-    env.update({
-        "LEADTRAIL_DATA_DIR": str(data), "LEADTRAIL_LOG_LEVEL": "warning",
-        "LEADTRAIL_SYNC_IP_RATE_LIMIT": "100000000/minute", "LEADTRAIL_SYNC_SITE_RATE_LIMIT": "100000000/minute",
-    })  # fmt: skip
-    env.update(dict(item.split("=", 1) for item in args.env))
+    env = server_env(data, *args.env)
+    create_bench_site(env)
     leadtrail = [sys.executable, "-m", "leadtrail"]
-    subprocess.run([*leadtrail, "sites", "create", "Bench", "--domain", "bench.example", "--public-id", "bench"],
-                   env=env, check=True, capture_output=True)  # fmt: skip
     port = free_port()
     server = subprocess.Popen([*leadtrail, "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip

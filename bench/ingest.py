@@ -167,6 +167,25 @@ class WrkResult:
         return self.requests / self.seconds
 
 
+def server_env(data_dir: Path, *settings: str) -> dict[str, str]:
+    """Environment for a benchmarked ``leadtrail serve``: this shell's settings dropped, a
+    fresh data dir, quiet logs, rate limits out of the way, then ``settings``
+    (``LEADTRAIL_X=VALUE``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADTRAIL_")}
+    env.update({
+        "LEADTRAIL_DATA_DIR": str(data_dir), "LEADTRAIL_LOG_LEVEL": "warning",
+        "LEADTRAIL_SYNC_IP_RATE_LIMIT": "100000000/minute", "LEADTRAIL_SYNC_SITE_RATE_LIMIT": "100000000/minute",
+    })  # fmt: skip
+    env.update(dict(item.split("=", 1) for item in settings))
+    return env
+
+
+def create_bench_site(env: dict[str, str]) -> None:
+    """The site the Lua scripts send to (public id ``bench``)."""
+    subprocess.run([sys.executable, "-m", "leadtrail", "sites", "create", "Bench", "--domain", "bench.example",
+                    "--public-id", "bench"], env=env, check=True, capture_output=True)  # fmt: skip
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -301,15 +320,9 @@ async def main() -> None:
 
     data_dir = Path(tempfile.mkdtemp(prefix="lt-bench-"))
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADTRAIL_")}
-    env.update({
-        "LEADTRAIL_DATA_DIR": str(data_dir), "LEADTRAIL_LOG_LEVEL": "warning",
-        "LEADTRAIL_SYNC_IP_RATE_LIMIT": "100000000/minute", "LEADTRAIL_SYNC_SITE_RATE_LIMIT": "100000000/minute",
-    })  # fmt: skip
-    env.update(dict(item.split("=", 1) for item in args.env))
+    env = server_env(data_dir, *args.env)
+    create_bench_site(env)
     leadtrail = [sys.executable, "-m", "leadtrail"]
-    subprocess.run([*leadtrail, "sites", "create", "Bench", "--domain", "bench.example", "--public-id", "bench"],
-                   env=env, check=True, capture_output=True)  # fmt: skip
     server = subprocess.Popen([*leadtrail, "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     url = f"http://127.0.0.1:{port}"

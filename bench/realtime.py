@@ -35,6 +35,7 @@ import httpx
 import orjson
 import websockets
 
+from bench.ingest import free_port, server_env
 from leadtrail.auth.api_keys import create_key
 from leadtrail.sites.service import create_site
 from leadtrail.storage.embedded import EmbeddedPostgres
@@ -43,14 +44,6 @@ STAMP = '"commit_timestamp":"'
 JOIN = {
     "config": {"postgres_changes": [{"event": "INSERT", "schema": "public", "table": "events"}]}
 }
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _stamp(text: str) -> float | None:
@@ -334,14 +327,7 @@ def main() -> None:
     ctx = mp.get_context("spawn")
     data = Path(tempfile.mkdtemp(prefix="lt-bench-")) / "data"
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LEADTRAIL_")},
-        "LEADTRAIL_DATA_DIR": str(data),
-        "LEADTRAIL_LOG_LEVEL": "warning",
-        "LEADTRAIL_REALTIME_MAX_QUEUE": "100000",
-        "LEADTRAIL_SYNC_IP_RATE_LIMIT": "100000000/minute",
-        "LEADTRAIL_SYNC_SITE_RATE_LIMIT": "100000000/minute",
-    }
+    env = server_env(data, "LEADTRAIL_REALTIME_MAX_QUEUE=100000")
     server = subprocess.Popen(
         [sys.executable, "-m", "leadtrail", "serve", "--port", str(port)],
         env=env,
