@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -248,15 +249,31 @@ async def snapshot(db: Database, site_id: uuid.UUID, people: list[uuid.UUID]) ->
     }
 
 
-async def test_merge_then_unmerge_restores_both_people_exactly(
-    db: Database, tenant: Tenant, client: httpx.AsyncClient
-) -> None:
+@dataclass
+class MergedPair:
+    """Two people, A (two sessions, a lead) and B (one session, a matched call), merged by
+    one identify call; ``before`` is both as they were before the merge."""
+
+    a: uuid.UUID
+    b: uuid.UUID
+    a_sessions: tuple[uuid.UUID, uuid.UUID]
+    b_session: uuid.UUID
+    before: dict[str, object]
+    merge_id: str
+    survivor: uuid.UUID
+
+
+async def merge_two_people(
+    db: Database, tenant: Tenant, client: httpx.AsyncClient, tag: str, number: int
+) -> MergedPair:
+    """``tag`` keeps fingerprints and the email apart between tests; ``number`` (two
+    digits) the tracked and caller phone numbers."""
     now = datetime.now(UTC)
     a1 = await add_session(
         db,
         tenant.site_id,
-        fingerprint="fp-ex-a",
-        ip="192.0.2.61",
+        fingerprint=f"fp-{tag}-a",
+        ip=f"192.0.2.{number}",
         start=now - timedelta(days=3),
         events=5,
         city="Toledo",
@@ -265,29 +282,30 @@ async def test_merge_then_unmerge_restores_both_people_exactly(
     a2 = await add_session(
         db,
         tenant.site_id,
-        fingerprint="fp-ex-a",
-        ip="192.0.2.61",
+        fingerprint=f"fp-{tag}-a",
+        ip=f"192.0.2.{number}",
         start=now - timedelta(hours=2),
         events=2,
     )
     b1 = await add_session(
         db,
         tenant.site_id,
-        fingerprint="fp-ex-b",
-        ip="198.51.100.61",
+        fingerprint=f"fp-{tag}-b",
+        ip=f"198.51.100.{number}",
         browser="Safari",
         device_type="mobile",
         lead_score=70,
     )
     await resolve_all(db)
     auth = tenant.auth()
+    email = f"{tag}@example.com"
     lead = await client.post(
         "/api/leads",
         headers=auth,
         json={
             "site_id": tenant.public_id,
             "session_id": str(a2),
-            "email": "exact@example.com",
+            "email": email,
             "name": "Ex",
             "value": 10,
         },
@@ -297,12 +315,12 @@ async def test_merge_then_unmerge_restores_both_people_exactly(
         headers=auth,
         json={
             "site_id": tenant.public_id,
-            "phone_number": "+14195550150",
-            "fingerprint": "fp-ex-b",
-            "caller_number": "+14195550177",
+            "phone_number": f"+141955501{number}",
+            "fingerprint": f"fp-{tag}-b",
+            "caller_number": f"+141955502{number}",
         },
     )
-    assert lead.status_code == 201 and call.status_code == 201
+    assert lead.status_code == 201 and call.status_code == 201, (lead.text, call.text)
     a, b = await person_of(db, tenant.site_id, a1), await person_of(db, tenant.site_id, b1)
     assert a and b and a != b
     before = await snapshot(db, tenant.site_id, [a, b])
@@ -310,11 +328,7 @@ async def test_merge_then_unmerge_restores_both_people_exactly(
     tie = await client.post(
         "/api/identify",
         headers=auth,
-        json={
-            "site_id": tenant.public_id,
-            "email": "exact@example.com",
-            "phone": "+1 419 555 0177",
-        },
+        json={"site_id": tenant.public_id, "email": email, "phone": f"+1 419 555 02{number}"},
     )
     assert tie.status_code == 200, tie.text
     [merge_id] = tie.json()["merges"]
@@ -326,21 +340,30 @@ async def test_merge_then_unmerge_restores_both_people_exactly(
         survivor,
     )
     assert (merged["total_sessions"], merged["total_leads"], merged["total_calls"]) == (3, 1, 1)
+    return MergedPair(a, b, (a1, a2), b1, before, merge_id, survivor)
+
+
+async def test_merge_then_unmerge_restores_both_people_exactly(
+    db: Database, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    pair = await merge_two_people(db, tenant, client, "exact", 61)
     history = await client.get(
         "/api/identity/merges",
-        params={"site_id": tenant.public_id, "user_id": str(survivor)},
+        params={"site_id": tenant.public_id, "user_id": str(pair.survivor)},
         headers=tenant.auth(tenant.read_key),
     )
-    [row] = [m for m in history.json()["merges"] if m["id"] == merge_id]
+    [row] = [m for m in history.json()["merges"] if m["id"] == pair.merge_id]
     # The survivor is the older person (then the smaller id); the other one's sessions moved.
-    assert row["sessions_moved"] == (1 if survivor == a else 2)
+    assert row["sessions_moved"] == (1 if pair.survivor == pair.a else 2)
     assert row["evidence"]["kind"] in ("email", "phone")
 
     undo = await client.post(
-        f"/api/identity/merges/{merge_id}/undo", params={"site_id": tenant.public_id}, headers=auth
+        f"/api/identity/merges/{pair.merge_id}/undo",
+        params={"site_id": tenant.public_id},
+        headers=tenant.auth(),
     )
     assert undo.status_code == 200, undo.text
-    assert await snapshot(db, tenant.site_id, [a, b]) == before
+    assert await snapshot(db, tenant.site_id, [pair.a, pair.b]) == pair.before
 
 
 async def test_cli_unmerge_restores_both_people_exactly(
@@ -351,62 +374,9 @@ async def test_cli_unmerge_restores_both_people_exactly(
     cli_env: dict[str, str],
 ) -> None:
     """``leadtrail identity unmerge`` on a real merge: what the API undo test checks, by CLI."""
-    now = datetime.now(UTC)
-    c1 = await add_session(
-        db, tenant.site_id, fingerprint="fp-cli-c", ip="192.0.2.81", start=now - timedelta(days=2)
-    )
-    c2 = await add_session(
-        db, tenant.site_id, fingerprint="fp-cli-c", ip="192.0.2.81", start=now - timedelta(hours=1)
-    )
-    d1 = await add_session(
-        db, tenant.site_id, fingerprint="fp-cli-d", ip="198.51.100.81", device_type="mobile"
-    )
-    await resolve_all(db)
-    auth = tenant.auth()
-    lead = await client.post(
-        "/api/leads",
-        headers=auth,
-        json={
-            "site_id": tenant.public_id,
-            "session_id": str(c2),
-            "email": "cli-unmerge@example.com",
-            "value": 25,
-        },
-    )
-    call = await client.post(
-        "/api/call-event",
-        headers=auth,
-        json={
-            "site_id": tenant.public_id,
-            "phone_number": "+14195550160",
-            "fingerprint": "fp-cli-d",
-            "caller_number": "+14195550188",
-        },
-    )
-    assert lead.status_code == 201 and call.status_code == 201, (lead.text, call.text)
-    c, d = await person_of(db, tenant.site_id, c1), await person_of(db, tenant.site_id, d1)
-    assert c and d and c != d
-    before = await snapshot(db, tenant.site_id, [c, d])
-    tie = await client.post(
-        "/api/identify",
-        headers=auth,
-        json={
-            "site_id": tenant.public_id,
-            "email": "cli-unmerge@example.com",
-            "phone": "+1 419 555 0188",
-        },
-    )
-    assert tie.status_code == 200, tie.text
-    [merge_id] = tie.json()["merges"]
-    survivor = uuid.UUID(tie.json()["canonical_user_id"])
-    restored = d if survivor == c else c
-    assert {await person_of(db, tenant.site_id, s) for s in (c1, c2, d1)} == {survivor}
-    [merged] = await fetch(
-        db,
-        "SELECT total_sessions, total_leads, total_calls FROM canonical_users WHERE id = $1",
-        survivor,
-    )
-    assert (merged["total_sessions"], merged["total_leads"], merged["total_calls"]) == (3, 1, 1)
+    pair = await merge_two_people(db, tenant, client, "cli-unmerge", 81)
+    a, b, survivor, merge_id = pair.a, pair.b, pair.survivor, pair.merge_id
+    restored = b if survivor == a else a
 
     async def cli(*args: str) -> tuple[int | None, str, str]:
         process = await asyncio.create_subprocess_exec(
@@ -423,13 +393,13 @@ async def test_cli_unmerge_restores_both_people_exactly(
 
     code, out, err = await cli("identity", "unmerge", "--site", tenant.public_id, merge_id)
     assert code == 0, err
-    moved = 1 if restored == d else 2
+    moved = 1 if restored == b else 2
     assert out.strip() == (
         f"unmerged {restored} from {survivor}: {moved} sessions, "
-        f"{1 if restored == c else 0} leads, {1 if restored == d else 0} calls restored"
+        f"{1 if restored == a else 0} leads, {1 if restored == b else 0} calls restored"
     )
-    assert await snapshot(db, tenant.site_id, [c, d]) == before
-    code, out, _ = await cli("identity", "merges", "--site", tenant.public_id, "--user", str(c))
+    assert await snapshot(db, tenant.site_id, [a, b]) == pair.before
+    code, out, _ = await cli("identity", "merges", "--site", tenant.public_id, "--user", str(a))
     assert code == 0 and merge_id in out and "undone" in out.split(merge_id)[1].splitlines()[0]
     code, _, err = await cli("identity", "unmerge", "--site", tenant.public_id, merge_id)
     assert code == 1 and err.strip() == "error: this merge was already undone"
