@@ -7,6 +7,7 @@ import asyncio
 import os
 import re
 import socket
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,6 +182,23 @@ def cli_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADTRAIL_")}
     env["PYTHONWARNINGS"] = "ignore"
     return env
+
+
+async def leadtrail_cli(
+    database: ModuleDatabase, env: dict[str, str], *args: str
+) -> tuple[int | None, str, str]:
+    """Run ``leadtrail *args`` against ``database`` (as its owner); exit code, stdout, stderr."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "leadtrail",
+        *args,
+        env={**env, "LEADTRAIL_DATABASE_URL": database.owner_dsn},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    return process.returncode, out.decode(), err.decode()
 
 
 REPO = Path(__file__).resolve().parent.parent

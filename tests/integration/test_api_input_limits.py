@@ -3,8 +3,6 @@ NUL characters. Every one is a 4xx with a code (or a one-line CLI error), never 
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from typing import Any
 
 import httpx
@@ -13,7 +11,7 @@ import pytest
 
 from leadtrail.adspend.rows import MAX_COST, MAX_COUNT
 from leadtrail.storage import Database
-from tests.conftest import ModuleDatabase
+from tests.conftest import ModuleDatabase, leadtrail_cli
 from tests.integration.people_support import Tenant, add_session, fetch, make_tenant
 
 ANALYTICS = [
@@ -197,20 +195,6 @@ async def test_ad_spend_at_the_column_limits_is_stored(
         (MAX_COUNT, MAX_COUNT)
     ]
     await fetch(db, "DELETE FROM ad_spend WHERE site_id = $1", tenant.site_id)
-
-
-async def leadtrail_cli(test_database: ModuleDatabase, env: dict[str, str], *args: str) -> Any:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "leadtrail",
-        *args,
-        env={**env, "LEADTRAIL_DATABASE_URL": test_database.owner_dsn},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    return process.returncode, out.decode(), err.decode()
 
 
 @pytest.mark.parametrize(

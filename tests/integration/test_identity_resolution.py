@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,7 +10,7 @@ import httpx
 import pytest
 
 from leadtrail.storage import Database
-from tests.conftest import ModuleDatabase
+from tests.conftest import ModuleDatabase, leadtrail_cli
 from tests.integration.people_support import (
     Tenant,
     add_session,
@@ -379,17 +377,7 @@ async def test_cli_unmerge_restores_both_people_exactly(
     restored = b if survivor == a else a
 
     async def cli(*args: str) -> tuple[int | None, str, str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "leadtrail",
-            *args,
-            env={**cli_env, "LEADTRAIL_DATABASE_URL": test_database.owner_dsn},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(process.communicate(), 120)
-        return process.returncode, out.decode(), err.decode()
+        return await leadtrail_cli(test_database, cli_env, *args)
 
     code, out, err = await cli("identity", "unmerge", "--site", tenant.public_id, merge_id)
     assert code == 0, err
