@@ -29,6 +29,7 @@ from leadtrail.web import (
     people_routes,
     realtime_routes,
     site_routes,
+    site_script,
     sync,
 )
 from leadtrail.web.access_log import AccessLogMiddleware
@@ -103,6 +104,7 @@ def create_app(
     app.include_router(analytics_routes.router)
     app.include_router(live_routes.router)
     app.include_router(site_routes.router)
+    app.include_router(site_script.router)
     app.include_router(dashboard.router)
     app.mount("/assets", assets.static_files(), name="assets")
 

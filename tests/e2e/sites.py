@@ -328,6 +328,13 @@ class _ApiHandler(_Quiet):
     def do_POST(self) -> None:
         self._answer(self._body().decode("utf-8", "replace"))
 
+    def do_GET(self) -> None:
+        """The per-site extension script core.js loads (none here): answered, not recorded."""
+        if self.path.startswith("/assets/site/"):
+            self._send(b"/* no extensions */", "application/javascript", headers=CORS)
+        else:
+            self._send(b"not found", "text/plain", status=404)
+
     def do_OPTIONS(self) -> None:  # recorded so a test can prove no preflight happens
         self._answer("")
 

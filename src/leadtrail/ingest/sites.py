@@ -33,6 +33,8 @@ class SiteConfig:
     weights: ScoringWeights
     respect_dnt: bool
     ip_storage: str
+    #: the site's stored settings as they are (read by tracker extensions and other options)
+    settings: dict[str, Any]
 
     @classmethod
     def from_row(cls, row: Any) -> SiteConfig:
@@ -46,6 +48,7 @@ class SiteConfig:
             weights=ScoringWeights.from_settings(settings.get("scoring")),
             respect_dnt=respects_dnt(settings),
             ip_storage=ip_storage if ip_storage in IP_STORAGE_MODES else "full",
+            settings=settings,
         )
 
     def allows_origin(self, origin: str) -> bool:

@@ -159,7 +159,7 @@
         b.n = b.at = 0;
       } else {
         b.n = Math.min(b.n + 1, 9);
-        wait = Math.max(Math.min(1e3 * 2 ** b.n, 3e5), 1e3 * (r && r.headers && r.headers.get('retry-after') || 0));
+        wait = Math.max(Math.min(1e3 * 2 ** b.n, 3e5), 1e3 * (r?.headers?.get('retry-after') || 0));
         b.at = now() + wait;
         later(wait);
       }
@@ -186,7 +186,7 @@
   var hov, hovt, taps = [], errs = 0, vms = 0, vat = now();
 
   var desc = (t, i, n) => {
-    if (!(i = t.closest && t.closest(ACT))) return t.tagName;
+    if (!(i = t.closest?.(ACT))) return t.tagName;
     n = i.tagName.toLowerCase();
     if (n == 'a') return i.href;
     if (n != 'button' && !/^(submit|button|reset)$/.test(i.type)) return n + ':' + (i.getAttribute('name') || i.id || i.type);
@@ -195,7 +195,7 @@
   var fname = (f) => f.getAttribute('id') || f.getAttribute('name') || f.getAttribute('action') || 'form';
 
   var onClick = (e) => {
-    var t = e.target, n = now(), a = t.closest && t.closest('a[href]'), h, x = e.clientX, y = e.clientY;
+    var t = e.target, n = now(), a = t.closest?.('a[href]'), h, x = e.clientX, y = e.clientY;
     if (e.detail) {  // a mouse or touch click, not the keyboard
       taps = taps.filter((c) => n - c[2] < 1e3 && Math.hypot(c[0] - x, c[1] - y) <= 30);
       if (taps.push([x, y, n]) > 2) {
@@ -318,13 +318,14 @@
       if (was && !off()) track('acquisition', 'view', d.title);
     },
     flush,
-    sessionId: () => S && !off() ? S.id : null
+    sessionId: () => S && !off() ? S.id : null,
+    _t: track  // for the site's optional modules (web/site_script.py)
   };
   w.leadtrail = w.opmantik = api;
   if (dnt) return;
 
   var go = () => {
-    var on = (t, f, o) => w.addEventListener(t, f, o), cap = { capture: 1, passive: 1 };
+    var on = (t, f, o) => w.addEventListener(t, f, o), cap = { capture: 1, passive: 1 }, x = d.createElement('script');
     on('click', onClick, 1);
     on('auxclick', onClick, 1);
     on('input', onInput, 1);
@@ -334,7 +335,7 @@
     on('mouseout', onHover, cap);
     on('popstate', () => onNav());
     on('error', (e) => oops(e.message, { src: e.filename, line: e.lineno, col: e.colno }));
-    on('unhandledrejection', (e) => oops(String(e.reason && e.reason.message || e.reason), { src: 'promise' }));
+    on('unhandledrejection', (e) => oops(String(e.reason?.message || e.reason), { src: 'promise' }));
     each(['pointerdown', 'keydown', 'scroll', 'touchstart'], (t) => on(t, () => S && !off() && touch(now(), 1), cap));
     on('pagehide', () => {
       quit();
@@ -364,6 +365,9 @@
       else track('system', 'heartbeat', '', (vms + (vat && now() - vat)) / 1e3 | 0);  // seconds visible
     }, 3e4);
     track('acquisition', 'view', d.title);
+    // The site's optional modules and their settings (web/site_script.py), after the first view.
+    x.src = base + '/assets/site/' + site + '.js';
+    d.head.append(x);
   };
   if (d.prerendering) d.addEventListener('prerenderingchange', go, { once: true });
   else go();
