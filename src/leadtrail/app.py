@@ -27,6 +27,7 @@ from leadtrail.web import (
     metrics,
     money_routes,
     people_routes,
+    privacy_routes,
     realtime_routes,
     site_routes,
     site_script,
@@ -98,6 +99,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(assets.router)
     app.include_router(people_routes.router)
+    app.include_router(privacy_routes.router)
     app.include_router(lead_routes.router)
     app.include_router(money_routes.router)
     app.include_router(realtime_routes.router)

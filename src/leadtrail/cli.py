@@ -547,3 +547,14 @@ def rollups_rebuild(site_ref: str | None, since: datetime | None) -> None:
             click.echo(f"{site.public_id}: {hours} hours re-aggregated")
 
     _with_db(work)
+
+
+def _register_command_groups() -> None:
+    """Command groups that live in ``leadtrail.commands`` (imported here, after ``main``
+    exists, because they import the helpers above)."""
+    from leadtrail.commands.privacy import privacy
+
+    main.add_command(privacy)
+
+
+_register_command_groups()

@@ -1,0 +1,1 @@
+"""Privacy: find everything stored about one person, export it, erase it everywhere."""
