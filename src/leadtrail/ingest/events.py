@@ -19,6 +19,7 @@ from leadtrail.ingest.first_touch import CLICK_ID_KEYS
 from leadtrail.ingest.geo import GeoInfo
 from leadtrail.ingest.payload import ClientEvent
 from leadtrail.ingest.referrer import Source, classify, click_ids_from, query_params, utm_from
+from leadtrail.ingest.scrub import mask, scrub_url
 from leadtrail.ingest.sites import SiteConfig
 from leadtrail.ingest.useragent import UserAgentInfo
 
@@ -118,15 +119,24 @@ def prepare(event: ClientEvent, site: SiteConfig, visit: Visit, now: datetime) -
         id=event_id(event.session_id, client_id),
         client_event_id=client_id,
         created_at=event_time(event.client_ts, now),
-        url=event.url,
+        url=scrub_url(event.url, site.url_query_allowlist),
         category=event.category,
         action=event.action,
-        label=event.label,
+        label=_stored_label(event),
         value=event.value,
-        referrer=event.referrer,
+        referrer=mask(event.referrer) if event.referrer else event.referrer,
         meta=event.meta,
         visit=visit,
     )
+
+
+def _stored_label(event: ClientEvent) -> str | None:
+    """Labels (titles, link and button texts) are masked, except the ``tel:`` link of a
+    phone-call click: that is the business's own number, which call matching needs."""
+    label = event.label
+    if label is None or (event.action == "phone_call" and label.startswith("tel:")):
+        return label
+    return mask(label)
 
 
 def _strings(value: Any, keys: tuple[str, ...]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from leadtrail.auth.service import AUTH_CLAIMS
 from leadtrail.ingest.privacy import respects_dnt
 from leadtrail.scoring import ScoringWeights
 from leadtrail.sites.domains import origin_allowed
+from leadtrail.sites.settings import url_query_allowlist
 from leadtrail.storage import Database
 from leadtrail.storage.queries import load
 
@@ -33,6 +34,8 @@ class SiteConfig:
     weights: ScoringWeights
     respect_dnt: bool
     ip_storage: str
+    #: query parameters kept in stored URLs besides utm_* and click ids (lower case)
+    url_query_allowlist: frozenset[str]
     #: the site's stored settings as they are (read by tracker extensions and other options)
     settings: dict[str, Any]
 
@@ -48,6 +51,7 @@ class SiteConfig:
             weights=ScoringWeights.from_settings(settings.get("scoring")),
             respect_dnt=respects_dnt(settings),
             ip_storage=ip_storage if ip_storage in IP_STORAGE_MODES else "full",
+            url_query_allowlist=frozenset(url_query_allowlist(settings)),
             settings=settings,
         )
 

@@ -7,7 +7,8 @@ Shape (contracts.md); missing keys take these defaults::
     {"scoring": {"conversion": 50, "interaction": 10, "scroll_50": 10, "scroll_90": 20,
                  "hover_intent": 15, "google_referrer": 5, "returning_ad_user": 25},
      "respect_dnt": false,
-     "ip_storage": "full"}
+     "ip_storage": "full",
+     "url_query_allowlist": []}
 """
 
 from __future__ import annotations
@@ -49,7 +50,19 @@ PEOPLE: dict[str, tuple[str, Callable[[object], bool]]] = {
         lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 365,
     ),
 }
-EDITABLE = ("scoring", "respect_dnt", "ip_storage", *PEOPLE)
+_PARAM_NAME = re.compile(r"[A-Za-z0-9_.\[\]-]{1,64}")
+#: privacy options read by ingest (``leadtrail.ingest.scrub``): name -> (expected, check)
+PRIVACY: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "url_query_allowlist": (
+        "a list of at most 50 query parameter names (letters, digits, _ . - [ ])",
+        lambda v: (
+            isinstance(v, list)
+            and len(v) <= 50
+            and all(isinstance(x, str) and _PARAM_NAME.fullmatch(x) for x in v)
+        ),
+    ),
+}
+EDITABLE = ("scoring", "respect_dnt", "ip_storage", *PEOPLE, *PRIVACY)
 
 
 def _is_int(value: object, low: int, high: int) -> bool:
@@ -76,7 +89,16 @@ def effective(stored: Mapping[str, Any]) -> dict[str, Any]:
         "lead_lookback_minutes": people.lead_lookback_minutes,
         "call_window_minutes": people.call_window_minutes,
         "attribution_half_life_days": people.attribution_half_life_days,
+        "url_query_allowlist": url_query_allowlist(stored),
     }
+
+
+def url_query_allowlist(stored: Mapping[str, Any]) -> list[str]:
+    """Query parameters the site keeps in stored URLs besides utm_* and click ids."""
+    value = stored.get("url_query_allowlist")
+    if not isinstance(value, list) or not PRIVACY["url_query_allowlist"][1](value):
+        return []
+    return [str(v).lower() for v in value]
 
 
 def _is_weight(value: object) -> bool:
@@ -131,7 +153,7 @@ def apply_patch(stored: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str
                 field="settings.ip_storage",
             )
         result["ip_storage"] = patch["ip_storage"]
-    for key, (expected, valid) in PEOPLE.items():
+    for key, (expected, valid) in {**PEOPLE, **PRIVACY}.items():
         if key not in patch:
             continue
         value = patch[key]
@@ -141,5 +163,7 @@ def apply_patch(stored: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str
             )
         if key in ("default_region", "currency") and value is not None:
             value = str(value).upper()
+        if key == "url_query_allowlist":
+            value = sorted({str(v).lower() for v in value})
         result[key] = value
     return result
