@@ -56,9 +56,9 @@ async def test_a_get_form_leaves_no_name_email_or_phone_in_the_database(
     )
     thanks = [r["url"] for r in urls if "/thanks.html" in r["url"]]
     assert thanks and all(u.endswith("/thanks.html?ref=spring-flyer") for u in thanks), thanks
-    assert [r["event_label"] for r in urls if r["event_label"] and "Thanks" in r["event_label"]] == [
-        "Thanks [email], [phone]"
-    ]
+    assert [
+        r["event_label"] for r in urls if r["event_label"] and "Thanks" in r["event_label"]
+    ] == ["Thanks [email], [phone]"]
     needles = {
         email,
         email.replace("@", "%40"),
