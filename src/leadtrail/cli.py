@@ -552,9 +552,12 @@ def rollups_rebuild(site_ref: str | None, since: datetime | None) -> None:
 def _register_command_groups() -> None:
     """Command groups that live in ``leadtrail.commands`` (imported here, after ``main``
     exists, because they import the helpers above)."""
+    from leadtrail.commands.backup import backup, restore
     from leadtrail.commands.privacy import privacy
 
     main.add_command(privacy)
+    main.add_command(backup)
+    main.add_command(restore)
 
 
 _register_command_groups()
