@@ -554,10 +554,12 @@ def _register_command_groups() -> None:
     exists, because they import the helpers above)."""
     from leadtrail.commands.backup import backup, restore
     from leadtrail.commands.privacy import privacy
+    from leadtrail.commands.retention import retention
 
     main.add_command(privacy)
     main.add_command(backup)
     main.add_command(restore)
+    main.add_command(retention)
 
 
 _register_command_groups()

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     session_max_age: int = Field(default=14 * 24 * 3600, ge=60)
     #: Monthly partitions created ahead of the current month.
     partitions_ahead: int = Field(default=3, ge=0, le=24)
+    #: Seconds between passes of the retention job (drops expired monthly partitions).
+    retention_interval: float = Field(default=6 * 3600.0, gt=0)
+    #: Where expired months are archived as Parquet for sites that ask (data_dir/archive).
+    archive_dir: Path | None = None
     #: Memory the embedded server may use for its buffer cache.
     embedded_shared_buffers: str = "1GB"
     #: Upper bound on WAL kept for replication slots on the embedded server.

@@ -53,6 +53,11 @@ PEOPLE: dict[str, tuple[str, Callable[[object], bool]]] = {
 _PARAM_NAME = re.compile(r"[A-Za-z0-9_.\[\]-]{1,64}")
 #: privacy options read by ingest (``leadtrail.ingest.scrub``): name -> (expected, check)
 PRIVACY: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "retention_months": (
+        "whole months from 1 to 120, or null to keep everything",
+        lambda v: v is None or _is_int(v, 1, 120),
+    ),
+    "retention_archive": ("true or false", lambda v: isinstance(v, bool)),
     "url_query_allowlist": (
         "a list of at most 50 query parameter names (letters, digits, _ . - [ ])",
         lambda v: (
@@ -90,6 +95,10 @@ def effective(stored: Mapping[str, Any]) -> dict[str, Any]:
         "call_window_minutes": people.call_window_minutes,
         "attribution_half_life_days": people.attribution_half_life_days,
         "url_query_allowlist": url_query_allowlist(stored),
+        "retention_months": stored.get("retention_months")
+        if PRIVACY["retention_months"][1](stored.get("retention_months"))
+        else None,
+        "retention_archive": stored.get("retention_archive") is True,
     }
 
 

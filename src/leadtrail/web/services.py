@@ -16,6 +16,7 @@ from leadtrail.ingest.geo import GeoResolver
 from leadtrail.ingest.service import IngestService
 from leadtrail.ingest.sites import SiteCache
 from leadtrail.ingest.writer import Writer
+from leadtrail.lifecycle import retention
 from leadtrail.realtime.service import Realtime
 from leadtrail.storage import Database
 from leadtrail.web.ratelimit import RateLimiter
@@ -77,6 +78,13 @@ def build_services(settings: Settings, db: Database) -> Services:
     svc.realtime = Realtime(settings, db, svc.auth)
     svc.components.extend(svc.realtime.components)
     svc.components.append(PeriodicTask("rollups", settings.rollup_interval, svc.rollups.run_once))
+    svc.components.append(
+        PeriodicTask(
+            "retention",
+            settings.retention_interval,
+            lambda: retention.run(db, settings.archive_dir or settings.data_dir / "archive"),
+        )
+    )
     return svc
 
 

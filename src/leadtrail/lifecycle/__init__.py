@@ -1,0 +1,1 @@
+"""Data lifecycle: retention by whole monthly partitions, with optional Parquet archives."""
