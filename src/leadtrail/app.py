@@ -16,6 +16,7 @@ from leadtrail.components import Component
 from leadtrail.config import Settings
 from leadtrail.storage import Database
 from leadtrail.web import (
+    account_routes,
     analytics_routes,
     assets,
     auth_routes,
@@ -96,6 +97,7 @@ def create_app(
     app.add_middleware(AccessLogMiddleware)
     app.include_router(health.router)
     app.include_router(auth_routes.router)
+    app.include_router(account_routes.router)
     app.include_router(metrics.router)
     app.include_router(assets.router)
     app.include_router(people_routes.router)

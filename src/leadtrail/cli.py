@@ -269,6 +269,11 @@ def sites() -> None:
     "--origin", "origins", multiple=True, help="Another allowed origin domain; repeatable."
 )
 @click.option("--timezone", default="UTC", show_default=True, help="Reporting time zone.")
+@click.option(
+    "--phone-region",
+    help="Two-letter region (US, TR, ...) for phone numbers written without a country code.",
+)
+@click.option("--currency", help="ISO 4217 currency of ad spend and values (default USD).")
 @friendly
 def sites_create(
     name: str,
@@ -277,13 +282,18 @@ def sites_create(
     public_id: str | None,
     origins: tuple[str, ...],
     timezone: str,
+    phone_region: str | None,
+    currency: str | None,
 ) -> None:
     """Create a site and print its public id and tracker snippet."""
     from leadtrail.auth.users import find_user
     from leadtrail.errors import NotFound
+    from leadtrail.sites import manage
     from leadtrail.sites.service import create_site, snippet
 
     settings = _settings()
+    options = {"default_region": phone_region, "currency": currency}
+    site_settings = {k: v for k, v in options.items() if v is not None}
 
     async def work(database: Any) -> None:
         async with database.system() as conn, conn.transaction():
@@ -302,6 +312,8 @@ def sites_create(
                 allowed_origins=origins,
                 timezone=timezone,
             )
+            if site_settings:
+                site = await manage.update_site(conn, site.id, {"settings": site_settings})
         click.echo(f"created site {site.name!r}  public id: {site.public_id}  id: {site.id}")
         click.echo(snippet(site.public_id, settings.base_url))
 
@@ -552,6 +564,7 @@ def rollups_rebuild(site_ref: str | None, since: datetime | None) -> None:
 def _register_command_groups() -> None:
     """Command groups that live in ``leadtrail.commands`` (imported here, after ``main``
     exists, because they import the helpers above)."""
+    from leadtrail.commands import accounts  # noqa: F401 (adds to the users and sites groups)
     from leadtrail.commands.backup import backup, restore
     from leadtrail.commands.privacy import privacy
     from leadtrail.commands.retention import retention

@@ -19,7 +19,7 @@ from uuid import UUID
 import orjson
 
 from leadtrail.privacy.subjects import Identifiers
-from leadtrail.storage import Connection
+from leadtrail.storage import Connection, catalog
 from leadtrail.storage.queries import load
 
 Q = load("leadtrail.privacy")
@@ -58,7 +58,7 @@ class Column:
 
     @property
     def qualified_table(self) -> str:
-        return f"{_ident(self.schema)}.{_ident(self.table)}"
+        return catalog.qualified((self.schema, self.table))
 
 
 def _ident(name: str) -> str:
@@ -143,7 +143,7 @@ async def erase(
     hours = [r["hour"] for r in await conn.fetch(Q.touched_hours, site_id, list(ids.sessions))]
     removed: dict[str, int] = {}
     tables = await identifying_columns(conn)
-    for key in await _children_first(conn, list(tables)):
+    for key in await catalog.children_first(conn, list(tables)):
         columns = tables[key]
         where, args = _where(columns, ids)
         if not where:
@@ -163,24 +163,6 @@ async def erase(
         removed["leadtrail.realtime_log"] = count
     await conn.execute(Q.mark_hours, site_id, hours)
     return removed, hours
-
-
-async def _children_first(conn: Connection, tables: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Tables ordered so that one referencing another by foreign key is emptied first."""
-    rows = await conn.fetch(Q.foreign_keys)
-    parents: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
-    for r in rows:
-        parents[(r["child_schema"], r["child"])].add((r["parent_schema"], r["parent"]))
-    ordered: list[tuple[str, str]] = []
-    pending = set(tables)
-    while pending:
-        # a table goes once no pending table references it
-        ready = sorted(t for t in pending if not any(t in parents[o] for o in pending if o != t))
-        if not ready:  # a cycle: order does not matter for row deletes then
-            ready = sorted(pending)
-        ordered.extend(ready)
-        pending -= set(ready)
-    return ordered
 
 
 def audit_counts(removed: dict[str, int]) -> str:

@@ -70,15 +70,6 @@ SELECT EXISTS (SELECT 1 FROM leads WHERE site_id = $1
     OR EXISTS (SELECT 1 FROM calls WHERE site_id = $1
                AND (phone_number = ANY($3::text[]) OR caller_number = ANY($3::text[])));
 
--- name: foreign_keys
--- Which table references which (partitions left out: their parent stands for them).
-SELECT cn.nspname AS child_schema, c.relname AS child, pn.nspname AS parent_schema,
-       p.relname AS parent
-FROM pg_constraint k
-JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
-JOIN pg_class p ON p.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace
-WHERE k.contype = 'f' AND NOT c.relispartition;
-
 -- name: erase_replay_log
 -- The replay log stores pgoutput records: a batch that mentions an identifier goes whole.
 DELETE FROM leadtrail.realtime_log
