@@ -366,8 +366,10 @@ async def test_campaigns_and_person_pages(
         )
     assert person is not None, "the identity resolver linked no session"
     await page.goto(f"{server.url}/dashboard/#/person/{person}")
-    await expect(page.get_by_role("heading", name="Attribution path")).to_be_visible()
-    await expect(page.locator(".timeline .visit").first).to_be_visible()
+    await expect(page.get_by_role("heading", name="How they found us")).to_be_visible()
+    await expect(page.locator(".timeline .tl-visit").first).to_be_visible()
+    name = await page.locator("h1").first.text_content()
+    await expect(page).to_have_title(f"{name} · {world['site'].name} · leadtrail")
     await snap(page, "person")
 
 

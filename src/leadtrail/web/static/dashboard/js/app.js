@@ -67,6 +67,7 @@ async function route() {
     return;
   }
   const site = state.site;
+  let pageTitle = null;
   const ctx = {
     root: main,
     site,
@@ -76,6 +77,7 @@ async function route() {
     query,
     onCleanup: (fn) => state.cleanups.push(fn),
     navigate: (hash) => { window.location.hash = hash; },
+    setTitle: (text) => { pageTitle = text; }, // e.g. the person's name rather than "Person"
   };
   try {
     await module.render(ctx);
@@ -83,7 +85,7 @@ async function route() {
     mount(main, h("section", { class: "panel error" }, h("h1", {}, "Something went wrong"), h("p", {}, err.message)));
   }
   // The session may have ended while the page rendered (logout): name the page it showed.
-  document.title = `${module.title || "leadtrail"} · ${site.name} · leadtrail`;
+  document.title = `${pageTitle || module.title || "leadtrail"} · ${site.name} · leadtrail`;
 }
 
 function chooseSite(id) {

@@ -56,11 +56,13 @@ export function monthStart(day, offset = 0) {
   return new Date(Date.UTC(y, m - 1 + offset, 1)).toISOString().slice(0, 10);
 }
 
-/** Seed 003 §3.2: the intelligence summary tiers and their colours. */
+/** Seed 003 §3.2: the intelligence summary tiers and their colours. The seed's labels carry
+ * emoji (the API keeps them); the dashboard shows the words and marks the tier by colour, so
+ * a machine without an emoji font shows no empty boxes. */
 export function tier(score) {
   const v = Number(score) || 0;
-  if (v >= 81) return { key: "premium", label: "💎 Premium Opportunity" };
-  if (v >= 61) return { key: "hot", label: "🔥 Hot Lead" };
+  if (v >= 81) return { key: "premium", label: "Premium Opportunity" };
+  if (v >= 61) return { key: "hot", label: "Hot Lead" };
   if (v >= 31) return { key: "warm", label: "Standard Traffic" };
   return { key: "cold", label: "Standard Traffic" };
 }
@@ -94,4 +96,10 @@ export function toDate(value) {
   let text = String(value).replace(" ", "T");
   if (/[+-]\d\d$/.test(text)) text += ":00";
   return new Date(text);
+}
+
+/** "1 visit", "3 visits". */
+export function count(n, noun) {
+  const v = Number(n) || 0;
+  return `${v} ${noun}${v === 1 ? "" : "s"}`;
 }
