@@ -18,9 +18,11 @@ from leadtrail.storage import Database
 from leadtrail.web import (
     account_routes,
     analytics_routes,
+    api_docs,
     assets,
     auth_routes,
     dashboard,
+    diagnostics_routes,
     errors,
     health,
     lead_routes,
@@ -90,7 +92,8 @@ def create_app(
         version=__version__,
         summary="Real-time visitor tracking, identity resolution and lead attribution",
         lifespan=lifespan,
-        docs_url="/docs",
+        # served by web/api_docs.py with local assets (FastAPI's own pages load a CDN)
+        docs_url=None,
         redoc_url=None,
     )
     errors.install(app)
@@ -108,8 +111,11 @@ def create_app(
     app.include_router(analytics_routes.router)
     app.include_router(live_routes.router)
     app.include_router(site_routes.router)
+    app.include_router(diagnostics_routes.router)
     app.include_router(site_script.router)
     app.include_router(dashboard.router)
+    app.include_router(api_docs.router)
+    app.mount(api_docs.ASSETS_URL, api_docs.static_files(), name="api-docs-assets")
     app.mount("/assets", assets.static_files(), name="assets")
 
     def openapi() -> dict[str, Any]:

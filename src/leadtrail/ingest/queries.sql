@@ -129,3 +129,14 @@ SELECT id, public_id, domain, allowed_origins, settings FROM sites WHERE public_
 
 -- name: all_site_origins
 SELECT domain, allowed_origins FROM sites;
+
+-- name: add_rejections
+INSERT INTO ingest_rejections (site_id, reason, detail, count, first_seen_at, last_seen_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (site_id, reason, detail) DO UPDATE
+SET count = ingest_rejections.count + EXCLUDED.count,
+    last_seen_at = greatest(ingest_rejections.last_seen_at, EXCLUDED.last_seen_at);
+
+-- name: site_rejections
+SELECT reason, detail, count, first_seen_at, last_seen_at FROM ingest_rejections
+WHERE site_id = $1 ORDER BY last_seen_at DESC LIMIT 50;

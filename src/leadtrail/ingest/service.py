@@ -3,7 +3,7 @@ opted-out visitors, enrich, hand to the writer, answer with the session's lead s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -15,6 +15,7 @@ from leadtrail.ingest.clientip import client_ip, is_trusted, parse_networks, sto
 from leadtrail.ingest.events import PreparedEvent, Visit, prepare
 from leadtrail.ingest.geo import GeoResolver
 from leadtrail.ingest.privacy import asks_not_to_be_tracked
+from leadtrail.ingest.rejections import Rejections
 from leadtrail.ingest.sites import SiteCache, SiteConfig
 from leadtrail.ingest.useragent import parse_user_agent
 from leadtrail.ingest.writer import Writer, now_utc
@@ -52,8 +53,11 @@ class IngestService:
         writer: Writer,
         geo: GeoResolver,
         limiter: RateLimiter,
+        rejections: Rejections | None = None,
     ) -> None:
         self.sites = sites
+        #: why traffic was not stored, per site (shown on the dashboard's Settings page)
+        self.rejections = rejections
         self.writer = writer
         self.geo = geo
         self._limiter = limiter
@@ -92,6 +96,7 @@ class IngestService:
         if origin is not None:
             for site in sites.values():
                 if not site.allows_origin(origin):
+                    self._note(sites.values(), "origin_not_allowed", origin)
                     raise Forbidden(
                         f"origin {origin} is not allowed for site {site.public_id}",
                         code="origin_not_allowed",
@@ -100,9 +105,12 @@ class IngestService:
             await self._limiter.hit(self._site_limit, "sync-site", site.public_id)
 
         if any(s.respect_dnt for s in sites.values()) and asks_not_to_be_tracked(headers):
+            self._note(sites.values(), "dnt")
             return self._ignored("dnt")
         agent = parse_user_agent(headers.get("user-agent", ""))
         if agent.bot_reason is not None:
+            product = " ".join(filter(None, (agent.browser, agent.browser_version)))
+            self._note(sites.values(), agent.bot_reason, product)
             return self._ignored(agent.bot_reason)
 
         trusted_peer = self._is_trusted(request.peer)
@@ -120,6 +128,11 @@ class IngestService:
         metrics.REQUESTS.labels("synced").inc()
         last = prepared[-1]
         return SyncResult(200, {"status": "synced", "score": scores.get(last.session_key, 0)}, True)
+
+    def _note(self, sites: Iterable[SiteConfig], reason: str, detail: str = "") -> None:
+        if self.rejections is not None:
+            for site in sites:
+                self.rejections.note(site.id, reason, detail)
 
     @staticmethod
     def _ignored(reason: str) -> SyncResult:

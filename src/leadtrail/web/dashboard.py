@@ -37,6 +37,7 @@ async def root() -> RedirectResponse:
 
 @router.get("/dashboard", include_in_schema=False)
 @router.get("/dashboard/", include_in_schema=False)
+@router.get("/accept", include_in_schema=False)  # invitation and reset links (#token=…)
 async def index(request: Request) -> FileResponse:
     return FileResponse(
         INDEX,
@@ -113,6 +114,10 @@ async def session(request: Request) -> dict[str, Any]:
                     "access": access.name.lower() if access else "read",
                 }
             )
-    body["user"] = {"id": str(principal.id), "email": principal.name}
+    body["user"] = {
+        "id": str(principal.id),
+        "email": principal.name,
+        "is_superuser": principal.is_superuser,
+    }
     body["sites"] = sites
     return body

@@ -13,6 +13,7 @@ from leadtrail.components import Component, PeriodicTask
 from leadtrail.config import Settings
 from leadtrail.identity.resolver import IdentityResolver
 from leadtrail.ingest.geo import GeoResolver
+from leadtrail.ingest.rejections import Rejections
 from leadtrail.ingest.service import IngestService
 from leadtrail.ingest.sites import SiteCache
 from leadtrail.ingest.writer import Writer
@@ -59,6 +60,7 @@ def build_services(settings: Settings, db: Database) -> Services:
             writer,
             GeoResolver(settings.geo_headers, settings.geoip_db),
             limiter,
+            Rejections(db),
         ),
         limiter=limiter,
         identity_resolver=IdentityResolver(
@@ -74,6 +76,8 @@ def build_services(settings: Settings, db: Database) -> Services:
         )
     )
     svc.components.append(writer)
+    if svc.ingest.rejections is not None:
+        svc.components.append(svc.ingest.rejections)
     svc.components.append(svc.identity_resolver)
     svc.realtime = Realtime(settings, db, svc.auth)
     svc.components.extend(svc.realtime.components)

@@ -4,6 +4,7 @@
 import { ApiError, api, onUnauthorized } from "./api.js";
 import { h, mount } from "./dom.js";
 import { Socket } from "./phoenix.js";
+import * as account from "./pages/account.js";
 import * as calls from "./pages/calls.js";
 import * as campaigns from "./pages/campaigns.js";
 import * as live from "./pages/live.js";
@@ -12,7 +13,7 @@ import * as overview from "./pages/overview.js";
 import * as person from "./pages/person.js";
 import * as settings from "./pages/settings.js";
 
-const PAGES = { live, calls, overview, campaigns, person, settings };
+const PAGES = { live, calls, overview, campaigns, person, settings, account };
 const SITE_KEY = "leadtrail.site";
 
 const state = {
@@ -47,6 +48,11 @@ function cleanup() {
 
 async function route() {
   cleanup();
+  if (window.location.pathname === "/accept") {
+    topbar.hidden = true;
+    account.renderAccept(main, start);
+    return;
+  }
   if (!state.session || !state.session.user) {
     topbar.hidden = true;
     login.render({ root: main, onLoggedIn: start });
@@ -59,10 +65,15 @@ async function route() {
     if (a.dataset.page === page) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   });
+  if (!state.site && page === "account") {
+    await account.render({ root: main, session: state.session });
+    return;
+  }
   if (!state.site) {
     mount(main, h("section", { class: "panel" },
       h("h1", {}, "No site yet"),
-      h("p", {}, "Ask an administrator to add you to a site, or create one with ",
+      h("p", {}, "Ask an administrator to add you to a site, or create one on the ",
+        h("a", { href: "#/account" }, "Account"), " page (superusers) or with ",
         h("code", {}, "leadtrail sites create"), ".")));
     return;
   }
@@ -75,6 +86,7 @@ async function route() {
     socket: state.socket,
     args,
     query,
+    session: state.session,
     onCleanup: (fn) => state.cleanups.push(fn),
     navigate: (hash) => { window.location.hash = hash; },
     setTitle: (text) => { pageTitle = text; }, // e.g. the person's name rather than "Person"

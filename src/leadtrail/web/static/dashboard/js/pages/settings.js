@@ -4,6 +4,7 @@
 import { api } from "../api.js";
 import { copyText, field, h, mount, table, toast } from "../dom.js";
 import * as fmt from "../format.js";
+import { inviteNotice } from "./account.js";
 
 export const title = "Settings";
 
@@ -127,16 +128,19 @@ export async function render(ctx) {
     }, "Lead and call settings saved");
   });
 
+  const ignoredBox = await ignoredTraffic(site);
   const keysBox = h("section", { class: "panel" });
   const membersBox = h("section", { class: "panel" });
   mount(root, h("section", { class: "page" },
     h("div", { class: "page-head" }, h("h1", {}, `Settings · ${site.name}`),
       manage ? null : h("p", { class: "notice" }, "You can read these settings; changing them needs the admin role.")),
     snippet,
+    ignoredBox,
     h("div", { class: "grid-2" }, siteForm, scoringForm),
     peopleForm,
     manage ? keysBox : null,
-    manage ? membersBox : null));
+    manage ? membersBox : null,
+    site.role === "owner" ? dangerZone(ctx, site) : null));
   if (!manage) return;
 
   // -- API keys -------------------------------------------------------------------------
@@ -190,6 +194,7 @@ export async function render(ctx) {
     const role = h("select", { name: "member_role" }, ["viewer", "analyst", "admin", "owner"].map((r) => h("option", { value: r }, r)));
     const form = h("form", { class: "row form-inline" }, field("Email", email), field("Role", role),
       h("button", { type: "submit", class: "btn btn-primary" }, "Add member"));
+    const invited = h("div", { role: "status", "aria-live": "polite" });
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       try {
@@ -197,7 +202,18 @@ export async function render(ctx) {
         toast("Member added");
         drawMembers();
       } catch (err) {
-        toast(err.message, "error");
+        if (err.code !== "user_not_found") {
+          toast(err.message, "error");
+          return;
+        }
+        // No account yet: create one with a one-time link the admin hands over.
+        try {
+          const link = await api("/api/users", { method: "POST", body: { email: email.value, site_id: site.id, role: role.value } });
+          await drawMembers();
+          mount(invited, inviteNotice(link));
+        } catch (inviteErr) {
+          toast(inviteErr.message, "error");
+        }
       }
     });
     mount(membersBox, h("h2", {}, "Members"),
@@ -233,8 +249,47 @@ export async function render(ctx) {
           },
         }, "Remove") },
       ], members, { caption: "Members" }),
-      form);
+      form, invited);
   }
 
   await Promise.all([drawKeys(), drawMembers()]);
+}
+
+/** What the tracker sent that was not stored, and why (headless test browsers, a domain
+ * that is not the site's): shown only when there is something to say. */
+async function ignoredTraffic(site) {
+  let rows = [];
+  try {
+    rows = (await api(`/api/sites/${site.id}/ignored-traffic`)).ignored || [];
+  } catch {
+    return null;
+  }
+  if (!rows.length) return null;
+  return h("section", { class: "panel notice-panel" },
+    h("h2", {}, "Traffic that was not stored"),
+    h("ul", { class: "ignored" }, rows.map((r) => h("li", {},
+      h("strong", {}, `${fmt.count(r.count, "request")} · ${r.reason.replace(/_/g, " ")}`),
+      r.detail ? h("code", { class: "wrap" }, ` ${r.detail}`) : null,
+      h("span", { class: "muted" }, ` · last ${fmt.timeAgo(r.last_seen_at)}`),
+      h("p", {}, r.hint)))));
+}
+
+function dangerZone(ctx, site) {
+  const confirmBox = h("input", { name: "confirm_delete", placeholder: site.public_id, autocomplete: "off" });
+  const form = h("form", { class: "row form-inline" },
+    field(`Type ${site.public_id} to confirm`, confirmBox),
+    h("button", { type: "submit", class: "btn btn-danger" }, "Delete this site and all its data"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await api(`/api/sites/${site.id}/delete`, { method: "POST", body: { confirm: confirmBox.value.trim() } });
+      toast(`${site.name} deleted`);
+      window.location.hash = "#/live";
+      window.location.reload();
+    } catch (err) {
+      toast(err.message, "error");
+    }
+  });
+  return h("section", { class: "panel danger" }, h("h2", {}, "Danger zone"),
+    h("p", {}, "Deleting a site removes its visits, events, people, leads, calls and reports. It cannot be undone."), form);
 }
