@@ -337,6 +337,10 @@ async def test_campaigns_and_person_pages(
     await page.get_by_role("link", name="Campaigns").click()
     await expect(page.get_by_role("heading", name="Traffic by UTM campaign")).to_be_visible()
     await expect(page.locator("td", has_text="spring").first).to_be_visible()
+    # the Overview's default range and presets; one label for traffic without a campaign
+    await expect(page.get_by_label("Range")).to_have_value("7d")
+    for other in ("(none)", "(not set)", "none"):
+        await expect(page.locator("td", has_text=re.compile(rf"^{re.escape(other)}$"))).to_have_count(0)
     roi_panel = page.locator(".panel", has_text="Spend, conversions and ROI")
     row = roi_panel.locator("tbody tr", has_text="Autumn E2E")
     await expect(row).to_have_count(1)

@@ -5,14 +5,34 @@ import { api, url } from "../api.js";
 import { field, h, mount, table } from "../dom.js";
 import * as fmt from "../format.js";
 import { autoTable, rowsOf } from "./generic.js";
-import { presetRange } from "./overview.js";
+import { PRESETS, presetRange } from "./overview.js";
+
+const NO_CAMPAIGN = "(no campaign)";
+const CAMPAIGN_KEYS = ["campaign", "campaign_name", "utm_campaign", "attributed_campaign", "value", "group"];
+
+/** One label for "no campaign", whatever the report calls it (null, "", "(none)", "none"). */
+export function campaignLabel(value) {
+  const text = value === null || value === undefined ? "" : String(value).trim();
+  return !text || /^\(?(none|not set|direct)\)?$/i.test(text) ? NO_CAMPAIGN : text;
+}
+
+function labelled(rows) {
+  return rows.map((r) => {
+    const copy = { ...r };
+    for (const key of CAMPAIGN_KEYS) if (key in copy) copy[key] = campaignLabel(copy[key]);
+    return copy;
+  });
+}
 
 export const title = "Campaigns";
 
 export async function render(ctx) {
   const { root, site, features } = ctx;
   const tz = site.timezone;
-  let [from, to] = presetRange("30d", tz);
+  // the same default range and presets as the Overview
+  let preset = "7d";
+  let [from, to] = presetRange(preset, tz);
+  const presetSelect = h("select", { name: "preset" }, PRESETS.map(([v, t]) => h("option", { value: v, selected: v === preset }, t)));
   const fromInput = h("input", { type: "date", value: from });
   const toInput = h("input", { type: "date", value: to });
   const roi = h("div", {});
@@ -27,7 +47,7 @@ export async function render(ctx) {
 
   mount(root, h("section", { class: "page" },
     h("div", { class: "page-head" }, h("h1", {}, "Campaigns"),
-      h("div", { class: "toolbar" }, field("From", fromInput), field("To", toInput))),
+      h("div", { class: "toolbar" }, field("Range", presetSelect), field("From", fromInput), field("To", toInput))),
     h("section", { class: "panel" },
       h("div", { class: "panel-head" }, h("h2", {}, "Spend, conversions and ROI"), roiCsv),
       h("p", { class: "muted" }, "Conversions here are form leads and calls, credited to the campaign of the visit before them; spend comes from imported ad-spend data."),
@@ -46,7 +66,7 @@ export async function render(ctx) {
     try {
       const body = await api("/api/campaigns/performance", { query: q });
       const rows = rowsOf(body, "campaigns", "rows", "items", "data");
-      mount(roi, rows.length ? autoTable(rows, { caption: "Campaign performance", tz }) : h("p", { class: "empty" }, "No campaign data in this range. Import ad spend to see ROI."));
+      mount(roi, rows.length ? autoTable(labelled(rows), { caption: "Campaign performance", tz }) : h("p", { class: "empty" }, "No campaign data in this range. Import ad spend to see ROI."));
     } catch (err) {
       mount(roi, h("p", { class: "form-error" }, err.message));
     }
@@ -62,7 +82,7 @@ export async function render(ctx) {
     try {
       const body = await api("/api/attribution", { query: q });
       const rows = rowsOf(body, "results", "rows", "groups", "items", "data");
-      mount(attribution, rows.length ? autoTable(rows, { caption: "Attribution by campaign", tz }) : h("p", { class: "empty" }, "No conversions in this range."));
+      mount(attribution, rows.length ? autoTable(labelled(rows), { caption: "Attribution by campaign", tz }) : h("p", { class: "empty" }, "No conversions in this range."));
     } catch (err) {
       mount(attribution, h("p", { class: "form-error" }, err.message));
     }
@@ -76,7 +96,7 @@ export async function render(ctx) {
         h("a", { class: "csv", href: url("/api/analytics/breakdown/utm_campaign", { ...q, limit: undefined, format: "csv" }), download: true }, "CSV")),
       h("p", { class: "muted" }, "Visits by landing campaign; a conversion here is a visit with a conversion event (call click, form, WhatsApp)."),
       table([
-        { label: "Campaign", render: (r) => r.value || "(no campaign)" },
+        { label: "Campaign", render: (r) => campaignLabel(r.value) },
         { label: "Sessions", num: true, render: (r) => fmt.num(r.sessions) },
         { label: "Conversions", num: true, render: (r) => fmt.num(r.conversions) },
         { label: "Conv. rate", num: true, render: (r) => fmt.pct(r.conversion_rate) },
@@ -86,9 +106,19 @@ export async function render(ctx) {
   }
 
   const load = () => Promise.all([loadRoi(), loadAttribution(), loadTraffic()]);
+  presetSelect.addEventListener("change", () => {
+    preset = presetSelect.value;
+    if (preset === "custom") return;
+    [from, to] = presetRange(preset, tz);
+    fromInput.value = from;
+    toInput.value = to;
+    load();
+  });
   for (const input of [fromInput, toInput]) {
     input.addEventListener("change", () => {
       if (!fromInput.value || !toInput.value) return;
+      preset = "custom";
+      presetSelect.value = "custom";
       [from, to] = fromInput.value <= toInput.value ? [fromInput.value, toInput.value] : [toInput.value, fromInput.value];
       load();
     });

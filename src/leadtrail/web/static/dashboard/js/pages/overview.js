@@ -9,7 +9,7 @@ import * as fmt from "../format.js";
 
 export const title = "Overview";
 
-const PRESETS = [
+export const PRESETS = [
   ["today", "Today"], ["yesterday", "Yesterday"], ["7d", "Last 7 days"], ["30d", "Last 30 days"],
   ["90d", "Last 90 days"], ["month", "This month"], ["last_month", "Last month"], ["custom", "Custom"],
 ];
