@@ -34,6 +34,7 @@ from leadtrail.web import (
     realtime_routes,
     site_routes,
     site_script,
+    sso_routes,
     sync,
 )
 from leadtrail.web.access_log import AccessLogMiddleware
@@ -101,6 +102,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(auth_routes.router)
     app.include_router(account_routes.router)
+    app.include_router(sso_routes.router)
     app.include_router(metrics.router)
     app.include_router(assets.router)
     app.include_router(people_routes.router)

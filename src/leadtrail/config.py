@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     session_max_age: int = Field(default=14 * 24 * 3600, ge=60)
     #: Monthly partitions created ahead of the current month.
     partitions_ahead: int = Field(default=3, ge=0, le=24)
+    #: OpenID Connect single sign-on (optional): the provider's issuer URL, and this app's client.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scopes: str = "openid email profile"
+    #: Text of the dashboard's sign-in button.
+    oidc_label: str = "Sign in with SSO"
     #: Seconds between passes of the retention job (drops expired monthly partitions).
     retention_interval: float = Field(default=6 * 3600.0, gt=0)
     #: Where expired months are archived as Parquet for sites that ask (data_dir/archive).

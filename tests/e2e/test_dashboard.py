@@ -340,7 +340,9 @@ async def test_campaigns_and_person_pages(
     # the Overview's default range and presets; one label for traffic without a campaign
     await expect(page.get_by_label("Range")).to_have_value("7d")
     for other in ("(none)", "(not set)", "none"):
-        await expect(page.locator("td", has_text=re.compile(rf"^{re.escape(other)}$"))).to_have_count(0)
+        await expect(
+            page.locator("td", has_text=re.compile(rf"^{re.escape(other)}$"))
+        ).to_have_count(0)
     roi_panel = page.locator(".panel", has_text="Spend, conversions and ROI")
     row = roi_panel.locator("tbody tr", has_text="Autumn E2E")
     await expect(row).to_have_count(1)

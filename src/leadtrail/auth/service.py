@@ -62,21 +62,24 @@ class Authenticator:
                 raise Unauthorized("wrong email or password", code="invalid_credentials")
             if not verify_password(row["password_hash"], password) or row["disabled_at"]:
                 raise Unauthorized("wrong email or password", code="invalid_credentials")
-            token = secrets.token_urlsafe(32)
-            await conn.execute(
-                """
-                INSERT INTO dashboard_sessions (token_hash, user_id, expires_at, user_agent)
-                VALUES ($1, $2, now() + make_interval(secs => $3), $4)
-                """,
-                _token_hash(token),
-                row["id"],
-                self._max_age,
-                user_agent[:300],
-            )
-            await conn.execute(
-                "UPDATE app_users SET last_login_at = now() WHERE id = $1", row["id"]
-            )
-            principal = await self._user_principal(conn, row["id"])
+            return await self.start_session(conn, row["id"], user_agent)
+
+    async def start_session(self, conn: Connection, user_id: UUID, user_agent: str = "") -> Login:
+        """A new dashboard session for an authenticated user (password or single sign-on),
+        in the caller's credential-role transaction."""
+        token = secrets.token_urlsafe(32)
+        await conn.execute(
+            """
+            INSERT INTO dashboard_sessions (token_hash, user_id, expires_at, user_agent)
+            VALUES ($1, $2, now() + make_interval(secs => $3), $4)
+            """,
+            _token_hash(token),
+            user_id,
+            self._max_age,
+            user_agent[:300],
+        )
+        await conn.execute("UPDATE app_users SET last_login_at = now() WHERE id = $1", user_id)
+        principal = await self._user_principal(conn, user_id)
         assert principal is not None
         return Login(principal, self._signer.sign(token).decode())
 

@@ -91,6 +91,9 @@ async def session(request: Request) -> dict[str, Any]:
     show its login form), the sites they see, and which optional parts this server has."""
     principal = await _user(request)
     body: dict[str, Any] = {"version": __version__, "features": features(request), "user": None}
+    settings = services(request).settings
+    # the login form offers single sign-on when it is configured
+    body["sso"] = {"label": settings.oidc_label} if settings.oidc_issuer else None
     if principal is None:
         body["sites"] = []
         return body

@@ -55,7 +55,7 @@ async function route() {
   }
   if (!state.session || !state.session.user) {
     topbar.hidden = true;
-    login.render({ root: main, onLoggedIn: start });
+    login.render({ root: main, onLoggedIn: start, sso: state.session && state.session.sso });
     return;
   }
   topbar.hidden = false;

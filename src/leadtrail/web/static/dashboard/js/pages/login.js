@@ -3,7 +3,7 @@ import { field, h, mount } from "../dom.js";
 
 export const title = "Log in";
 
-export function render({ root, onLoggedIn }) {
+export function render({ root, onLoggedIn, sso }) {
   const email = h("input", { type: "email", name: "email", autocomplete: "username", required: true });
   const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true });
   const message = h("p", { class: "form-error", role: "alert" });
@@ -27,6 +27,10 @@ export function render({ root, onLoggedIn }) {
       password.focus();
     }
   });
-  mount(root, h("section", { class: "login" }, form));
+  // single sign-on, when the server has a provider; an error comes back in the hash
+  const ssoError = new URLSearchParams(window.location.hash.split("?")[1] || "").get("sso_error");
+  if (ssoError) message.textContent = ssoError;
+  const ssoLink = sso ? h("p", { class: "sso" }, h("a", { class: "btn", href: "/api/auth/oidc/login" }, sso.label)) : null;
+  mount(root, h("section", { class: "login" }, form, ssoLink));
   email.focus();
 }
