@@ -7,6 +7,7 @@ import asyncio
 import os
 import re
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -182,6 +183,20 @@ def cli_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADTRAIL_")}
     env["PYTHONWARNINGS"] = "ignore"
     return env
+
+
+def run_leadtrail(
+    env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``leadtrail *args`` in a subprocess with ``env``; no stdin, so prompts abort."""
+    return subprocess.run(
+        [sys.executable, "-m", "leadtrail", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 async def leadtrail_cli(

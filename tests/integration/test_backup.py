@@ -3,24 +3,12 @@ server from an empty data directory, and refusing to swap while the database is 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import asyncpg
 
 from tests.conftest import Cluster, create_database
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "leadtrail", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-    )
+from tests.conftest import run_leadtrail as cli
 
 
 def site_names(env: dict[str, str]) -> list[str]:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ModuleDatabase
+from tests.conftest import ModuleDatabase, run_leadtrail
 
 
 @pytest.fixture(scope="module")
@@ -19,13 +19,7 @@ def run(test_database: ModuleDatabase, cli_env: dict[str, str]):  # type: ignore
     }
 
     def invoke(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "leadtrail", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return run_leadtrail(env, *args, timeout=60)
 
     return invoke
 

@@ -7,13 +7,13 @@ visitor), so counts gather in memory and a background component adds them to
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections import Counter
 from datetime import UTC, datetime
 from uuid import UUID
 
+from leadtrail.components import PeriodicTask
 from leadtrail.storage import Claims, Database, DbRole
 from leadtrail.storage.queries import load
 
@@ -34,7 +34,7 @@ class Rejections:
         self._interval = interval
         self._counts: Counter[Key] = Counter()
         self._seen: dict[Key, tuple[datetime, datetime]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = PeriodicTask(self.name, interval, self.flush)
         self._logged: set[Key] = set()
 
     def note(self, site_id: UUID, reason: str, detail: str = "") -> None:
@@ -83,21 +83,9 @@ class Rejections:
         return len(by_site)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name=self.name)
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.flush()
-            except Exception:
-                logger.exception("writing ingest rejection counts failed; retrying")
+        await self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        with contextlib.suppress(Exception):
+        await self._periodic.stop()
+        with contextlib.suppress(Exception):  # what is left goes out with the process
             await self.flush()

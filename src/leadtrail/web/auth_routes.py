@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from leadtrail.auth.service import COOKIE_NAME
+from leadtrail.config import Settings
 from leadtrail.storage import Claims, DbRole
 from leadtrail.web.deps import CurrentPrincipal
 from leadtrail.web.services import services
@@ -21,19 +22,24 @@ class LoginBody(BaseModel):
     password: str = Field(max_length=1024)
 
 
+def set_session_cookie(response: Response, cookie_value: str, settings: Settings) -> None:
+    """The dashboard session cookie, the same for a password login and single sign-on."""
+    response.set_cookie(
+        COOKIE_NAME,
+        cookie_value,
+        max_age=settings.session_max_age,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        path="/",
+    )
+
+
 @router.post("/login", summary="Log in; sets the HttpOnly session cookie")
 async def login(body: LoginBody, request: Request, response: Response) -> dict[str, Any]:
     svc = services(request)
     result = await svc.auth.login(body.email, body.password, request.headers.get("user-agent", ""))
-    response.set_cookie(
-        COOKIE_NAME,
-        result.cookie_value,
-        max_age=svc.settings.session_max_age,
-        httponly=True,
-        samesite="lax",
-        secure=svc.settings.cookie_secure,
-        path="/",
-    )
+    set_session_cookie(response, result.cookie_value, svc.settings)
     return {"user": {"id": str(result.principal.id), "email": result.principal.name}}
 
 

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse
 
 from leadtrail.auth.oidc import FLOW_COOKIE, FLOW_MAX_AGE, OidcClient, config_from
-from leadtrail.auth.service import AUTH_CLAIMS, COOKIE_NAME
+from leadtrail.auth.service import AUTH_CLAIMS
 from leadtrail.auth.signing import signing_key
 from leadtrail.auth.users import normalize_email
 from leadtrail.errors import LeadtrailError, NotFound
+from leadtrail.web.auth_routes import set_session_cookie
 from leadtrail.web.services import services
 
 router = APIRouter(prefix="/api/auth/oidc", tags=["auth"])
@@ -101,13 +102,5 @@ async def oidc_callback(
         return _failed(exc.detail)
     response = RedirectResponse("/dashboard/#/live", status_code=303)
     response.delete_cookie(FLOW_COOKIE, path="/api/auth/oidc")
-    response.set_cookie(
-        COOKIE_NAME,
-        login.cookie_value,
-        max_age=svc.settings.session_max_age,
-        httponly=True,
-        samesite="lax",
-        secure=svc.settings.cookie_secure,
-        path="/",
-    )
+    set_session_cookie(response, login.cookie_value, svc.settings)
     return response
