@@ -13,8 +13,12 @@ clicks and conversions from a pool of real user agents and referrers. Phases:
 4. baselines: a bare ASGI handler under the same load (uvicorn, same loop and parser), and
    the same event rows COPYed straight into PostgreSQL.
 
-Every request must be acknowledged 200 (after commit); the script checks that the database
-holds exactly as many events as were acknowledged.
+Every request carries an ``X-Request-Id`` that the server echoes; the Lua script writes the
+event ids of every request answered 2xx to per-thread files. After the server has stopped (its
+writer drained), the script checks in the database that every acknowledged event is stored
+exactly once, and reports lost, duplicated and stored-but-never-acknowledged (in flight when a
+phase stopped) events apart; it exits 1 on any loss or duplicate. ``--check`` is a tiny run
+for the test suite.
 """
 
 from __future__ import annotations
@@ -29,16 +33,20 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find bench/
+from bench.machine import print_machine_line
+from leadtrail.storage.embedded import EmbeddedPostgres
 
 LUA_COMMON = r"""
 local uas = {
@@ -61,9 +69,28 @@ local actions = {
 local thread_id = 0
 local counter = 0
 local sid, fp, ua, landing_ref
+-- Exactly-once check: every request carries an X-Request-Id the server echoes; the event ids of
+-- a request answered 2xx are appended to this thread's ack file (ACK_DIR/<phase>-<tid>.txt).
+local reqn, pending, ackfile = 0, {}, nil
 setup = function(thread) thread:set("tid", thread_id); thread_id = thread_id + 1 end
 init = function(args)
   math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
+  ackfile = io.open(ACK_DIR .. "/" .. PHASE .. "-" .. (tid or 0) .. ".txt", "a")
+end
+local function post(body, eids)
+  reqn = reqn + 1
+  local rid = PHASE .. "t" .. (tid or 0) .. "r" .. reqn
+  pending[rid] = eids
+  return wrk.format("POST", "/api/sync",
+    {["Content-Type"] = "text/plain", ["User-Agent"] = ua, ["X-Request-Id"] = rid}, body)
+end
+response = function(status, headers, body)
+  local rid = headers["x-request-id"] or headers["X-Request-Id"]
+  local eids = rid and pending[rid]
+  if eids then
+    pending[rid] = nil
+    if status >= 200 and status < 300 then ackfile:write(eids, "\n"); ackfile:flush() end
+  end
 end
 local function hex(n) local t = {} for i = 1, n do t[i] = string.format("%02x", math.random(0, 255)) end return table.concat(t) end
 local function uuid4()
@@ -86,9 +113,10 @@ local function event(n, first)
     url = url .. "p/" .. math.random(40)
   end
   counter = counter + 1
+  local eid = string.format("%st%dn%d", PHASE, tid or 0, counter)
   return string.format(
-    '{"s":"bench","u":"%s","sid":"%s","ec":"%s","ea":"%s","ev":%s,"r":"%s","eid":"t%dn%d%s","meta":{"fp":"%s","device_info":{"screen":"1920x1080","tz":"Europe/Berlin","lang":"en-US"}}}',
-    url, sid, ec, ea, ev, ref, tid or 0, counter, hex(3), fp)
+    '{"s":"bench","u":"%s","sid":"%s","ec":"%s","ea":"%s","ev":%s,"r":"%s","eid":"%s","meta":{"fp":"%s","device_info":{"screen":"1920x1080","tz":"Europe/Berlin","lang":"en-US"}}}',
+    url, sid, ec, ea, ev, ref, eid, fp), eid
 end
 """
 
@@ -100,7 +128,8 @@ request = function()
   local first = false
   if in_session == 0 then new_session(); in_session = math.random(3, 15); first = true end
   in_session = in_session - 1
-  return wrk.format("POST", "/api/sync", {["Content-Type"] = "text/plain", ["User-Agent"] = ua}, event(0, first))
+  local body, eid = event(0, first)
+  return post(body, eid)
 end
 """
 )
@@ -110,10 +139,9 @@ LUA_BATCH = (
     + r"""
 request = function()
   new_session()
-  local parts = {}
-  for i = 1, 20 do parts[i] = event(i, i == 1) end
-  return wrk.format("POST", "/api/sync", {["Content-Type"] = "text/plain", ["User-Agent"] = ua},
-                    '{"batch":[' .. table.concat(parts, ",") .. ']}')
+  local parts, eids = {}, {}
+  for i = 1, 20 do parts[i], eids[i] = event(i, i == 1) end
+  return post('{"batch":[' .. table.concat(parts, ",") .. ']}', table.concat(eids, "\n"))
 end
 """
 )
@@ -205,8 +233,20 @@ def ensure_wrk() -> str:
     return found
 
 
-def run_wrk(url: str, script: str, duration: int, connections: int, threads: int = 2) -> WrkResult:
+def run_wrk(
+    url: str,
+    script: str,
+    duration: int,
+    connections: int,
+    *,
+    phase: str,
+    ack_dir: Path,
+    threads: int = 2,
+) -> WrkResult:
+    """One wrk phase. Event ids start with ``phase``; those of every request answered 2xx are
+    written to ``ack_dir`` (see ``acknowledged_ids``)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(f"ACK_DIR = {json.dumps(str(ack_dir))}\nPHASE = {json.dumps(phase)}\n")
         handle.write(script + LUA_DONE)
     try:
         out = subprocess.run(
@@ -243,29 +283,122 @@ async def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit("server did not start")
 
 
+def postgres_processes(data_dir: Path) -> list[psutil.Process]:
+    """The embedded PostgreSQL's processes: the postmaster names the data dir on its command
+    line, backends ("postgres: user db ...") are its children."""
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        if proc.info["name"] != "postgres":
+            continue
+        try:
+            owner = proc if str(data_dir) in " ".join(proc.info["cmdline"] or []) else proc.parent()
+            if owner is not None and str(data_dir) in " ".join(owner.cmdline()):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
 def cpu_seconds(server_pid: int, data_dir: Path) -> tuple[float, float]:
     """CPU time used so far by the leadtrail process and by the embedded PostgreSQL's
     processes: a figure that, unlike throughput, other load on the machine barely moves."""
     server = psutil.Process(server_pid).cpu_times()
     pg = 0.0
-    for proc in psutil.process_iter(["name", "cmdline", "cpu_times"]):
-        if proc.info["name"] == "postgres" and str(data_dir) in " ".join(
-            proc.info["cmdline"] or []
-        ):
-            pg += sum(proc.info["cpu_times"][:2])
-        elif proc.info["name"] == "postgres":
-            # backends show "postgres: user db ..." without the data dir: count them by parent
-            try:
-                parent = proc.parent()
-                if parent and str(data_dir) in " ".join(parent.cmdline()):
-                    pg += sum(proc.info["cpu_times"][:2])
-            except psutil.Error:
-                pass
+    for proc in postgres_processes(data_dir):
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        pg += times.user + times.system
     return server.user + server.system, pg
 
 
-def rss_mb(pid: int) -> float:
-    return psutil.Process(pid).memory_info().rss / 2**20
+def acknowledged_ids(ack_dir: Path) -> list[str]:
+    """Event ids of every request the server answered 2xx, from the phases' ack files."""
+    ids: list[str] = []
+    for path in sorted(ack_dir.glob("*.txt")):
+        ids.extend(line for line in path.read_text().splitlines() if line)
+    return ids
+
+
+@dataclass
+class Reconciliation:
+    acknowledged: int
+    stored: int
+    #: acknowledged, not stored: a broken promise
+    lost: list[str]
+    #: stored more than once
+    duplicated: list[str]
+    #: stored although never acknowledged (in flight when a phase stopped): allowed
+    unacknowledged: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.lost and not self.duplicated
+
+
+async def reconcile(dsn: str, ack_dir: Path) -> Reconciliation:
+    """Every acknowledged event id present exactly once in ``events``? Read after the server
+    has stopped (its writer drained), so nothing is still on its way."""
+    acked = acknowledged_ids(ack_dir)
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT client_event_id, count(*) AS n FROM events e JOIN sites s ON s.id = e.site_id"
+            " WHERE s.public_id = 'bench' GROUP BY client_event_id"
+        )
+    finally:
+        await conn.close()
+    stored = {r["client_event_id"]: r["n"] for r in rows}
+    acked_set = set(acked)
+    return Reconciliation(
+        acknowledged=len(acked_set),
+        stored=sum(stored.values()),
+        lost=sorted(acked_set - stored.keys()),
+        duplicated=sorted(k for k, n in stored.items() if n > 1),
+        unacknowledged=len(stored.keys() - acked_set),
+    )
+
+
+class PeakMemory:
+    """Peak resident memory, sampled every 100 ms from a thread while the load runs: the
+    server process (with its children) and, apart, the embedded PostgreSQL's processes."""
+
+    def __init__(self, server_pid: int, data_dir: Path, interval: float = 0.1) -> None:
+        self._server = psutil.Process(server_pid)
+        self._data_dir = data_dir
+        self._interval = interval
+        self.server_mb = 0.0
+        self.postgres_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        try:
+            tree = [self._server, *self._server.children(recursive=True)]
+            server = sum(p.memory_info().rss for p in tree)
+        except psutil.Error:
+            return
+        pg = 0
+        for proc in postgres_processes(self._data_dir):
+            try:
+                pg += proc.memory_info().rss
+            except psutil.Error:
+                continue
+        self.server_mb = max(self.server_mb, server / 2**20)
+        self.postgres_mb = max(self.postgres_mb, pg / 2**20)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._sample()
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 async def copy_baseline(dsn: str, site_id: uuid.UUID, rows: int) -> float:
@@ -302,13 +435,19 @@ async def copy_baseline(dsn: str, site_id: uuid.UUID, rows: int) -> float:
     return rows / elapsed
 
 
-async def main() -> None:
+async def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=int, default=15, help="seconds per phase")
     parser.add_argument("--connections", type=int, default=256)
     parser.add_argument("--copy-rows", type=int, default=200_000)
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="tiny run (2 s phases after a 3 s warm-up, 8 connections) for the test suite: exits non-zero on any "
+        "acknowledged event lost or stored twice",
+    )
     parser.add_argument(
         "--env",
         action="append",
@@ -317,106 +456,142 @@ async def main() -> None:
         help="extra setting for the server (repeatable), e.g. LEADTRAIL_REALTIME_ENABLED=false",
     )
     args = parser.parse_args()
+    if args.check:
+        args.duration, args.connections, args.copy_rows = 2, 8, 2000
+    print_machine_line()
 
     data_dir = Path(tempfile.mkdtemp(prefix="lt-bench-"))
+    ack_dir = data_dir / "acks"
+    ack_dir.mkdir()
     port = free_port()
     env = server_env(data_dir, *args.env)
-    create_bench_site(env)
-    leadtrail = [sys.executable, "-m", "leadtrail"]
-    server = subprocess.Popen([*leadtrail, "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    results: dict[str, Any] = {}
+    # This process holds the embedded PostgreSQL too, so it outlives the server: the events
+    # are reconciled after the server has stopped and its writer has drained.
+    embedded = EmbeddedPostgres(data_dir)
+    dsn = await asyncio.to_thread(embedded.start)
     try:
-        await wait_ready(f"{url}/readyz", server)
-        dsn = subprocess.run(
-            [*leadtrail, "db", "url"], env=env, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        run_wrk(f"{url}/api/sync", LUA_SINGLE, 3, args.connections)  # warm up
-        peak_rss = rss_mb(server.pid)
-
-        cpu0 = cpu_seconds(server.pid, data_dir)
-        single = run_wrk(f"{url}/api/sync", LUA_SINGLE, args.duration, args.connections)
-        cpu1 = cpu_seconds(server.pid, data_dir)
-        peak_rss = max(peak_rss, rss_mb(server.pid))
-        batch = run_wrk(f"{url}/api/sync", LUA_BATCH, args.duration, args.connections)
-        cpu2 = cpu_seconds(server.pid, data_dir)
-        peak_rss = max(peak_rss, rss_mb(server.pid))
-        paced = run_wrk(
-            f"{url}/api/sync",
-            LUA_SINGLE + lua_paced(single.rps / 2, args.connections),
-            args.duration,
-            args.connections,
-        )
-        peak_rss = max(peak_rss, rss_mb(server.pid))
-
+        create_bench_site(env)
+        server = subprocess.Popen([sys.executable, "-m", "leadtrail", "serve", "--port", str(port)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        sync = f"{url}/api/sync"
+        try:
+            await wait_ready(f"{url}/readyz", server)
+            with PeakMemory(server.pid, data_dir) as memory:
+                run_wrk(
+                    sync,
+                    LUA_SINGLE,
+                    min(3, args.duration),
+                    args.connections,
+                    phase="warm",
+                    ack_dir=ack_dir,
+                )
+                cpu0 = cpu_seconds(server.pid, data_dir)
+                single = run_wrk(
+                    sync,
+                    LUA_SINGLE,
+                    args.duration,
+                    args.connections,
+                    phase="single",
+                    ack_dir=ack_dir,
+                )
+                cpu1 = cpu_seconds(server.pid, data_dir)
+                batch = run_wrk(
+                    sync, LUA_BATCH, args.duration, args.connections, phase="batch", ack_dir=ack_dir
+                )
+                cpu2 = cpu_seconds(server.pid, data_dir)
+                paced = run_wrk(
+                    sync,
+                    LUA_SINGLE + lua_paced(single.rps / 2, args.connections),
+                    args.duration,
+                    args.connections,
+                    phase="paced",
+                    ack_dir=ack_dir,
+                )
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=60)
+        counted = await reconcile(dsn, ack_dir)
         conn = await asyncpg.connect(dsn)
-        stored = await conn.fetchval("SELECT count(*) FROM events")
         site_id = await conn.fetchval("SELECT id FROM sites WHERE public_id = 'bench'")
         await conn.close()
         copy_rate = await copy_baseline(dsn, site_id, args.copy_rows)
     finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=60)
+        await asyncio.to_thread(embedded.stop)
 
     bare_port = free_port()
     bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(bare_port)])
     try:
         await wait_ready(f"http://127.0.0.1:{bare_port}/", bare)
-        bare_single = run_wrk(
-            f"http://127.0.0.1:{bare_port}/api/sync", LUA_SINGLE, args.duration, args.connections
-        )
+        bare_single = run_wrk(f"http://127.0.0.1:{bare_port}/api/sync", LUA_SINGLE, args.duration,
+                              args.connections, phase="bare", ack_dir=ack_dir)  # fmt: skip
     finally:
         bare.send_signal(signal.SIGINT)
         bare.wait(timeout=30)
     shutil.rmtree(data_dir, ignore_errors=True)
 
-    warm = 0  # warm-up requests were acknowledged too; count them from the difference below
-    acknowledged = single.requests + batch.requests * 20 + paced.requests
+    single_cpu = [(b - a) / max(single.requests, 1) * 1e6 for a, b in zip(cpu0, cpu1, strict=True)]
+    batch_cpu = [
+        (b - a) / max(batch.requests * 20, 1) * 1e6 for a, b in zip(cpu1, cpu2, strict=True)
+    ]
     results = {
         "single_rps": single.rps, "single_p50_ms": single.p50_ms, "single_p99_ms": single.p99_ms,
         "batch_events_per_s": batch.rps * 20, "batch_p99_ms": batch.p99_ms,
         "half_load_rps": paced.rps, "half_load_p50_ms": paced.p50_ms, "half_load_p99_ms": paced.p99_ms,
-        "server_peak_rss_mb": peak_rss, "bare_asgi_rps": bare_single.rps, "copy_rows_per_s": copy_rate,
+        "server_peak_rss_mb": memory.server_mb, "postgres_peak_rss_mb": memory.postgres_mb,
+        "bare_asgi_rps": bare_single.rps, "copy_rows_per_s": copy_rate,
         "non2xx": single.non2xx + batch.non2xx + paced.non2xx,
         "socket_errors": single.errors + batch.errors + paced.errors,
-        "stored_events": stored, "acknowledged_events_timed_phases": acknowledged + warm,
+        "acknowledged_events": counted.acknowledged, "stored_events": counted.stored,
+        "lost_events": len(counted.lost), "duplicated_events": len(counted.duplicated),
+        "stored_unacknowledged_events": counted.unacknowledged,
+        "single_cpu_us_per_event": single_cpu, "batch_cpu_us_per_event": batch_cpu,
     }  # fmt: skip
     print()
-    print(f"{'measure':42} {'leadtrail':>12} {'baseline':>12} {'ratio':>7}")
     print(
-        f"{'single-event requests/s':42} {single.rps:12,.0f} {bare_single.rps:12,.0f} {single.rps / bare_single.rps:7.2f}  (baseline: bare ASGI handler)"
+        f"{'ratio to the baseline of this run':42} {'ratio':>7} {'leadtrail':>12} {'baseline':>12}"
     )
     print(
-        f"{'events/s in batches of 20':42} {batch.rps * 20:12,.0f} {copy_rate:12,.0f} {batch.rps * 20 / copy_rate:7.2f}  (baseline: raw COPY of the same rows)"
+        f"{'single-event requests/s':42} {single.rps / bare_single.rps:7.2f} {single.rps:12,.0f} {bare_single.rps:12,.0f}  (baseline: bare ASGI handler)"
     )
     print(
-        f"{'single-event p50 / p99 ms (full load)':42} {single.p50_ms:6.1f}/{single.p99_ms:5.1f} {bare_single.p50_ms:6.1f}/{bare_single.p99_ms:5.1f}"
+        f"{'events/s in batches of 20':42} {batch.rps * 20 / copy_rate:7.2f} {batch.rps * 20:12,.0f} {copy_rate:12,.0f}  (baseline: raw COPY of the same rows)"
+    )
+    print()
+    print(
+        f"{'single-event p50 / p99 ms (full load)':42} {single.p50_ms:6.1f}/{single.p99_ms:5.1f}   bare ASGI {bare_single.p50_ms:.1f}/{bare_single.p99_ms:.1f}"
     )
     print(f"{'batch p50 / p99 ms (full load)':42} {batch.p50_ms:6.1f}/{batch.p99_ms:5.1f}")
     print(
         f"{'p50 / p99 ms at half load':42} {paced.p50_ms:6.1f}/{paced.p99_ms:5.1f}   ({paced.rps:,.0f} requests/s)"
     )
-    single_cpu = [(b - a) / max(single.requests, 1) * 1e6 for a, b in zip(cpu0, cpu1, strict=True)]
-    batch_cpu = [
-        (b - a) / max(batch.requests * 20, 1) * 1e6 for a, b in zip(cpu1, cpu2, strict=True)
-    ]
-    results.update({"single_cpu_us_per_event": single_cpu, "batch_cpu_us_per_event": batch_cpu})
     print(
         f"{'CPU us/event, single (leadtrail / postgres)':42} {single_cpu[0]:6.0f} / {single_cpu[1]:4.0f}"
     )
     print(
         f"{'CPU us/event, batches (leadtrail / postgres)':42} {batch_cpu[0]:6.0f} / {batch_cpu[1]:4.0f}"
     )
-    print(f"{'server peak RSS MB':42} {peak_rss:12.0f}")
+    print(
+        f"{'peak RSS MB during load (server / postgres)':42} {memory.server_mb:6.0f} / {memory.postgres_mb:4.0f}   (sampled every 100 ms; postgres sums its processes, shared buffers counted in each)"
+    )
     print(
         f"{'non-2xx answers / socket errors':42} {results['non2xx']:12d} {results['socket_errors']:12d}"
     )
     print(
-        f"{'events stored (incl. 3 s warm-up)':42} {stored:12,d}   acknowledged in timed phases: {acknowledged:,d}"
+        f"{'events acknowledged / stored':42} {counted.acknowledged:12,d} {counted.stored:12,d}   "
+        f"lost {len(counted.lost)}, duplicated {len(counted.duplicated)}, stored but never acknowledged "
+        f"(in flight when a phase stopped) {counted.unacknowledged}"
     )
     print("\nJSON " + json.dumps(results))
+    if not counted.ok:
+        print(
+            f"EXACTLY-ONCE FAILED: {len(counted.lost)} acknowledged event(s) lost "
+            f"{counted.lost[:5]}, {len(counted.duplicated)} stored twice {counted.duplicated[:5]}"
+        )
+        return 1
+    print("exactly once: every acknowledged event is stored once")
+    return 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))

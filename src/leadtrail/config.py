@@ -6,6 +6,7 @@ This module imports nothing from the package: every layer may depend on it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, field_validator
@@ -82,6 +83,9 @@ class Settings(BaseSettings):
     ingest_max_pending_events: int = Field(default=50_000, ge=1)
     #: Seconds one writer statement may run (lock waits: half); a stuck batch gets 503.
     ingest_write_timeout: float = Field(default=30.0, gt=0, le=3600)
+    #: TEST ONLY: make the writer lose or double one acknowledged event, so the ingest
+    #: benchmark's exactly-once check can be shown to catch it. Never set it in production.
+    ingest_fault: Literal["drop_one", "duplicate_one"] | None = None
     #: Seconds between passes of the background identity resolver; 0 turns it off.
     identity_resolve_interval: float = Field(default=1.0, ge=0, le=3600)
     #: Sessions linked per resolver transaction.

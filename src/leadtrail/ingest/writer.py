@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,6 +77,7 @@ class Writer:
         session_cache_size: int = 100_000,
         workers: int = 2,
         write_timeout: float = 30.0,
+        fault: str | None = None,
     ) -> None:
         self._db = db
         self._max_batch = max_batch_events
@@ -90,6 +93,8 @@ class Writer:
         self._last_crash = 0.0
         self._wakeup: asyncio.Event | None = None
         self.batches = BatchWriter(SessionCache(session_cache_size))
+        #: test-only fault (LEADTRAIL_INGEST_FAULT), applied once to the first batch
+        self._fault = fault
 
     # -- component lifecycle ---------------------------------------------------------
 
@@ -245,6 +250,8 @@ class Writer:
             conn.terminate()
 
         watchdog = asyncio.get_running_loop().call_later(4 * self._write_timeout, bite)
+        if self._fault is not None:
+            events = self._inject_fault(events)
         try:
             return await self.batches.write(conn, events, bounds)
         except Exception as exc:
@@ -253,6 +260,15 @@ class Writer:
             raise
         finally:
             watchdog.cancel()
+
+    def _inject_fault(self, events: list[PreparedEvent]) -> list[PreparedEvent]:
+        """Test only: lose one event (it is still acknowledged) or store one twice under a
+        second id, once, so a benchmark's exactly-once check has something to catch."""
+        fault, self._fault = self._fault, None
+        logger.warning("LEADTRAIL_INGEST_FAULT=%s: corrupting one acknowledged event", fault)
+        if fault == "drop_one":
+            return events[1:]
+        return [*events, dataclasses.replace(events[0], id=uuid.uuid4())]
 
     async def _write_with_retries(
         self, conn: Connection | None, batch: list[Submission]

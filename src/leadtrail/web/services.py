@@ -49,6 +49,7 @@ def build_services(settings: Settings, db: Database) -> Services:
         max_pending_events=settings.ingest_max_pending_events,
         workers=settings.ingest_writers,
         write_timeout=settings.ingest_write_timeout,
+        fault=settings.ingest_fault,
     )
     svc = Services(
         settings=settings,

@@ -9,6 +9,7 @@ The endpoint is documented in OpenAPI by hand (``document`` below).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -51,6 +52,9 @@ async def read_body(receive: Receive, declared: str | None, limit: int = MAX_BOD
         chunks.append(chunk)
         more = message.get("more_body", False)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 async def _respond(
@@ -117,6 +121,10 @@ async def handle(scope: Scope, receive: Receive, send: Send, ingest: IngestServi
         if origin and not isinstance(exc, Forbidden):
             # Let the tracker read why a request failed, if the origin is some site's.
             allowed = await ingest.sites.any_site_allows(origin)
+    request_id = headers.get("x-request-id")
+    if request_id and _REQUEST_ID.fullmatch(request_id):
+        # Echoed for tracing: a client (or the ingest benchmark) pairs answers with requests.
+        extra.append((b"x-request-id", request_id.encode("latin-1")))
     if origin and allowed:
         extra.append((b"access-control-allow-origin", origin.encode("latin-1")))
         extra.append((b"vary", b"Origin"))

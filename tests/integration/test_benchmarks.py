@@ -1,0 +1,49 @@
+"""Every benchmark's --check mode (tiny sizes, a few seconds) runs in the suite, so a
+benchmark that stops working fails CI instead of rotting; the ingest benchmark's exactly-once
+check is shown to catch a server that loses or doubles one acknowledged event."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from tests.conftest import REPO
+
+
+async def bench(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *args,
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 600)
+    assert process.returncode is not None
+    return process.returncode, out.decode(errors="replace")
+
+
+async def test_ingest_check_passes_and_catches_a_lost_or_doubled_event(
+    cli_env: dict[str, str],
+) -> None:
+    clean, dropped, doubled = await asyncio.gather(
+        bench("bench/ingest.py", "--check", env=cli_env),
+        bench(
+            "bench/ingest.py", "--check", "--env", "LEADTRAIL_INGEST_FAULT=drop_one", env=cli_env
+        ),
+        bench(
+            "bench/ingest.py",
+            "--check",
+            "--env",
+            "LEADTRAIL_INGEST_FAULT=duplicate_one",
+            env=cli_env,
+        ),
+    )
+    assert clean[0] == 0, clean[1][-2000:]
+    assert "exactly once: every acknowledged event is stored once" in clean[1]
+    assert clean[1].startswith("machine: ")
+    assert dropped[0] == 1, dropped[1][-2000:]
+    assert "EXACTLY-ONCE FAILED: 1 acknowledged event(s) lost" in dropped[1]
+    assert doubled[0] == 1, doubled[1][-2000:]
+    assert "0 acknowledged event(s) lost [], 1 stored twice" in doubled[1]
