@@ -36,6 +36,7 @@ from bench.ingest import (
     server_env,
     wait_ready,
 )
+from bench.machine import print_machine_line
 
 STATS = """
 SELECT (SELECT count(*) FROM events) AS events,
@@ -67,7 +68,7 @@ def postgres_processes(data: Path) -> list[psutil.Process]:
     return [root, *root.children(recursive=True)]
 
 
-async def main() -> None:
+async def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -75,7 +76,16 @@ async def main() -> None:
     parser.add_argument("--connections", type=int, default=256)
     parser.add_argument("--batch", action="store_true", help="batches of 20 events")
     parser.add_argument("--env", action="append", default=[], metavar="LEADTRAIL_X=VALUE")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="tiny run for the test suite (1 s, 8 connections): exits non-zero on any refused "
+        "request or when nothing was stored",
+    )
     args = parser.parse_args()
+    if args.check:
+        args.duration, args.connections = 1, 8
+    print_machine_line()
 
     data = Path(tempfile.mkdtemp(prefix="lt-bench-"))
     env = server_env(data, *args.env)
@@ -125,7 +135,13 @@ async def main() -> None:
         f"  WAL bytes per event               {(after['wal'] - before['wal']) / max(1, events):10,.0f}"
     )
     print(f"  replay log rows/s                 {rows / seconds:10,.1f}  ({rows / max(1, events):.3f} per event)")  # fmt: skip
+    if load.non2xx or load.errors or not events:
+        print(
+            f"LOAD FAILED: {load.non2xx} non-2xx answers, {load.errors} socket errors, {events} events stored"
+        )
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))

@@ -239,12 +239,23 @@ def run_wrk(
     duration: int,
     connections: int,
     *,
-    phase: str,
-    ack_dir: Path,
+    phase: str = "load",
+    ack_dir: Path | None = None,
     threads: int = 2,
 ) -> WrkResult:
     """One wrk phase. Event ids start with ``phase``; those of every request answered 2xx are
-    written to ``ack_dir`` (see ``acknowledged_ids``)."""
+    written to ``ack_dir`` (see ``acknowledged_ids``; a throwaway folder when None)."""
+    if ack_dir is None:
+        with tempfile.TemporaryDirectory(prefix="lt-acks-") as scratch:
+            return run_wrk(
+                url,
+                script,
+                duration,
+                connections,
+                phase=phase,
+                ack_dir=Path(scratch),
+                threads=threads,
+            )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(f"ACK_DIR = {json.dumps(str(ack_dir))}\nPHASE = {json.dumps(phase)}\n")
         handle.write(script + LUA_DONE)

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import random
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -28,6 +29,8 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find bench/
+from bench.machine import print_machine_line
 from leadtrail.app import create_app
 from leadtrail.auth.api_keys import create_key
 from leadtrail.config import Settings
@@ -372,7 +375,17 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="tiny run for the test suite (2k people, 20k events, 20 requests each); any answer "
+        "other than 2xx ends it with an error",
+    )
+    args = parser.parse_args()
+    if args.check:
+        args.users, args.events, args.requests = 2000, 20_000, 20
+    print_machine_line()
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

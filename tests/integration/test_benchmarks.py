@@ -47,3 +47,30 @@ async def test_ingest_check_passes_and_catches_a_lost_or_doubled_event(
     assert "EXACTLY-ONCE FAILED: 1 acknowledged event(s) lost" in dropped[1]
     assert doubled[0] == 1, doubled[1][-2000:]
     assert "0 acknowledged event(s) lost [], 1 stored twice" in doubled[1]
+
+
+#: every benchmark in bench/ and how to run it; each --check exits 0 only when its own
+#: correctness checks hold (other branches' benchmarks are added here as they land)
+CHECKS = [
+    ("bench/people.py", "--check"),
+    ("bench/reports.py", "--check"),
+    ("-m", "bench.realtime", "--check"),
+    ("-m", "bench.feed_cost", "--check"),
+]
+
+
+async def test_every_benchmark_runs_in_check_mode(cli_env: dict[str, str]) -> None:
+    # one after another: each starts its own server and PostgreSQL, and shares two cores
+    for args in CHECKS:
+        code, out = await bench(*args, env=cli_env)
+        assert code == 0, f"{' '.join(args)} exited {code}:\n{out[-3000:]}"
+        assert out.startswith("machine: "), f"{' '.join(args)} prints no machine line first"
+
+
+def test_run_all_lists_every_benchmark() -> None:
+    script = (REPO / "bench" / "run_all").read_text()
+    benches = sorted(
+        p.stem for p in (REPO / "bench").glob("*.py") if p.stem not in ("__init__", "machine")
+    )
+    missing = [name for name in benches if name not in script]
+    assert missing == [], f"bench/run_all does not run {missing}"
