@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from leadtrail.attribution.channels import rules
+from leadtrail.attribution.models import MODELS
 from leadtrail.errors import BadRequest
 from leadtrail.sites.people import PeopleSettings
 
@@ -29,6 +31,8 @@ DEFAULT_SCORING: dict[str, int] = {
     "returning_ad_user": 25,
 }
 IP_STORAGE = ("full", "truncated", "none")
+#: what ``dni_sources`` may name: "paid" (every paid channel), "all", or channel groups
+DNI_SOURCES = ("paid", "all", *sorted({r.channel for r in rules()} | {"Unassigned"}))
 #: people, leads, calls and attribution options (``leadtrail.sites.people``): name -> check
 PEOPLE: dict[str, tuple[str, Callable[[object], bool]]] = {
     "default_region": (
@@ -48,6 +52,13 @@ PEOPLE: dict[str, tuple[str, Callable[[object], bool]]] = {
         "days, more than 0 and at most 365",
         lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 365,
     ),
+    "attribution_model": (f"one of {', '.join(MODELS)}", lambda v: v in MODELS),
+    "click_lookback_days": ("whole days from 1 to 540", lambda v: _is_int(v, 1, 540)),
+    "dni_sources": (
+        f"a list of channels ({', '.join(DNI_SOURCES)})",
+        lambda v: isinstance(v, list) and all(x in DNI_SOURCES for x in v),
+    ),
+    "dni_lease_minutes": ("whole minutes from 1 to 1440", lambda v: _is_int(v, 1, 24 * 60)),
 }
 EDITABLE = ("scoring", "respect_dnt", "ip_storage", *PEOPLE)
 
@@ -76,6 +87,10 @@ def effective(stored: Mapping[str, Any]) -> dict[str, Any]:
         "lead_lookback_minutes": people.lead_lookback_minutes,
         "call_window_minutes": people.call_window_minutes,
         "attribution_half_life_days": people.attribution_half_life_days,
+        "attribution_model": people.attribution_model,
+        "click_lookback_days": people.click_lookback_days,
+        "dni_sources": list(people.dni_sources),
+        "dni_lease_minutes": people.dni_lease_minutes,
     }
 
 
