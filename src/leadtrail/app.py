@@ -19,7 +19,9 @@ from leadtrail.web import (
     analytics_routes,
     assets,
     auth_routes,
+    call_provider_routes,
     dashboard,
+    dni_routes,
     errors,
     health,
     lead_routes,
@@ -105,6 +107,8 @@ def create_app(
     app.include_router(live_routes.router)
     app.include_router(site_routes.router)
     app.include_router(site_script.router)
+    app.include_router(call_provider_routes.router)
+    app.include_router(dni_routes.router)
     app.include_router(dashboard.router)
     app.mount("/assets", assets.static_files(), name="assets")
 

@@ -26,7 +26,7 @@ SELECT count(*)::int FROM dni_numbers WHERE site_id = $1;
 -- name: lock_pool
 -- One lease decision at a time per site (a transaction-scoped advisory lock), so two
 -- visitors arriving together never get the same number.
-SELECT pg_advisory_xact_lock(hashtextextended('leadtrail.dni:' || $1::text, 0));
+SELECT pg_advisory_xact_lock(hashtextextended('leadtrail.dni:' || $1::uuid::text, 0));
 
 -- name: current_lease
 SELECT number, expires_at FROM dni_leases
@@ -71,3 +71,9 @@ SELECT session_id FROM dni_leases
 WHERE site_id = $1 AND number = $2 AND leased_at <= $3::timestamptz AND expires_at >= $3::timestamptz
 ORDER BY leased_at DESC, id
 LIMIT 1;
+
+-- name: session_landing
+SELECT utm_source, utm_medium, utm_campaign, referrer_type, referrer_domain, gclid, gbraid,
+       wbraid, msclkid, fbclid, ttclid, li_fat_id
+FROM sessions WHERE site_id = $1 AND id = $2
+ORDER BY created_month DESC LIMIT 1;

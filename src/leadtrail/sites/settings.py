@@ -59,6 +59,10 @@ PEOPLE: dict[str, tuple[str, Callable[[object], bool]]] = {
         lambda v: isinstance(v, list) and all(x in DNI_SOURCES for x in v),
     ),
     "dni_lease_minutes": ("whole minutes from 1 to 1440", lambda v: _is_int(v, 1, 24 * 60)),
+    "dni_default_number": (
+        "the page's own phone number (DNI swaps only links to it), or null",
+        lambda v: v is None or (isinstance(v, str) and 3 <= len(v) <= 40),
+    ),
 }
 EDITABLE = ("scoring", "respect_dnt", "ip_storage", *PEOPLE)
 
@@ -91,6 +95,9 @@ def effective(stored: Mapping[str, Any]) -> dict[str, Any]:
         "click_lookback_days": people.click_lookback_days,
         "dni_sources": list(people.dni_sources),
         "dni_lease_minutes": people.dni_lease_minutes,
+        "dni_default_number": stored.get("dni_default_number")
+        if isinstance(stored.get("dni_default_number"), str)
+        else None,
     }
 
 
