@@ -24,7 +24,7 @@ from uuid import UUID
 from leadtrail.dni import service as dni
 from leadtrail.identity import graph
 from leadtrail.identity.service import resolve_session, tie
-from leadtrail.leads.service import Q, credit, credit_columns
+from leadtrail.leads.service import Q, credit, credit_columns, score_conversion
 from leadtrail.sites.people import PeopleSettings
 from leadtrail.storage import Connection
 
@@ -147,7 +147,7 @@ async def record_call(
         session["created_month"] if session else None,
         call.fingerprint,
         person,
-        session["lead_score"] if session else 0,
+        await score_conversion(conn, site_id, session, attribution_source, people),
         attribution_source,
         call.value,
         call.currency,
@@ -216,7 +216,7 @@ async def rematch_call(
         row["id"],
         row["created_month"],
         person,
-        session["lead_score"] if session else 0,
+        await score_conversion(conn, site_id, session, attribution_source, people),
         attribution_source,
         *credit_columns(credited),
     )

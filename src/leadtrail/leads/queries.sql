@@ -22,9 +22,14 @@ LIMIT 1;
 
 -- name: session_attribution
 SELECT id, created_month, fingerprint, lead_score, utm_source, utm_medium, utm_campaign,
-       referrer_domain, referrer_type, attribution_source,
+       referrer, referrer_domain, referrer_type, attribution_source,
        coalesce(gclid, wbraid, gbraid, msclkid, fbclid, ttclid, li_fat_id) AS click_id, gclid
 FROM sessions WHERE site_id = $1 AND id = $2 AND created_month = $3;
+
+-- name: raise_session_score
+-- A call or lead is a conversion of its session: its score is at least what that earns.
+UPDATE sessions SET lead_score = greatest(lead_score, $4)
+WHERE site_id = $1 AND id = $2 AND created_month = $3 AND lead_score < $4;
 
 -- name: mark_session_converted
 UPDATE sessions SET converted = true

@@ -14,6 +14,9 @@ from leadtrail.attribution.service import credit_conversion
 from leadtrail.identity import graph
 from leadtrail.identity.rules import IdKey
 from leadtrail.identity.service import resolve_session, tie
+from leadtrail.ingest.first_touch import ADS_ASSISTED
+from leadtrail.ingest.referrer import is_google
+from leadtrail.scoring import MAX_SCORE, explain
 from leadtrail.sites.people import PeopleSettings
 from leadtrail.storage import Connection
 from leadtrail.storage.queries import load
@@ -79,6 +82,43 @@ async def credit(
     own_click = session is not None and session["click_id"] is not None
     own_label = session["attribution_source"] if session is not None else None
     return credited, label(own_label, own_click, credited, session_id)
+
+
+def conversion_rules(
+    session: Any, attribution_source: str | None, people: PeopleSettings
+) -> list[tuple[str, int]]:
+    """Why a call or lead on ``session`` scores what it does: it is a conversion (seed rule
+    +50) with the session's context (Google referrer, returning ad user)."""
+    if session is None:
+        return []
+    return explain(
+        "conversion",
+        "call",
+        None,
+        google_referrer=is_google(session["referrer"]) if session["referrer"] else False,
+        returning_ad_user=attribution_source == ADS_ASSISTED,
+        weights=people.weights,
+    )
+
+
+async def score_conversion(
+    conn: Connection,
+    site_id: UUID,
+    session: Any,
+    attribution_source: str | None,
+    people: PeopleSettings,
+) -> int:
+    """The session's score raised to what its conversion earns (the card's tier follows)."""
+    if session is None:
+        return 0
+    earned = min(
+        sum(p for _, p in conversion_rules(session, attribution_source, people)), MAX_SCORE
+    )
+    score = max(int(session["lead_score"]), earned)
+    await conn.execute(
+        Q.raise_session_score, site_id, session["id"], session["created_month"], score
+    )
+    return score
 
 
 def credit_columns(credited: Credit) -> tuple[Any, ...]:
@@ -170,7 +210,9 @@ async def submit_lead(
         lead.phone,
         lead.company,
         lead.message,
-        session["lead_score"] if session else 0,
+        await score_conversion(
+            conn, site_id, session, attribution_source, people or PeopleSettings()
+        ),
         attribution_source,
         lead.value,
         lead.currency,

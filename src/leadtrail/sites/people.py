@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from leadtrail.attribution.models import MODELS
+from leadtrail.scoring import DEFAULT_WEIGHTS, ScoringWeights
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _REGION = re.compile(r"^[A-Z]{2}$")
@@ -43,6 +44,8 @@ class PeopleSettings:
     dni_sources: tuple[str, ...] = ("paid",)
     #: how long a tracking number stays leased to one session
     dni_lease_minutes: int = 30
+    #: lead-score weights (a call or lead scores as a conversion of its session)
+    weights: ScoringWeights = DEFAULT_WEIGHTS
 
     @classmethod
     def from_site(cls, settings: Mapping[str, Any] | None) -> PeopleSettings:
@@ -68,4 +71,5 @@ class PeopleSettings:
             if isinstance(sources, list) and all(isinstance(x, str) for x in sources)
             else ("paid",),
             dni_lease_minutes=_int(raw.get("dni_lease_minutes"), 30, 1, 24 * 60),
+            weights=ScoringWeights.from_settings(raw.get("scoring")),
         )

@@ -105,8 +105,21 @@ export async function render(ctx) {
   const lookback = h("input", { type: "number", min: 1, max: 10080, name: "lead_lookback_minutes", value: st.lead_lookback_minutes, disabled });
   const window_ = h("input", { type: "number", min: 1, max: 1440, name: "call_window_minutes", value: st.call_window_minutes, disabled });
   const halfLife = h("input", { type: "number", min: 0.1, max: 365, step: 0.1, name: "attribution_half_life_days", value: st.attribution_half_life_days, disabled });
+  const MODELS = ["last_non_direct", "last_touch", "first_touch", "linear", "time_decay", "position_based"];
+  const attrModel = h("select", { name: "attribution_model", disabled },
+    MODELS.map((m) => h("option", { value: m, selected: m === st.attribution_model }, m.replace(/_/g, " "))));
+  const clickLookback = h("input", { type: "number", min: 1, max: 540, name: "click_lookback_days", value: st.click_lookback_days, disabled });
+  const dniLease = h("input", { type: "number", min: 1, max: 1440, name: "dni_lease_minutes", value: st.dni_lease_minutes, disabled });
+  const dniSources = h("input", { name: "dni_sources", value: (st.dni_sources || ["paid"]).join(", "), disabled });
+  const dniNumber = h("input", { name: "dni_default_number", value: st.dni_default_number || "", placeholder: "the number on your pages", disabled });
   const peopleForm = h("form", { class: "panel form" },
     h("h2", {}, "Leads, calls and money"),
+    h("div", { class: "weights" },
+      field("Attribution model", attrModel, "Used by every report, page and the credit stored on leads and calls."),
+      field("Click lookback (days)", clickLookback, "How old a touch may be to earn a conversion's credit (Google Ads: 90)."),
+      field("DNI sources", dniSources, "paid, all, or channel names such as Paid Search, Email."),
+      field("DNI lease (min)", dniLease),
+      field("Site phone number", dniNumber, "DNI swaps tel: links to this number (empty: every tel: link).")),
     h("div", { class: "weights" },
       field("Currency", currency, "Of ad spend and conversion values."),
       field("Phone region", region, "For numbers without a country code."),
@@ -123,6 +136,11 @@ export async function render(ctx) {
         lead_lookback_minutes: Number(lookback.value),
         call_window_minutes: Number(window_.value),
         attribution_half_life_days: Number(halfLife.value),
+        attribution_model: attrModel.value,
+        click_lookback_days: Number(clickLookback.value),
+        dni_sources: dniSources.value.split(",").map((x) => x.trim()).filter(Boolean),
+        dni_lease_minutes: Number(dniLease.value),
+        dni_default_number: dniNumber.value.trim() || null,
       },
     }, "Lead and call settings saved");
   });
