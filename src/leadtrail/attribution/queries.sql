@@ -62,15 +62,17 @@ LIMIT 200;
 
 -- name: person_touches
 -- The person's sessions (all devices merged into them) that started within the click
--- lookback before the conversion, and the converting session itself.
+-- lookback before the conversion ($6), up to $4 (the start of the visit it happened on), and
+-- the converting session itself.
 SELECT s.id, s.created_month, s.created_at, s.utm_source, s.utm_medium, s.utm_campaign,
        s.referrer_type, s.referrer_domain, s.gclid, s.gbraid, s.wbraid, s.msclkid, s.fbclid,
        s.ttclid, s.li_fat_id
 FROM sessions s
 WHERE s.site_id = $1
-  AND ((s.canonical_user_id = $2::uuid) OR s.id = $3::uuid)
-  AND s.created_at <= $4::timestamptz
-  AND s.created_at >= $4::timestamptz - make_interval(days => $5)
+  AND (s.id = $3::uuid
+       OR (s.canonical_user_id = $2::uuid
+           AND s.created_at <= $4::timestamptz
+           AND s.created_at >= $6::timestamptz - make_interval(days => $5)))
 ORDER BY s.created_at, s.id
 LIMIT 1000;
 

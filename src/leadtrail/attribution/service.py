@@ -120,6 +120,7 @@ async def credit_conversion(
     model: str,
     lookback_days: int,
     half_life_days: float,
+    until: datetime | None = None,
 ) -> Credit:
     """The touch a lead or call is credited to, over the person's whole identity graph.
 
@@ -142,6 +143,8 @@ async def credit_conversion(
         return Credit(model)
     touches = [
         dict(r)
-        for r in await conn.fetch(Q.person_touches, site_id, person, session_id, at, lookback_days)
+        for r in await conn.fetch(
+            Q.person_touches, site_id, person, session_id, until or at, lookback_days, at
+        )
     ]
     return credit_of(model, pick(model, touches, at, half_life_days))

@@ -21,8 +21,8 @@ ORDER BY last_seen_at DESC, id
 LIMIT 1;
 
 -- name: session_attribution
-SELECT id, created_month, fingerprint, lead_score, utm_source, utm_medium, utm_campaign,
-       referrer, referrer_domain, referrer_type, attribution_source,
+SELECT id, created_month, created_at, fingerprint, lead_score, utm_source, utm_medium,
+       utm_campaign, referrer, referrer_domain, referrer_type, attribution_source,
        coalesce(gclid, wbraid, gbraid, msclkid, fbclid, ttclid, li_fat_id) AS click_id, gclid
 FROM sessions WHERE site_id = $1 AND id = $2 AND created_month = $3;
 

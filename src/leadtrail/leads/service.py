@@ -73,6 +73,8 @@ async def credit(
         session_id=session_id,
         fingerprint=(session["fingerprint"] if session is not None else None) or fingerprint,
         at=at,
+        # touches after the visit the conversion happened on are not what brought it
+        until=min(at, session["created_at"]) if session is not None else at,
         model=people.attribution_model,
         lookback_days=people.click_lookback_days,
         half_life_days=people.attribution_half_life_days,
