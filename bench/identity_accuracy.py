@@ -23,7 +23,7 @@ click was on an earlier visit, maybe another device) carrying the right gclid: t
 dialled a tracking number leased to the visit by dynamic number insertion (the lease is
 taken with the DNI service at the visit's simulated time: the HTTP lease endpoint stamps
 leases with the server's clock), half carry the page's session id (a CallRail-style custom
-field). Targets: >= 0.95 overall, >= 0.99 for DNI calls.
+field); they arrive through the signed generic webhook with CallRail's field names. Targets: >= 0.95 overall, >= 0.99 for DNI calls.
 """
 
 from __future__ import annotations
@@ -316,7 +316,7 @@ async def measure(db: Database, settings: Settings, population: Population, now:
                 )
                 assert r.status_code == 201, r.text
                 matched.append((visit.sid, r.json()["session_id"]))
-            provider = await provider_calls(db, http, auth, site, population, now)
+            provider = await provider_calls(db, settings, http, auth, site, population, now)
             await resolver.run_once()
     finally:
         server.should_exit = True
@@ -428,6 +428,7 @@ async def measure(db: Database, settings: Settings, population: Population, now:
 
 async def provider_calls(
     db: Database,
+    settings: Settings,
     http: httpx.AsyncClient,
     auth: dict[str, str],
     site: object,
@@ -437,13 +438,19 @@ async def provider_calls(
     """Provider-style calls for the visits that led to a call: half dialled a DNI number
     leased to the visit when it started, half carry the session id; no fingerprint; posted
     0-10 minutes after they started. ``(true session, matched session, how)``."""
+    from leadtrail.auth.signing import signing_key
+    from leadtrail.callproviders import service as providers
+    from leadtrail.callproviders.signatures import generic_signature
     from leadtrail.dni import service as dni
     from leadtrail.identity.resolver import writer_claims
+
+    secret = "bench-signing-secret-0123456789"
 
     rng = random.Random(11)
     site_id = site.id  # type: ignore[attr-defined]
     public_id = site.public_id  # type: ignore[attr-defined]
     async with db.system() as conn:
+        await providers.set_secret(conn, site_id, "hmac", secret, signing_key(settings))
         for number in DNI_POOL:
             await conn.execute(
                 "INSERT INTO dni_numbers (site_id, number) VALUES ($1, $2)", site_id, number
@@ -461,19 +468,27 @@ async def provider_calls(
         # the call started after the visit began, 0-10 minutes before it is posted (now)
         earliest = max(visit.start + timedelta(seconds=30), now - timedelta(minutes=10))
         started = earliest + (now - earliest) * rng.random()
+        # CallRail's field names, through the signed generic webhook
         body: dict[str, object] = {
-            "site_id": public_id,
-            "external_call_id": f"CA-bench-{k}",
-            "started_at": started.isoformat(),
-            "caller_number": f"+1567555{k:04d}",
-            "provider": "bench",
+            "id": f"CAL-bench-{k}",
+            "start_time": started.isoformat(),
+            "customer_phone_number": f"+1567555{k:04d}",
+            "duration": rng.randint(20, 600),
         }
         if number is not None:
-            body["tracking_number"] = number
+            body["tracking_phone_number"] = number
         else:
-            body["tracking_number"] = "+14195550000"
+            body["tracking_phone_number"] = "+14195550000"
             body["session_id"] = str(visit.sid)
-        r = await http.post("/api/call-event", json=body, headers=auth)
+        raw = orjson.dumps(body)
+        r = await http.post(
+            f"/api/webhooks/calls/{public_id}",
+            content=raw,
+            headers={
+                "Content-Type": "application/json",
+                "X-Leadtrail-Signature": generic_signature(secret, raw),
+            },
+        )
         assert r.status_code == 201, r.text
         out.append((visit.sid, r.json()["session_id"], "dni" if number else "session"))
     return out
