@@ -114,6 +114,7 @@ def net(rng: random.Random, first: int) -> str:
 
 def build(people_count: int, seed: int, now: datetime) -> Population:
     rng = random.Random(seed)
+    ads = random.Random(seed + 1)  # its own draws: the population is the same with or without ads
     homes = [net(rng, 81) for _ in range(max(1, people_count * 2 // 3))]
     offices = [net(rng, 62) for _ in range(max(2, people_count // 25))]
     people: list[Person] = []
@@ -150,7 +151,7 @@ def build(people_count: int, seed: int, now: datetime) -> Population:
                 else:
                     ip = person.home if rng.random() < 0.5 else net(rng, 100)
                 visit = Visit(uuid.uuid4(), device, start, rng.randint(1, 8), ip)
-                if rng.random() < AD_SHARE:
+                if ads.random() < AD_SHARE:
                     visit.gclid = f"Cj0KCQiA-bench-{visit.sid.hex[:12]}"
                 visits.append(visit)
 
@@ -455,16 +456,16 @@ async def provider_calls(
             await conn.execute(
                 "INSERT INTO dni_numbers (site_id, number) VALUES ($1, $2)", site_id, number
             )
-    plan: list[tuple[Visit, str | None]] = []
-    for i, (_, visit) in enumerate(sorted(population.calls, key=lambda c: c[1].start)):
+    plan: list[tuple[Person, Visit, str | None]] = []
+    for i, (person, visit) in enumerate(sorted(population.calls, key=lambda c: c[1].start)):
         number = None
         if i % 2 == 0:
             async with db.transaction(writer_claims(site_id)) as conn:
                 got = await dni.lease(conn, site_id, visit.sid, now=visit.start, minutes=30)
             number = got["number"] if got else None
-        plan.append((visit, number))
+        plan.append((person, visit, number))
     out: list[tuple[uuid.UUID, str | None, str]] = []
-    for k, (visit, number) in enumerate(plan):
+    for k, (person, visit, number) in enumerate(plan):
         # the call started after the visit began, 0-10 minutes before it is posted (now)
         earliest = max(visit.start + timedelta(seconds=30), now - timedelta(minutes=10))
         started = earliest + (now - earliest) * rng.random()
@@ -472,7 +473,7 @@ async def provider_calls(
         body: dict[str, object] = {
             "id": f"CAL-bench-{k}",
             "start_time": started.isoformat(),
-            "customer_phone_number": f"+1567555{k:04d}",
+            "customer_phone_number": person.phone,  # the caller's own phone
             "duration": rng.randint(20, 600),
         }
         if number is not None:

@@ -343,6 +343,13 @@ async def test_dni_leases_rotate_and_exhaust_and_calls_match_the_lease(
         for n in ("(419) 555-0201", "(419) 555-0202"):
             added = await admin.post(f"/api/sites/{t.public_id}/dni/numbers", json={"number": n})
             assert added.status_code == 201, added.text
+        script = await client.get(f"/assets/site/{t.public_id}.js")
+        assert (
+            '"dni":{"site":"' + t.public_id + '"' in script.text
+            and "data-leadtrail-phone" in script.text
+        )
+        without = await client.get(f"/assets/site/{tenants['a'].public_id}.js")
+        assert "dni" not in without.text  # no pool, no module: core.js pages stay as they were
         s1, s2, s3, organic = (uuid.uuid4() for _ in range(4))
 
         async def lease(sid: uuid.UUID, url: str = paid_url) -> dict[str, object]:

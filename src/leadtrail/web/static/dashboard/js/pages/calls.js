@@ -66,8 +66,9 @@ export async function render(ctx) {
   }
 
   function item(call) {
-    const t = tier(call.session_score ?? call.lead_score);
-    const score = call.session_score ?? call.lead_score ?? 0;
+    // the call is a conversion of its session: whichever score is higher is the visitor's
+    const score = Math.max(Number(call.session_score) || 0, Number(call.lead_score) || 0);
+    const t = tier(score);
     const button = (value, label) => h("button", {
       type: "button",
       class: `btn btn-${value}`,
