@@ -138,14 +138,11 @@ async def test_msclkid_lead_reaches_the_microsoft_ads_export(
     )
     assert export.status_code == 200, export.text
     rows = export_rows(export.text, 0)
-    assert rows[0] == [
-        "Microsoft Click ID",
-        "Conversion Name",
-        "Conversion Time",
-        "Conversion Value",
-        "Conversion Currency Code",
+    assert rows[0][0] == "Type" and rows[0][-1] == "Microsoft Click Id"
+    assert rows[1][:1] == ["Format Version"] and rows[1][5] == "6.0"
+    assert [(r[0], r[7], r[10]) for r in rows[2:]] == [
+        ("Offline Conversion", "Lead", "msclk-0123456789")
     ]
-    assert [r[:2] for r in rows[1:]] == [["msclk-0123456789", "Lead"]]
 
 
 async def test_a_retried_call_post_is_stored_once(

@@ -101,6 +101,9 @@ def test_microsoft_ads_file() -> None:
     ]
     text = microsoft_ads.render(rows, "Qualified call", "USD")
     assert text.splitlines() == [
-        "Microsoft Click ID,Conversion Name,Conversion Time,Conversion Value,Conversion Currency Code",
-        "msclk-0123456789,Qualified call,2/6/2026 19:03:12,400,USD",
+        "Type,Status,Id,Parent Id,Client Id,Name,Conversion Currency Code,Conversion Name,"
+        "Conversion Time,Conversion Value,Microsoft Click Id",
+        "Format Version,,,,,6.0,,,,,",
+        "Offline Conversion,,,,,,USD,Qualified call,2/6/2026 7:03:12 PM,400,msclk-0123456789",
     ]
+    assert microsoft_ads.bulk_time(datetime(2026, 2, 6, 0, 5, tzinfo=UTC)) == "2/6/2026 12:05:00 AM"

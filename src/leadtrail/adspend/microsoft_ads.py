@@ -1,9 +1,12 @@
-"""The Microsoft Advertising offline conversion import file (pure).
+"""The Microsoft Advertising offline conversion file (pure), in the documented Bulk CSV
+shape (the "Offline Conversion" record of the Bulk service, format version 6.0), which the
+Microsoft Advertising web UI imports as well::
 
-Microsoft's template: a ``Parameters:TimeZone=`` line is not used; times are UTC. The
-header row is ``Microsoft Click ID, Conversion Name, Conversion Time, Conversion Value,
-Conversion Currency Code`` and times are written ``M/D/YYYY H:MM:SS`` (24-hour) in UTC, as
-the template's example shows.
+    Type,Status,Id,Parent Id,Client Id,Name,Conversion Currency Code,Conversion Name,Conversion Time,Conversion Value,Microsoft Click Id
+    Format Version,,,,,6.0,,,,,
+    Offline Conversion,,,,<client id>,,USD,Qualified call,2/6/2026 7:03:12 PM,400,<msclkid>
+
+Conversion times are UTC in ``M/D/YYYY h:mm:ss AM/PM``, as the documentation's example.
 """
 
 from __future__ import annotations
@@ -12,30 +15,59 @@ import csv
 import io
 import re
 from collections.abc import Iterable
-from datetime import UTC
+from datetime import UTC, datetime
 
 from leadtrail.adspend.google_ads import OfflineConversion
 
 HEADER = (
-    "Microsoft Click ID",
+    "Type",
+    "Status",
+    "Id",
+    "Parent Id",
+    "Client Id",
+    "Name",
+    "Conversion Currency Code",
     "Conversion Name",
     "Conversion Time",
     "Conversion Value",
-    "Conversion Currency Code",
+    "Microsoft Click Id",
 )
+FORMAT_VERSION = ("Format Version", "", "", "", "", "6.0", "", "", "", "", "")
 _MSCLKID = re.compile(r"^[A-Za-z0-9_-]{8,200}$")
+
+
+def bulk_time(at: datetime) -> str:
+    utc = at.astimezone(UTC)
+    hour = utc.hour % 12 or 12
+    return (
+        f"{utc.month}/{utc.day}/{utc.year} {hour}:{utc.minute:02d}:{utc.second:02d} "
+        f"{'AM' if utc.hour < 12 else 'PM'}"
+    )
 
 
 def render(rows: Iterable[OfflineConversion], name: str, default_currency: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
+    writer.writerow(FORMAT_VERSION)
     for row in rows:
         if not _MSCLKID.match(row.gclid):
             continue  # click ids come from landing URLs: anything odd is skipped
-        at = row.at.astimezone(UTC)
-        when = f"{at.month}/{at.day}/{at.year} {at.hour}:{at.minute:02d}:{at.second:02d}"
         value = "" if row.value is None else format(row.value.normalize(), "f")
         currency = (row.currency or default_currency) if row.value is not None else ""
-        writer.writerow((row.gclid, name, when, value, currency))
+        writer.writerow(
+            (
+                "Offline Conversion",
+                "",
+                "",
+                "",
+                "",
+                "",
+                currency,
+                name,
+                bulk_time(row.at),
+                value,
+                row.gclid,
+            )
+        )
     return out.getvalue()
