@@ -466,3 +466,70 @@ async def test_a_call_can_be_matched_to_a_session_by_hand(
         headers=t.auth(),
     )
     assert missing.status_code == 404 and missing.json()["error"] == "session_not_found"
+
+
+async def test_a_crm_lead_without_a_session_is_credited_over_the_persons_graph(
+    db: Database, tenants: dict[str, Tenant], client: httpx.AsyncClient
+) -> None:
+    t = tenants["a"]
+    now = datetime.now(UTC)
+    ad = await add_session(
+        db,
+        t.site_id,
+        fingerprint="fp-crm-1",
+        start=now - timedelta(days=5),
+        gclid="Cj0KCQiA-crm-1",
+        utm_source="google",
+        utm_medium="cpc",
+        utm_campaign="crm_campaign",
+    )
+    identify = await client.post(
+        "/api/identify",
+        headers=t.auth(),
+        json={"site_id": t.public_id, "session_id": str(ad), "email": "crm@example.com"},
+    )
+    assert identify.status_code == 200, identify.text
+    # days later the CRM posts the deal: no session, no fingerprint, only the email
+    lead = await client.post(
+        "/api/leads",
+        headers=t.auth(),
+        json={"site_id": t.public_id, "email": "crm@example.com", "value": 900},
+    )
+    body = lead.json()
+    assert body["session_id"] is None and body["credited_session_id"] == str(ad)
+    assert body["gclid"] == "Cj0KCQiA-crm-1" and body["attributed_campaign"] == "crm_campaign"
+    perf = await client.get(
+        "/api/campaigns/performance", params={"site_id": t.public_id}, headers=t.auth(t.read_key)
+    )
+    row = [c for c in perf.json()["campaigns"] if c["campaign"] == "crm_campaign"]
+    assert row and row[0]["conversions"] == 1 and row[0]["total_revenue"] == 900
+    old = await client.post(
+        "/api/leads",
+        headers=t.auth(),
+        json={
+            "site_id": t.public_id,
+            "email": "crm@example.com",
+            "submitted_at": (now - timedelta(days=1)).isoformat(),
+            "external_lead_id": "crm-old",
+        },
+    )
+    assert old.json()["gclid"] == "Cj0KCQiA-crm-1"
+    beyond = await make_tenant(db, "loop-lookback", {"click_lookback_days": 3})
+    far = await add_session(
+        db,
+        beyond.site_id,
+        start=now - timedelta(days=5),
+        gclid="Cj0KCQiA-far",
+        fingerprint="fp-far",
+    )
+    await client.post(
+        "/api/identify",
+        headers=beyond.auth(),
+        json={"site_id": beyond.public_id, "session_id": str(far), "email": "far@example.com"},
+    )
+    late = await client.post(
+        "/api/leads",
+        headers=beyond.auth(),
+        json={"site_id": beyond.public_id, "email": "far@example.com"},
+    )
+    assert late.json()["gclid"] is None  # the click is older than the site's 3-day lookback
