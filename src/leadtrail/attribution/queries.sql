@@ -30,10 +30,19 @@ SELECT c.type, c.id, c.at, c.value, t.id AS session_id, t.created_at AS touch_at
        t.gclid, t.wbraid, t.gbraid, t.fbclid, t.msclkid, t.ttclid, t.li_fat_id
 FROM conv c
 LEFT JOIN LATERAL (
-    SELECT s.* FROM sessions s
-    WHERE s.site_id = $1
-      AND ((c.uid IS NOT NULL AND s.canonical_user_id = c.uid) OR s.id = c.session_id
-           OR s.id = c.credited)
+    SELECT s.id, s.created_at, s.utm_source, s.utm_medium, s.utm_campaign, s.referrer_type,
+           s.referrer_domain, s.gclid, s.wbraid, s.gbraid, s.fbclid, s.msclkid, s.ttclid,
+           s.li_fat_id
+    FROM sessions s
+    WHERE s.site_id = $1 AND c.uid IS NOT NULL AND s.canonical_user_id = c.uid
+      AND s.created_at <= c.at + interval '5 minutes'
+      AND s.created_at >= c.at - make_interval(days => $4)
+    UNION
+    SELECT s.id, s.created_at, s.utm_source, s.utm_medium, s.utm_campaign, s.referrer_type,
+           s.referrer_domain, s.gclid, s.wbraid, s.gbraid, s.fbclid, s.msclkid, s.ttclid,
+           s.li_fat_id
+    FROM sessions s
+    WHERE s.site_id = $1 AND s.id IN (c.session_id, c.credited)
       AND s.created_at <= c.at + interval '5 minutes'
       AND s.created_at >= c.at - make_interval(days => $4)
 ) t ON true
@@ -63,17 +72,23 @@ LIMIT 200;
 -- name: person_touches
 -- The person's sessions (all devices merged into them) that started within the click
 -- lookback before the conversion ($6), up to $4 (the start of the visit it happened on), and
--- the converting session itself.
-SELECT s.id, s.created_month, s.created_at, s.utm_source, s.utm_medium, s.utm_campaign,
-       s.referrer_type, s.referrer_domain, s.gclid, s.gbraid, s.wbraid, s.msclkid, s.fbclid,
-       s.ttclid, s.li_fat_id
-FROM sessions s
-WHERE s.site_id = $1
-  AND (s.id = $3::uuid
-       OR (s.canonical_user_id = $2::uuid
-           AND s.created_at <= $4::timestamptz
-           AND s.created_at >= $6::timestamptz - make_interval(days => $5)))
-ORDER BY s.created_at, s.id
+-- the converting session itself ($3). Two index scans, not one OR that would scan them all.
+SELECT * FROM (
+    SELECT s.id, s.created_month, s.created_at, s.utm_source, s.utm_medium, s.utm_campaign,
+           s.referrer_type, s.referrer_domain, s.gclid, s.gbraid, s.wbraid, s.msclkid, s.fbclid,
+           s.ttclid, s.li_fat_id
+    FROM sessions s
+    WHERE s.site_id = $1 AND s.canonical_user_id = $2::uuid
+      AND s.created_at <= $4::timestamptz
+      AND s.created_at >= $6::timestamptz - make_interval(days => $5)
+    UNION
+    SELECT s.id, s.created_month, s.created_at, s.utm_source, s.utm_medium, s.utm_campaign,
+           s.referrer_type, s.referrer_domain, s.gclid, s.gbraid, s.wbraid, s.msclkid, s.fbclid,
+           s.ttclid, s.li_fat_id
+    FROM sessions s
+    WHERE s.site_id = $1 AND s.id = $3::uuid
+) touches
+ORDER BY created_at, id
 LIMIT 1000;
 
 -- name: session_person
