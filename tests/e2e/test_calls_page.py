@@ -100,3 +100,33 @@ async def test_calls_page_shows_matching_and_matches_by_hand(
             "+14195550777",
         )
     assert dict(row) == {"match_method": "manual", "gclid": "Cj0KCQiA-page-1"}
+
+
+async def test_settings_set_a_provider_secret_and_grow_the_pool(
+    page: Page, server: LiveServer, world: dict[str, Any], db: Database
+) -> None:
+    await page.goto(f"{server.url}/dashboard/")
+    await page.get_by_label("Email").fill("calls@example.com")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.get_by_role("link", name="Settings").click()
+    box = page.get_by_role("region", name="Call tracking")
+    await expect(box).to_contain_text("+14195550201")
+    await box.get_by_label("Webhook signing secret").fill("a-shared-signing-secret-42")
+    await box.locator("[data-provider=hmac]").get_by_role("button", name="Save").click()
+    await expect(box.locator(".webhook-url")).to_have_text(
+        f"{server.url}/api/webhooks/calls/{world['site'].public_id}"
+    )
+    await box.get_by_label("Tracking number").fill("+1 419 555 0202")
+    await box.get_by_role("button", name="Add to pool").click()
+    await expect(box).to_contain_text("+14195550202")
+    async with db.system() as conn:
+        kinds = await conn.fetch(
+            "SELECT kind, secret_encrypted FROM call_providers WHERE site_id = $1", world["site"].id
+        )
+        numbers = await conn.fetch(
+            "SELECT number FROM dni_numbers WHERE site_id = $1 ORDER BY number", world["site"].id
+        )
+    assert [r["kind"] for r in kinds] == ["hmac"]
+    assert "a-shared-signing-secret-42" not in kinds[0]["secret_encrypted"]
+    assert [r["number"] for r in numbers] == ["+14195550201", "+14195550202"]

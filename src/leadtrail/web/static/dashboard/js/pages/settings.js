@@ -147,12 +147,14 @@ export async function render(ctx) {
 
   const keysBox = h("section", { class: "panel" });
   const membersBox = h("section", { class: "panel" });
+  const callsBox = h("section", { class: "panel", "aria-label": "Call tracking" });
   mount(root, h("section", { class: "page" },
     h("div", { class: "page-head" }, h("h1", {}, `Settings · ${site.name}`),
       manage ? null : h("p", { class: "notice" }, "You can read these settings; changing them needs the admin role.")),
     snippet,
     h("div", { class: "grid-2" }, siteForm, scoringForm),
     peopleForm,
+    manage ? callsBox : null,
     manage ? keysBox : null,
     manage ? membersBox : null));
   if (!manage) return;
@@ -254,5 +256,66 @@ export async function render(ctx) {
       form);
   }
 
-  await Promise.all([drawKeys(), drawMembers()]);
+  // -- call tracking: provider webhooks and the DNI pool --------------------------------
+  async function drawCalls() {
+    const [providers, pool] = await Promise.all([
+      api(`/api/sites/${site.id}/call-providers`),
+      api(`/api/sites/${site.id}/dni/numbers`),
+    ]);
+    const base = window.location.origin;
+    const have = Object.fromEntries(providers.providers.map((p) => [p.kind, p]));
+    const providerForm = (kind, label, hint) => {
+      const secret = h("input", { type: "password", name: `${kind}_secret`, autocomplete: "off", minlength: 16, placeholder: have[kind] ? "set (enter a new one to replace it)" : "" });
+      const form = h("form", { class: "row form-inline", dataset: { provider: kind } },
+        field(label, secret, hint),
+        h("button", { type: "submit", class: "btn btn-primary" }, "Save"),
+        have[kind] ? h("code", { class: "webhook-url" }, base + have[kind].webhook_path) : null);
+      form.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        try {
+          await api(`/api/sites/${site.id}/call-providers/${kind}`, { method: "PUT", body: { secret: secret.value } });
+          toast(`${kind === "twilio" ? "Twilio" : "Webhook"} secret saved (stored encrypted)`);
+          drawCalls();
+        } catch (err) {
+          toast(err.message, "error");
+        }
+      });
+      return form;
+    };
+    const number = h("input", { name: "dni_number", placeholder: "+1 419 555 0201" });
+    const addForm = h("form", { class: "row form-inline" }, field("Tracking number", number),
+      h("button", { type: "submit", class: "btn btn-primary" }, "Add to pool"));
+    addForm.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try {
+        await api(`/api/sites/${site.id}/dni/numbers`, { method: "POST", body: { number: number.value } });
+        toast("Number added");
+        drawCalls();
+      } catch (err) {
+        toast(err.message, "error");
+      }
+    });
+    mount(callsBox, h("h2", {}, "Call tracking"),
+      h("p", { class: "muted" }, "Point your call-tracking provider at the webhook shown after saving its secret. See docs/leads-and-calls.md."),
+      providerForm("twilio", "Twilio auth token", "Set the number's call status callback to the URL shown."),
+      providerForm("hmac", "Webhook signing secret", "CallRail-style JSON, signed X-Leadtrail-Signature: sha256=<HMAC-SHA256>."),
+      h("h3", {}, "Dynamic number insertion"),
+      table([
+        { label: "Number", render: (n) => n.number },
+        { label: "Leased to", render: (n) => (n.leased_to ? h("code", {}, n.leased_to) : "free") },
+        { label: "Last leased", render: (n) => (n.last_leased_at ? fmt.timeAgo(n.last_leased_at) : "never") },
+        { label: "", render: (n) => h("button", {
+          type: "button", class: "btn btn-danger", "aria-label": `Remove ${n.number}`,
+          onclick: async () => {
+            await api(`/api/sites/${site.id}/dni/numbers/${encodeURIComponent(n.number)}`, { method: "DELETE" });
+            toast("Number removed");
+            drawCalls();
+          },
+        }, "Remove") },
+      ], pool.numbers, { caption: "Tracking-number pool", empty: "No tracking numbers: DNI is off for this site." }),
+      h("p", { class: "muted" }, `Pool exhausted ${pool.exhausted} times in the last 24 h.`),
+      addForm);
+  }
+
+  await Promise.all([drawKeys(), drawMembers(), drawCalls()]);
 }
