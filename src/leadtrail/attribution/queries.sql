@@ -49,25 +49,29 @@ LEFT JOIN LATERAL (
 ORDER BY c.at, c.type, c.id, t.created_at, t.id;
 
 -- name: unresolved_of_fingerprint
--- Sessions of this fingerprint within the lookback that the background resolver has not
--- linked to a person yet (crediting resolves them first, so an earlier ad visit counts).
-SELECT s.id, s.created_month, s.fingerprint,
-       coalesce(leadtrail.ip_network(s.ip_address), '') AS network,
-       s.canonical_user_id, s.identity_via,
-       EXISTS (
-           SELECT 1 FROM sessions o
-           WHERE o.site_id = s.site_id AND o.fingerprint = s.fingerprint AND o.id <> s.id
-             AND o.last_seen_at >= s.created_at - make_interval(secs => $5)
-             AND o.created_at <= s.last_seen_at + make_interval(secs => $5)
-             AND o.ip_address IS NOT NULL AND s.ip_address IS NOT NULL
-             AND leadtrail.ip_network(o.ip_address) <> leadtrail.ip_network(s.ip_address)
-       ) AS concurrent_elsewhere
-FROM sessions s
-WHERE s.site_id = $1 AND s.fingerprint = $2 AND s.canonical_user_id IS NULL
-  AND s.created_at >= $3::timestamptz - make_interval(days => $4)
-  AND s.created_at <= $3::timestamptz
-ORDER BY s.created_at
-LIMIT 200;
+-- The most recent sessions of this fingerprint within the lookback that the background
+-- resolver has not linked to a person yet (crediting resolves them first, so an earlier ad
+-- visit counts). Bounded: the resolver normally keeps up, this only closes its gap.
+SELECT * FROM (
+    SELECT s.id, s.created_month, s.created_at, s.fingerprint,
+           coalesce(leadtrail.ip_network(s.ip_address), '') AS network,
+           s.canonical_user_id, s.identity_via,
+           EXISTS (
+               SELECT 1 FROM sessions o
+               WHERE o.site_id = s.site_id AND o.fingerprint = s.fingerprint AND o.id <> s.id
+                 AND o.last_seen_at >= s.created_at - make_interval(secs => $5)
+                 AND o.created_at <= s.last_seen_at + make_interval(secs => $5)
+                 AND o.ip_address IS NOT NULL AND s.ip_address IS NOT NULL
+                 AND leadtrail.ip_network(o.ip_address) <> leadtrail.ip_network(s.ip_address)
+           ) AS concurrent_elsewhere
+    FROM sessions s
+    WHERE s.site_id = $1 AND s.fingerprint = $2 AND s.canonical_user_id IS NULL
+      AND s.created_at >= $3::timestamptz - make_interval(days => $4)
+      AND s.created_at <= $3::timestamptz
+    ORDER BY s.created_at DESC
+    LIMIT 20
+) recent
+ORDER BY created_at, id;
 
 -- name: person_touches
 -- The person's sessions (all devices merged into them) that started within the click
