@@ -24,7 +24,7 @@ from uuid import UUID
 from leadtrail.dni import service as dni
 from leadtrail.identity import graph
 from leadtrail.identity.service import resolve_session, tie
-from leadtrail.leads.service import Q, credit, credit_columns, score_conversion
+from leadtrail.leads.service import Q, conversion_score, credit, credit_columns
 from leadtrail.sites.people import PeopleSettings
 from leadtrail.storage import Connection
 
@@ -137,6 +137,7 @@ async def record_call(
         fingerprint=call.fingerprint,
         at=call.started_at,
     )
+    score = conversion_score(session, attribution_source, people)
     row = await conn.fetchrow(
         Q.insert_call,
         site_id,
@@ -147,7 +148,7 @@ async def record_call(
         session["created_month"] if session else None,
         call.fingerprint,
         person,
-        await score_conversion(conn, site_id, session, attribution_source, people),
+        score,
         attribution_source,
         call.value,
         call.currency,
@@ -167,7 +168,7 @@ async def record_call(
         return dict(existing), False
     if session is not None:
         await conn.execute(
-            Q.mark_session_converted, site_id, session["id"], session["created_month"]
+            Q.mark_session_converted, site_id, session["id"], session["created_month"], score
         )
     await graph.refresh_users(conn, site_id, [person])
     return dict(row), True
@@ -209,6 +210,7 @@ async def rematch_call(
     credited, attribution_source = await credit(
         conn, site_id, people, person=person, session=session, fingerprint=None, at=at
     )
+    score = conversion_score(session, attribution_source, people)
     updated = await conn.fetchrow(
         Q.rematch_call,
         site_id,
@@ -216,11 +218,11 @@ async def rematch_call(
         row["id"],
         row["created_month"],
         person,
-        await score_conversion(conn, site_id, session, attribution_source, people),
+        score,
         attribution_source,
         *credit_columns(credited),
     )
-    await conn.execute(Q.mark_session_converted, site_id, row["id"], row["created_month"])
+    await conn.execute(Q.mark_session_converted, site_id, row["id"], row["created_month"], score)
     await graph.refresh_users(conn, site_id, [person, call["canonical_user_id"]])
     return dict(updated) if updated else None
 

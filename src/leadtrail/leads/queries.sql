@@ -26,14 +26,12 @@ SELECT id, created_month, created_at, fingerprint, lead_score, utm_source, utm_m
        coalesce(gclid, wbraid, gbraid, msclkid, fbclid, ttclid, li_fat_id) AS click_id, gclid
 FROM sessions WHERE site_id = $1 AND id = $2 AND created_month = $3;
 
--- name: raise_session_score
--- A call or lead is a conversion of its session: its score is at least what that earns.
-UPDATE sessions SET lead_score = greatest(lead_score, $4)
-WHERE site_id = $1 AND id = $2 AND created_month = $3 AND lead_score < $4;
-
 -- name: mark_session_converted
-UPDATE sessions SET converted = true
-WHERE site_id = $1 AND id = $2 AND created_month = $3 AND NOT converted;
+-- A call or lead is a conversion of its session: converted, and its score at least what a
+-- conversion earns there ($4). One UPDATE (each fires the sessions triggers), none when
+-- nothing changes.
+UPDATE sessions SET converted = true, lead_score = greatest(lead_score, $4)
+WHERE site_id = $1 AND id = $2 AND created_month = $3 AND (NOT converted OR lead_score < $4);
 
 -- name: insert_lead
 -- $17.. the credited touch (leads.service.credit_columns).

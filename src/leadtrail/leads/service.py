@@ -103,24 +103,13 @@ def conversion_rules(
     )
 
 
-async def score_conversion(
-    conn: Connection,
-    site_id: UUID,
-    session: Any,
-    attribution_source: str | None,
-    people: PeopleSettings,
-) -> int:
-    """The session's score raised to what its conversion earns (the card's tier follows)."""
+def conversion_score(session: Any, attribution_source: str | None, people: PeopleSettings) -> int:
+    """The session's score raised to what its conversion earns (the card's tier follows);
+    ``mark_session_converted`` stores it on the session."""
     if session is None:
         return 0
-    earned = min(
-        sum(p for _, p in conversion_rules(session, attribution_source, people)), MAX_SCORE
-    )
-    score = max(int(session["lead_score"]), earned)
-    await conn.execute(
-        Q.raise_session_score, site_id, session["id"], session["created_month"], score
-    )
-    return score
+    rules = conversion_rules(session, attribution_source, people)
+    return max(int(session["lead_score"]), min(sum(p for _, p in rules), MAX_SCORE))
 
 
 def credit_columns(credited: Credit) -> tuple[Any, ...]:
@@ -199,6 +188,7 @@ async def submit_lead(
         fingerprint=lead.fingerprint,
         at=lead.submitted_at,
     )
+    score = conversion_score(session, attribution_source, people or PeopleSettings())
     row = await conn.fetchrow(
         Q.insert_lead,
         site_id,
@@ -212,9 +202,7 @@ async def submit_lead(
         lead.phone,
         lead.company,
         lead.message,
-        await score_conversion(
-            conn, site_id, session, attribution_source, people or PeopleSettings()
-        ),
+        score,
         attribution_source,
         lead.value,
         lead.currency,
@@ -225,7 +213,7 @@ async def submit_lead(
     assert row is not None
     if session is not None:
         await conn.execute(
-            Q.mark_session_converted, site_id, session["id"], session["created_month"]
+            Q.mark_session_converted, site_id, session["id"], session["created_month"], score
         )
     await graph.refresh_users(conn, site_id, [result.canonical_user_id])
     out = dict(row)
