@@ -21,8 +21,10 @@ from leadtrail.web import (
     api_docs,
     assets,
     auth_routes,
+    call_provider_routes,
     dashboard,
     diagnostics_routes,
+    dni_routes,
     errors,
     health,
     lead_routes,
@@ -115,6 +117,8 @@ def create_app(
     app.include_router(site_routes.router)
     app.include_router(diagnostics_routes.router)
     app.include_router(site_script.router)
+    app.include_router(call_provider_routes.router)
+    app.include_router(dni_routes.router)
     app.include_router(dashboard.router)
     app.include_router(api_docs.router)
     app.mount(api_docs.ASSETS_URL, api_docs.static_files(), name="api-docs-assets")

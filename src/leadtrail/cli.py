@@ -566,6 +566,7 @@ def _register_command_groups() -> None:
     exists, because they import the helpers above)."""
     from leadtrail.commands import accounts  # noqa: F401 (adds to the users and sites groups)
     from leadtrail.commands.backup import backup, restore
+    from leadtrail.commands.calls import calls
     from leadtrail.commands.privacy import privacy
     from leadtrail.commands.retention import retention
 
@@ -573,6 +574,7 @@ def _register_command_groups() -> None:
     main.add_command(backup)
     main.add_command(restore)
     main.add_command(retention)
+    main.add_command(calls)
 
 
 _register_command_groups()

@@ -80,6 +80,36 @@ def score_event(
     return min(score, MAX_SCORE)
 
 
+def explain(
+    category: str,
+    action: str,
+    value: float | None,
+    *,
+    google_referrer: bool,
+    returning_ad_user: bool,
+    weights: ScoringWeights = DEFAULT_WEIGHTS,
+) -> list[tuple[str, int]]:
+    """Why an event scored what ``score_event`` gives it: ``(rule, points)`` for each rule
+    that applied, in the seeds' order (the total is capped at 100 like the score)."""
+    rules: list[tuple[str, int]] = []
+    if category == "conversion":
+        rules.append(("conversion", weights.conversion))
+    elif category == "interaction":
+        rules.append(("interaction", weights.interaction))
+    if action == "scroll_depth" and value is not None:
+        if value >= 90:
+            rules.append(("scroll_90", weights.scroll_90))
+        elif value >= 50:
+            rules.append(("scroll_50", weights.scroll_50))
+    if action == "hover_intent":
+        rules.append(("hover_intent", weights.hover_intent))
+    if google_referrer:
+        rules.append(("google_referrer", weights.google_referrer))
+    if returning_ad_user:
+        rules.append(("returning_ad_user", weights.returning_ad_user))
+    return rules
+
+
 def intelligence_summary(score: int) -> str:
     """The seed's tiers (seed 003 §3.2); the dashboard colours 31-60 blue."""
     if score >= 81:

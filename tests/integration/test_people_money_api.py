@@ -148,7 +148,7 @@ async def test_journey_has_the_seed_shape(
     assert cost["roi_percentage"] == pytest.approx((300 - 2.75) / 2.75 * 100, abs=0.01)
     path = body["attribution_path"]
     assert [p["session_number"] for p in path] == [1, 2]
-    assert [p["channel"] for p in path] == ["organic_search", "paid_search"]
+    assert [p["channel"] for p in path] == ["Organic Search", "Paid Search"]
     assert [p["converted"] for p in path] == [False, True]
     assert {"kind": "email", "value": "journey@example.com"}.items() <= body["user"]["identifiers"][
         0
@@ -322,8 +322,8 @@ async def test_attribution_report(
         )
     ).json()
     by_channel = {r["channel"]: r for r in linear["results"]}
-    assert by_channel["organic_search"]["conversions"] == pytest.approx(0.5)
-    assert by_channel["paid_search"]["value"] == pytest.approx(150)
+    assert by_channel["Organic Search"]["conversions"] == pytest.approx(0.5)
+    assert by_channel["Paid Search"]["value"] == pytest.approx(150)
     assert sum(r["conversions"] for r in linear["results"]) == pytest.approx(
         linear["totals"]["conversions"]
     )

@@ -81,5 +81,5 @@ async def test_synced_visits_become_a_person_and_a_matched_call(
         headers=t.auth(t.read_key),
     )
     assert {r["channel"]: r["conversions"] for r in report.json()["results"]} == {
-        "paid_search": 1.0
+        "Paid Search": 1.0
     }

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadtrail.attribution.channels import channel
 from leadtrail.attribution.models import MODELS, Touch, credits
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -70,23 +69,3 @@ def test_no_touches_no_credit_and_unknown_model_refused() -> None:
     assert credits("linear", [], START) == []
     with pytest.raises(ValueError):
         credits("magic", [t(0)], START)
-
-
-@pytest.mark.parametrize(
-    ("session", "expected"),
-    [
-        ({"gclid": "abc"}, "paid_search"),
-        ({"utm_medium": "cpc", "utm_source": "bing"}, "paid_search"),
-        ({"fbclid": "x"}, "paid_social"),
-        ({"utm_medium": "paid_social"}, "paid_social"),
-        ({"utm_medium": "email"}, "email"),
-        ({"referrer_type": "search"}, "organic_search"),
-        ({"referrer_type": "social"}, "organic_social"),
-        ({"referrer_type": "referral"}, "referral"),
-        ({"referrer_type": "direct"}, "direct"),
-        ({"referrer_type": "internal"}, "direct"),
-        ({}, "direct"),
-    ],
-)
-def test_channels(session: dict[str, str], expected: str) -> None:
-    assert channel(session) == expected

@@ -109,14 +109,32 @@ WHERE site_id = $1 AND created_at >= $2 AND created_at < $3 AND utm_campaign IS 
 GROUP BY lower(utm_campaign);
 
 -- name: offline_conversions
--- Qualified calls and (not junk) leads that carry a Google click id.
-SELECT 'call' AS type, c.id, c.gclid, c.created_at AS at, c.value, c.currency
+-- Qualified calls and (not junk) leads whose credited touch carried a Google click id (an
+-- ads-assisted return visit included), at the time the call started / the lead was sent.
+SELECT 'call' AS type, c.id, c.gclid AS click_id, coalesce(c.started_at, c.created_at) AS at,
+       c.value, c.currency
 FROM calls c
-WHERE c.site_id = $1 AND c.created_at >= $2 AND c.created_at < $3
+WHERE c.site_id = $1 AND coalesce(c.started_at, c.created_at) >= $2
+  AND coalesce(c.started_at, c.created_at) < $3
   AND c.status = 'qualified' AND c.gclid IS NOT NULL AND 'call' = ANY ($4::text[])
 UNION ALL
 SELECT 'lead', l.id, l.gclid, l.submitted_at, l.value, l.currency
 FROM leads l
 WHERE l.site_id = $1 AND l.submitted_at >= $2 AND l.submitted_at < $3
   AND l.status IS DISTINCT FROM 'junk' AND l.gclid IS NOT NULL AND 'lead' = ANY ($4::text[])
+ORDER BY at, id;
+
+-- name: offline_conversions_msclkid
+-- The same for Microsoft Advertising click ids.
+SELECT 'call' AS type, c.id, c.msclkid AS click_id, coalesce(c.started_at, c.created_at) AS at,
+       c.value, c.currency
+FROM calls c
+WHERE c.site_id = $1 AND coalesce(c.started_at, c.created_at) >= $2
+  AND coalesce(c.started_at, c.created_at) < $3
+  AND c.status = 'qualified' AND c.msclkid IS NOT NULL AND 'call' = ANY ($4::text[])
+UNION ALL
+SELECT 'lead', l.id, l.msclkid, l.submitted_at, l.value, l.currency
+FROM leads l
+WHERE l.site_id = $1 AND l.submitted_at >= $2 AND l.submitted_at < $3
+  AND l.status IS DISTINCT FROM 'junk' AND l.msclkid IS NOT NULL AND 'lead' = ANY ($4::text[])
 ORDER BY at, id;

@@ -84,6 +84,7 @@ async def campaign_performance(
     end_day: date,
     model: str,
     half_life_days: float,
+    lookback_days: int = 90,
 ) -> list[dict[str, Any]]:
     """Seed ``campaign_performance``: users, sessions, conversions and revenue (credited by
     ``model``), spend and ROI per campaign. Sessions join campaigns on ``utm_campaign``
@@ -98,6 +99,7 @@ async def campaign_performance(
         end=end,
         group_by="campaign",
         half_life_days=half_life_days,
+        lookback_days=lookback_days,
     )
     conversions = {str(r["campaign"]).lower(): r for r in credited["results"]}
     rows: list[dict[str, Any]] = []
@@ -171,7 +173,16 @@ def _row(
 
 
 async def offline_conversions(
-    conn: Connection, site_id: UUID, start: datetime, end: datetime, types: list[str]
+    conn: Connection,
+    site_id: UUID,
+    start: datetime,
+    end: datetime,
+    types: list[str],
+    *,
+    click: str = "gclid",
 ) -> list[OfflineConversion]:
-    rows = await conn.fetch(Q.offline_conversions, site_id, start, end, types)
-    return [OfflineConversion(r["gclid"], r["at"], r["value"], r["currency"]) for r in rows]
+    """Conversions whose credited touch carried a ``click`` id (gclid or msclkid), at the
+    time they happened (a call's start, a lead's submission)."""
+    query = Q.offline_conversions if click == "gclid" else Q.offline_conversions_msclkid
+    rows = await conn.fetch(query, site_id, start, end, types)
+    return [OfflineConversion(r["click_id"], r["at"], r["value"], r["currency"]) for r in rows]

@@ -46,8 +46,11 @@ async def session_events(conn: Connection, site_id: UUID, session_id: UUID) -> l
     return _rows(await conn.fetch(Q.session_events, site_id, session_id))
 
 
-async def recent_calls(conn: Connection, site_id: UUID, limit: int = 50) -> list[dict[str, Any]]:
-    return _rows(await conn.fetch(Q.recent_calls, site_id, limit))
+async def recent_calls(
+    conn: Connection, site_id: UUID, limit: int = 50, match: str | None = None
+) -> list[dict[str, Any]]:
+    """Newest first; ``match`` keeps only ``matched`` or ``unmatched`` calls."""
+    return _rows(await conn.fetch(Q.recent_calls, site_id, limit, match))
 
 
 async def drilldown_sessions(

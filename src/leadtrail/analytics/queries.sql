@@ -276,15 +276,17 @@ LIMIT 500
 -- The newest calls with the session they were matched to.
 SELECT c.id, c.phone_number, c.match_status, c.matched_session_id, c.canonical_user_id,
        c.lead_score, c.attribution_source, c.gclid, c.utm_source, c.utm_campaign, c.status,
-       c.value, c.currency, c.created_at, c.updated_at,
-       s.entry_page, s.exit_page, s.referrer_domain, s.referrer_type, s.device_type,
+       c.value, c.currency, c.created_at, c.updated_at, c.started_at, c.match_method,
+       c.tracking_number, c.duration_s, c.recording_url, c.provider, c.external_call_id,
+       c.channel, c.utm_medium, c.attribution_model, c.caller_number,
+       s.referrer, s.entry_page, s.exit_page, s.referrer_domain, s.referrer_type, s.device_type,
        s.browser, s.country_code, s.region, s.city, s.lead_score AS session_score,
        s.attribution_source AS session_attribution
 FROM calls AS c
 LEFT JOIN sessions AS s
   ON s.site_id = c.site_id AND s.id = c.matched_session_id
  AND (c.matched_session_month IS NULL OR s.created_month = c.matched_session_month)
-WHERE c.site_id = $1
+WHERE c.site_id = $1 AND ($3::text IS NULL OR c.match_status = $3::text)
 ORDER BY c.created_at DESC
 LIMIT $2
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+#: channel names that count as direct (the channel grouping's, and older lower-case ones)
+DIRECT = frozenset({"Direct", "direct"})
 MODELS = ("first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based")
 
 
@@ -35,7 +37,7 @@ def last_touch(touches: Sequence[Touch]) -> list[float]:
 
 def last_non_direct(touches: Sequence[Touch]) -> list[float]:
     for i in range(len(touches) - 1, -1, -1):
-        if touches[i].channel != "direct":
+        if touches[i].channel not in DIRECT:
             return [1.0 if j == i else 0.0 for j in range(len(touches))]
     return last_touch(touches)
 

@@ -12,7 +12,10 @@ from typing import Any
 from uuid import UUID
 
 from leadtrail.attribution import channels
+from leadtrail.attribution.credit import Credit, credit_of, pick
 from leadtrail.attribution.models import Touch, credits
+from leadtrail.identity import resolver
+from leadtrail.identity.rules import CONCURRENCY_SLACK_SECONDS
 from leadtrail.storage import Connection
 from leadtrail.storage.queries import load
 
@@ -104,3 +107,44 @@ async def report(
         },
         "results": results,
     }
+
+
+async def credit_conversion(
+    conn: Connection,
+    site_id: UUID,
+    *,
+    person: UUID | None,
+    session_id: UUID | None,
+    fingerprint: str | None,
+    at: datetime,
+    model: str,
+    lookback_days: int,
+    half_life_days: float,
+    until: datetime | None = None,
+) -> Credit:
+    """The touch a lead or call is credited to, over the person's whole identity graph.
+
+    Sessions of the converting fingerprint that the background resolver has not reached yet
+    are resolved first, so a return visit after an ad click finds the click."""
+    if fingerprint:
+        rows = await conn.fetch(
+            Q.unresolved_of_fingerprint,
+            site_id,
+            fingerprint,
+            at,
+            lookback_days,
+            CONCURRENCY_SLACK_SECONDS,
+        )
+        if rows:
+            await resolver.resolve(conn, site_id, [resolver.visit_from_row(r) for r in rows])
+            if session_id is not None:
+                person = await conn.fetchval(Q.session_person, site_id, session_id) or person
+    if person is None and session_id is None:
+        return Credit(model)
+    touches = [
+        dict(r)
+        for r in await conn.fetch(
+            Q.person_touches, site_id, person, session_id, until or at, lookback_days, at
+        )
+    ]
+    return credit_of(model, pick(model, touches, at, half_life_days))

@@ -6,7 +6,7 @@ PAID = "First Click (Paid)"
 ADS_ASSISTED = "Return Visitor (Ads Assisted)"
 ORGANIC = "Organic"
 
-CLICK_ID_KEYS = ("gclid", "wbraid", "gbraid", "fbclid", "msclkid")
+CLICK_ID_KEYS = ("gclid", "wbraid", "gbraid", "fbclid", "msclkid", "ttclid", "li_fat_id")
 
 
 def attribution_label(*, has_click_id: bool, returning_ad_user: bool) -> str:

@@ -14,7 +14,7 @@ CREATE TEMP TABLE IF NOT EXISTS session_stage (
     fingerprint text, ip_address inet, entry_page text, exit_page text, referrer text,
     referrer_type text, referrer_domain text, search_query text, utm_source text,
     utm_medium text, utm_campaign text, utm_term text, utm_content text, gclid text,
-    wbraid text, gbraid text, fbclid text, msclkid text, browser text, browser_version text,
+    wbraid text, gbraid text, fbclid text, msclkid text, ttclid text, li_fat_id text, browser text, browser_version text,
     os text, os_version text, device_type text, language text, screen text, timezone text,
     country_code text, region text, city text, latitude double precision,
     longitude double precision, page_views integer, event_count integer,
@@ -60,13 +60,13 @@ RETURNING id;
 INSERT INTO sessions AS s (
     site_id, id, created_month, created_at, last_seen_at, fingerprint, ip_address, entry_page,
     exit_page, referrer, referrer_type, referrer_domain, search_query, utm_source, utm_medium,
-    utm_campaign, utm_term, utm_content, gclid, wbraid, gbraid, fbclid, msclkid, browser,
+    utm_campaign, utm_term, utm_content, gclid, wbraid, gbraid, fbclid, msclkid, ttclid, li_fat_id, browser,
     browser_version, os, os_version, device_type, language, screen, timezone, country_code,
     region, city, latitude, longitude, page_views, event_count, total_duration_sec, is_bounce,
     lead_score, attribution_source, converted)
 SELECT site_id, id, created_month, created_at, last_seen_at, fingerprint, ip_address, entry_page,
        exit_page, referrer, referrer_type, referrer_domain, search_query, utm_source, utm_medium,
-       utm_campaign, utm_term, utm_content, gclid, wbraid, gbraid, fbclid, msclkid, browser,
+       utm_campaign, utm_term, utm_content, gclid, wbraid, gbraid, fbclid, msclkid, ttclid, li_fat_id, browser,
        browser_version, os, os_version, device_type, language, screen, timezone, country_code,
        region, city, latitude, longitude, page_views, event_count, total_duration_sec,
        is_bounce AND page_views <= 1, lead_score, attribution_source, converted
@@ -102,6 +102,8 @@ ON CONFLICT (site_id, id, created_month) DO UPDATE SET
     gbraid = coalesce(s.gbraid, excluded.gbraid),
     fbclid = coalesce(s.fbclid, excluded.fbclid),
     msclkid = coalesce(s.msclkid, excluded.msclkid),
+    ttclid = coalesce(s.ttclid, excluded.ttclid),
+    li_fat_id = coalesce(s.li_fat_id, excluded.li_fat_id),
     browser = coalesce(s.browser, excluded.browser),
     browser_version = coalesce(s.browser_version, excluded.browser_version),
     os = coalesce(s.os, excluded.os),

@@ -9,9 +9,15 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from leadtrail.attribution.credit import Credit, label
+from leadtrail.attribution.service import credit_conversion
 from leadtrail.identity import graph
 from leadtrail.identity.rules import IdKey
 from leadtrail.identity.service import resolve_session, tie
+from leadtrail.ingest.first_touch import ADS_ASSISTED
+from leadtrail.ingest.referrer import is_google
+from leadtrail.scoring import MAX_SCORE, explain
+from leadtrail.sites.people import PeopleSettings
 from leadtrail.storage import Connection
 from leadtrail.storage.queries import load
 
@@ -48,31 +54,94 @@ class LeadInput:
         return out
 
 
-def attribution(session: Any) -> dict[str, Any]:
-    """Campaign and source a conversion takes from its session's UTM tags and click ids."""
+async def credit(
+    conn: Connection,
+    site_id: UUID,
+    people: PeopleSettings,
+    *,
+    person: UUID | None,
+    session: Any,
+    fingerprint: str | None,
+    at: datetime,
+) -> tuple[Credit, str | None]:
+    """The site's model's credited touch and the attribution label for a conversion."""
+    session_id = session["id"] if session is not None else None
+    credited = await credit_conversion(
+        conn,
+        site_id,
+        person=person,
+        session_id=session_id,
+        fingerprint=(session["fingerprint"] if session is not None else None) or fingerprint,
+        at=at,
+        # touches after the visit the conversion happened on are not what brought it
+        until=min(at, session["created_at"]) if session is not None else at,
+        model=people.attribution_model,
+        lookback_days=people.click_lookback_days,
+        half_life_days=people.attribution_half_life_days,
+    )
+    if session is None and credited.session_id is None:
+        return credited, None
+    own_click = session is not None and session["click_id"] is not None
+    own_label = session["attribution_source"] if session is not None else None
+    return credited, label(own_label, own_click, credited, session_id)
+
+
+def conversion_rules(
+    session: Any, attribution_source: str | None, people: PeopleSettings
+) -> list[tuple[str, int]]:
+    """Why a call or lead on ``session`` scores what it does: it is a conversion (seed rule
+    +50) with the session's context (Google referrer, returning ad user)."""
     if session is None:
-        return {
-            "lead_score": 0,
-            "campaign": None,
-            "source": None,
-            "attribution_source": None,
-            "gclid": None,
-        }
-    source = session["utm_source"] or session["referrer_domain"] or session["referrer_type"]
-    if not source and session["click_id"]:
-        source = "google"
-    return {
-        "lead_score": session["lead_score"],
-        "campaign": session["utm_campaign"],
-        "source": source or "direct",
-        "attribution_source": session["attribution_source"],
-        "gclid": session["gclid"],
-        "utm_source": session["utm_source"],
-    }
+        return []
+    return explain(
+        "conversion",
+        "call",
+        None,
+        google_referrer=is_google(session["referrer"]) if session["referrer"] else False,
+        returning_ad_user=attribution_source == ADS_ASSISTED,
+        weights=people.weights,
+    )
+
+
+def conversion_score(session: Any, attribution_source: str | None, people: PeopleSettings) -> int:
+    """The session's score raised to what its conversion earns (the card's tier follows);
+    ``mark_session_converted`` stores it on the session."""
+    if session is None:
+        return 0
+    rules = conversion_rules(session, attribution_source, people)
+    return max(int(session["lead_score"]), min(sum(p for _, p in rules), MAX_SCORE))
+
+
+def credit_columns(credited: Credit) -> tuple[Any, ...]:
+    """The credit columns of ``insert_lead``/``insert_call`` ($-numbered after the rest)."""
+    ids = credited.click_ids
+    return (
+        credited.session_id,
+        credited.session_month,
+        credited.touched_at,
+        credited.model,
+        credited.channel,
+        credited.source,
+        credited.medium,
+        credited.campaign,
+        ids.get("gclid"),
+        ids.get("gbraid"),
+        ids.get("wbraid"),
+        ids.get("msclkid"),
+        ids.get("fbclid"),
+        ids.get("ttclid"),
+        ids.get("li_fat_id"),
+    )
 
 
 async def submit_lead(
-    conn: Connection, site_id: UUID, lead: LeadInput, *, lookback_minutes: int, actor: str
+    conn: Connection,
+    site_id: UUID,
+    lead: LeadInput,
+    *,
+    lookback_minutes: int,
+    actor: str,
+    people: PeopleSettings | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Store a lead; ``(lead row, created)``. Idempotent on ``external_lead_id``."""
     if lead.external_lead_id:
@@ -110,7 +179,16 @@ async def submit_lead(
         session = await conn.fetchrow(
             Q.session_attribution, site_id, result.session.id, result.session.month
         )
-    info = attribution(session)
+    credited, attribution_source = await credit(
+        conn,
+        site_id,
+        people or PeopleSettings(),
+        person=result.canonical_user_id,
+        session=session,
+        fingerprint=lead.fingerprint,
+        at=lead.submitted_at,
+    )
+    score = conversion_score(session, attribution_source, people or PeopleSettings())
     row = await conn.fetchrow(
         Q.insert_lead,
         site_id,
@@ -124,20 +202,18 @@ async def submit_lead(
         lead.phone,
         lead.company,
         lead.message,
-        info["lead_score"],
-        info["campaign"],
-        info["source"],
-        info["attribution_source"],
-        info["gclid"],
+        score,
+        attribution_source,
         lead.value,
         lead.currency,
         lead.submitted_at,
         lead.metadata,
+        *credit_columns(credited),
     )
     assert row is not None
     if session is not None:
         await conn.execute(
-            Q.mark_session_converted, site_id, session["id"], session["created_month"]
+            Q.mark_session_converted, site_id, session["id"], session["created_month"], score
         )
     await graph.refresh_users(conn, site_id, [result.canonical_user_id])
     out = dict(row)

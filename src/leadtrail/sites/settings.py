@@ -17,6 +17,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from leadtrail.attribution.channels import rules
+from leadtrail.attribution.models import MODELS
 from leadtrail.errors import BadRequest
 from leadtrail.sites.people import PeopleSettings
 
@@ -30,6 +32,8 @@ DEFAULT_SCORING: dict[str, int] = {
     "returning_ad_user": 25,
 }
 IP_STORAGE = ("full", "truncated", "none")
+#: what ``dni_sources`` may name: "paid" (every paid channel), "all", or channel groups
+DNI_SOURCES = ("paid", "all", *sorted({r.channel for r in rules()} | {"Unassigned"}))
 #: people, leads, calls and attribution options (``leadtrail.sites.people``): name -> check
 PEOPLE: dict[str, tuple[str, Callable[[object], bool]]] = {
     "default_region": (
@@ -48,6 +52,17 @@ PEOPLE: dict[str, tuple[str, Callable[[object], bool]]] = {
     "attribution_half_life_days": (
         "days, more than 0 and at most 365",
         lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 365,
+    ),
+    "attribution_model": (f"one of {', '.join(MODELS)}", lambda v: v in MODELS),
+    "click_lookback_days": ("whole days from 1 to 540", lambda v: _is_int(v, 1, 540)),
+    "dni_sources": (
+        f"a list of channels ({', '.join(DNI_SOURCES)})",
+        lambda v: isinstance(v, list) and all(x in DNI_SOURCES for x in v),
+    ),
+    "dni_lease_minutes": ("whole minutes from 1 to 1440", lambda v: _is_int(v, 1, 24 * 60)),
+    "dni_default_number": (
+        "the page's own phone number (DNI swaps only links to it), or null",
+        lambda v: v is None or (isinstance(v, str) and 3 <= len(v) <= 40),
     ),
 }
 _PARAM_NAME = re.compile(r"[A-Za-z0-9_.\[\]-]{1,64}")
@@ -99,6 +114,13 @@ def effective(stored: Mapping[str, Any]) -> dict[str, Any]:
         if PRIVACY["retention_months"][1](stored.get("retention_months"))
         else None,
         "retention_archive": stored.get("retention_archive") is True,
+        "attribution_model": people.attribution_model,
+        "click_lookback_days": people.click_lookback_days,
+        "dni_sources": list(people.dni_sources),
+        "dni_lease_minutes": people.dni_lease_minutes,
+        "dni_default_number": stored.get("dni_default_number")
+        if isinstance(stored.get("dni_default_number"), str)
+        else None,
     }
 
 

@@ -1,5 +1,5 @@
 """``POST /api/leads``, ``POST /api/call-event``, ``PATCH /api/calls/{id}``,
-``PATCH /api/leads/{id}``."""
+``POST /api/calls/{id}/match``, ``PATCH /api/leads/{id}``."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from leadtrail.analytics.ranges import FIRST_DAY, in_bounds
+from leadtrail.attribution.channels import CLICK_IDS
 from leadtrail.auth.principal import Access
 from leadtrail.errors import BadRequest, LeadtrailError, NotFound
 from leadtrail.identity import normalize, tx
 from leadtrail.leads import calls as call_service
 from leadtrail.leads import service as lead_service
+from leadtrail.leads.calls import CallInput
 from leadtrail.leads.service import LeadInput
 from leadtrail.storage import Claims, DbRole
 from leadtrail.web.deps import CurrentPrincipal
@@ -160,6 +162,7 @@ def _lead_out(row: dict[str, Any], created: bool) -> dict[str, Any]:
         "attributed_source": row["attributed_source"],
         "attribution_source": row["attribution_source"],
         "gclid": row["gclid"],
+        **credit_out(row),
         "submitted_at": row["submitted_at"],
         "merges": row.get("merges", []),
     }
@@ -222,6 +225,7 @@ async def post_lead(request: Request) -> Response:
                 lead,
                 lookback_minutes=settings.lead_lookback_minutes,
                 actor=caller.actor,
+                people=settings,
             ),
         )
     except LeadtrailError as exc:
@@ -232,74 +236,191 @@ async def post_lead(request: Request) -> Response:
 
 
 class CallEventBody(BaseModel):
+    """A call, from a server or a call-tracking provider (the seeds' fields plus the
+    provider fields of issue 11; every added field is optional, so the seeds' posts work)."""
+
     model_config = ConfigDict(extra="forbid")
     site_id: str | None = Field(default=None, description="Site uuid or public id")
-    phone_number: str = Field(max_length=40, description="The number that was dialled")
+    phone_number: str | None = Field(
+        default=None, max_length=40, description="The number that was dialled (seeds' name)"
+    )
+    tracking_number: str | None = Field(
+        default=None, max_length=40, description="The number that was dialled"
+    )
     fingerprint: str | None = Field(default=None, max_length=128)
+    session_id: UUID | None = Field(default=None, description="The page's session, when known")
     caller_number: str | None = Field(
         default=None, max_length=40, description="The caller's own number, when known"
     )
+    external_call_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The provider's id of the call: a retry returns the first call",
+    )
+    started_at: datetime | None = Field(
+        default=None, description="When the call started (ISO time with zone); default now"
+    )
+    duration_s: int | None = Field(default=None, ge=0, le=7 * 24 * 3600)
+    recording_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    provider: str | None = Field(default=None, max_length=50)
     value: Decimal | None = Field(default=None, ge=0, le=10**9)
     currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+def call_input(body: CallEventBody, caller: Caller) -> CallInput:
+    """Normalised numbers and a checked call time (also used by the provider webhooks)."""
+    settings = caller.site.people
+    dialled = body.tracking_number or body.phone_number
+    if not dialled:
+        raise BadRequest(
+            "phone_number (or tracking_number) is required",
+            code="invalid_request",
+            field="phone_number",
+        )
+    name = "tracking_number" if body.tracking_number else "phone_number"
+    now = datetime.now(UTC)
+    started = body.started_at or now
+    if started.tzinfo is None:
+        raise BadRequest("started_at needs a time zone", code="invalid_request", field="started_at")
+    if started > now + timedelta(minutes=5):
+        raise BadRequest("started_at is in the future", code="invalid_request", field="started_at")
+    if not in_bounds(started.date()):
+        raise BadRequest(
+            f"started_at is before {FIRST_DAY}", code="invalid_request", field="started_at"
+        )
+    return CallInput(
+        tracking_number=normalize.phone(dialled, settings.default_region, field=name),
+        started_at=started,
+        caller_number=normalize.phone(
+            body.caller_number, settings.default_region, field="caller_number"
+        )
+        if body.caller_number
+        else None,
+        fingerprint=normalize.fingerprint(body.fingerprint) if body.fingerprint else None,
+        session_id=body.session_id,
+        external_call_id=_clean(body.external_call_id),
+        duration_s=body.duration_s,
+        recording_url=body.recording_url,
+        provider=_clean(body.provider),
+        value=body.value,
+        currency=_currency(body.currency, caller)
+        if body.value is not None or body.currency
+        else None,
+        metadata=body.metadata,
+    )
+
+
+def credit_out(row: dict[str, Any]) -> dict[str, Any]:
+    """The credited touch of a lead or call, as the API answers it."""
+    return {
+        "attribution_model": row["attribution_model"],
+        "channel": row["channel"],
+        "credited_session_id": row["credited_session_id"],
+        "click_ids": {k: row[k] for k in CLICK_IDS if row.get(k)},
+    }
+
+
+def call_out(row: dict[str, Any], created: bool = True) -> dict[str, Any]:
+    return {
+        "status": row["match_status"],
+        "created": created,
+        "call_id": row["id"],
+        "session_id": row["matched_session_id"],
+        "match_method": row["match_method"],
+        "lead_score": row["lead_score"],
+        "canonical_user_id": row["canonical_user_id"],
+        "phone_number": row["phone_number"],
+        "tracking_number": row["tracking_number"],
+        "external_call_id": row["external_call_id"],
+        "started_at": row["started_at"],
+        "attribution_source": row["attribution_source"],
+        "gclid": row["gclid"],
+        "utm_source": row["utm_source"],
+        "utm_medium": row["utm_medium"],
+        "utm_campaign": row["utm_campaign"],
+        **credit_out(row),
+    }
+
+
+async def store_call(
+    request: Request, caller: Caller, call: CallInput
+) -> tuple[dict[str, Any], bool]:
+    return await tx.run(
+        services(request).db,
+        caller.claims,
+        lambda conn: call_service.record_call(
+            conn,
+            caller.site.id,
+            call,
+            people=caller.site.people,
+            actor=caller.actor,
+            client_ip=request_ip(request),
+        ),
+    )
 
 
 @router.post(
     "/api/call-event",
     summary="Record a phone call and match it to the session that led to it",
     description=(
-        "Matches sessions with the fingerprint active within the site's call window (30 min): "
-        "highest lead score, then most recent. Unmatched calls are stored too. "
-        f"Site API key (ingest scope); {CALL_EVENT_RATE} per IP."
+        "Matching, first hit wins: the `session_id` given; the session the dialled "
+        "`tracking_number` was leased to (dynamic number insertion) when the call started; "
+        "sessions of the `fingerprint` active within the site's call window (30 min) before "
+        "`started_at`, highest lead score then most recent (the seeds' rule); the latest click "
+        "on a `tel:` link to that number within the window. The answer's `match_method` says "
+        "which. Unmatched calls are stored too. Idempotent on `external_call_id` (201 for a new "
+        f"call, 200 for a repeat). Site API key (ingest scope); {CALL_EVENT_RATE} per IP."
     ),
     status_code=201,
+    responses={200: {"description": "Already stored (same external_call_id)"}},
 )
 async def call_event(body: CallEventBody, request: Request) -> Response:
-    svc = services(request)
     await rate_limit(request, "call-event", CALL_EVENT_RATE)
     caller = await server_caller(request, body.site_id, Access.OPERATE)
-    settings = caller.site.people
-    phone_number = normalize.phone(body.phone_number, settings.default_region, field="phone_number")
-    caller_number = (
-        normalize.phone(body.caller_number, settings.default_region, field="caller_number")
-        if body.caller_number
-        else None
-    )
-    fingerprint = normalize.fingerprint(body.fingerprint) if body.fingerprint else None
-    currency = _currency(body.currency, caller) if body.value is not None or body.currency else None
-    at = datetime.now(UTC)
-    ip = request_ip(request)
-    row = await tx.run(
-        svc.db,
-        caller.claims,
-        lambda conn: call_service.record_call(
-            conn,
-            caller.site.id,
-            phone_number=phone_number,
-            fingerprint=fingerprint,
-            caller_number=caller_number,
-            value=body.value,
-            currency=currency,
-            at=at,
-            window_minutes=settings.call_window_minutes,
-            actor=caller.actor,
-            metadata=body.metadata,
-            client_ip=ip,
-        ),
-    )
-    return json(
-        {
-            "status": row["match_status"],
-            "call_id": row["id"],
-            "session_id": row["matched_session_id"],
-            "lead_score": row["lead_score"],
-            "canonical_user_id": row["canonical_user_id"],
-            "phone_number": row["phone_number"],
-            "attribution_source": row["attribution_source"],
-            "gclid": row["gclid"],
-        },
-        201,
-    )
+    row, created = await store_call(request, caller, call_input(body, caller))
+    return json(call_out(row, created), 201 if created else 200)
+
+
+class RematchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    session_id: UUID
+
+
+@router.post(
+    "/api/calls/{call_id}/match",
+    summary="Match a call to a session by hand (match method `manual`)",
+)
+async def rematch(
+    call_id: str,
+    body: RematchBody,
+    request: Request,
+    principal: CurrentPrincipal,
+    site_id: str | None = Query(default=None, description="Site uuid or public id (optional)"),
+) -> Response:
+    item_id = parse_uuid(call_id, "call_id")
+    caller = await _locate(request, principal, "calls", item_id, site_id)
+
+    async def work(conn: Any) -> dict[str, Any] | None:
+        try:
+            return await call_service.rematch_call(
+                conn,
+                caller.site.id,
+                item_id,
+                body.session_id,
+                people=caller.site.people,
+                actor=caller.actor,
+            )
+        except LookupError:
+            raise NotFound(
+                f"no session {body.session_id} on this site", code="session_not_found"
+            ) from None
+
+    row = await tx.run(services(request).db, caller.claims, work)
+    if row is None:
+        raise NotFound(f"no call {item_id}", code="call_not_found")
+    return json(call_out(row))
 
 
 class StatusBody(BaseModel):

@@ -3,7 +3,7 @@ arrives after."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -11,6 +11,8 @@ from fastapi import APIRouter, Query, Request
 from leadtrail.analytics import feed
 from leadtrail.auth.principal import Access
 from leadtrail.errors import NotFound
+from leadtrail.leads.service import conversion_rules
+from leadtrail.sites.people import PeopleSettings
 from leadtrail.web.deps import CurrentPrincipal
 from leadtrail.web.services import services
 from leadtrail.web.site_scope import resolve_site
@@ -56,9 +58,25 @@ async def recent_calls(
     principal: CurrentPrincipal,
     site_id: SiteRef,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    match: Annotated[
+        Literal["matched", "unmatched"] | None, Query(description="Only matched or unmatched calls")
+    ] = None,
 ) -> dict[str, Any]:
     db = services(request).db
     site = await resolve_site(db, principal, site_id, Access.READ)
     async with db.transaction(principal.claims(site.id)) as conn:
-        rows = await feed.recent_calls(conn, site.id, limit)
-    return {"site_id": str(site.id), "calls": rows}
+        rows = await feed.recent_calls(conn, site.id, limit, match)
+    people = PeopleSettings.from_site(site.settings)
+    for row in rows:  # why the call scored, rule by rule (the card shows it)
+        session = (
+            {**row, "lead_score": row["session_score"] or 0} if row["matched_session_id"] else None
+        )
+        row["score_rules"] = [
+            {"rule": rule, "points": points}
+            for rule, points in conversion_rules(session, row["attribution_source"], people)
+        ]
+    return {
+        "site_id": str(site.id),
+        "calls": rows,
+        "attribution_model": people.attribution_model,
+    }

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import PlainTextResponse, Response
 
-from leadtrail.adspend import google_ads
+from leadtrail.adspend import google_ads, microsoft_ads
 from leadtrail.adspend import service as spend_service
 from leadtrail.adspend.rows import parse_row
 from leadtrail.analytics.csvout import to_csv
@@ -95,12 +95,14 @@ async def attribution(
     request: Request,
     principal: CurrentPrincipal,
     site_id: str | None = SiteParam,
-    model: Model = Query(default="last_non_direct"),
+    model: Model | None = Query(default=None, description="Default: the site's model"),
     start: str | None = FromParam,
     to: str | None = ToParam,
     group_by: Literal["channel", "source", "campaign"] = Query(default="channel"),
     conversions: str = Query(default="lead,call", description="Comma list of lead, call, event"),
-    lookback_days: int = Query(default=30, ge=1, le=365),
+    lookback_days: int | None = Query(
+        default=None, ge=1, le=540, description="Default: the site's click lookback (90)"
+    ),
     half_life_days: float | None = Query(
         default=None, gt=0, le=365, description="time_decay only; default the site's (7)"
     ),
@@ -115,12 +117,12 @@ async def attribution(
         out = await report(
             conn,
             site.id,
-            model=model,
+            model=model or site.people.attribution_model,
             start=span.start,
             end=span.end,
             group_by=group_by,
             types=types,
-            lookback_days=lookback_days,
+            lookback_days=lookback_days or site.people.click_lookback_days,
             half_life_days=half_life_days or site.people.attribution_half_life_days,
         )
     if format == "csv":
@@ -180,8 +182,9 @@ async def campaigns_performance(
     site_id: str | None = SiteParam,
     start: str | None = FromParam,
     to: str | None = ToParam,
-    model: Model = Query(
-        default="last_touch", description="How conversions are credited to campaigns"
+    model: Model | None = Query(
+        default=None,
+        description="How conversions are credited to campaigns; default: the site's model",
     ),
     format: Literal["json", "csv"] = FormatParam,
 ) -> Response:
@@ -197,8 +200,9 @@ async def campaigns_performance(
             end=span.end,
             start_day=first,
             end_day=last,
-            model=model,
+            model=model or site.people.attribution_model,
             half_life_days=site.people.attribution_half_life_days,
+            lookback_days=site.people.click_lookback_days,
         )
     if format == "csv":
         currency = site.people.currency
@@ -208,7 +212,7 @@ async def campaigns_performance(
         {
             "from": span.start,
             "to": span.end,
-            "model": model,
+            "model": model or site.people.attribution_model,
             "currency": site.people.currency,
             "campaigns": rows,
         }
@@ -239,3 +243,31 @@ async def google_ads_export(
         rows = await spend_service.offline_conversions(conn, site.id, span.start, span.end, types)
     text = google_ads.render(rows, name, site.timezone, site.people.currency)
     return csv_download(f"google-ads-offline-conversions-{site.public_id}.csv", text)
+
+
+@router.get(
+    "/api/exports/microsoft-ads-offline-conversions.csv",
+    summary="Qualified calls and leads with an msclkid, as a Microsoft Advertising offline conversion import file",
+    response_class=PlainTextResponse,
+)
+async def microsoft_ads_export(
+    request: Request,
+    principal: CurrentPrincipal,
+    site_id: str | None = SiteParam,
+    start: str | None = FromParam,
+    to: str | None = ToParam,
+    conversion_name: str = Query(
+        default="Offline conversion", description="The conversion goal's name in Microsoft Ads"
+    ),
+    conversions: str = Query(default="lead,call", description="lead, call or both"),
+) -> Response:
+    site = await site_for(request, principal, site_id, Access.READ)
+    name = google_ads.conversion_name(conversion_name)
+    span = period(start, to, site.timezone, default_days=90)
+    types = [t for t in _types(conversions) if t != "event"]
+    async with services(request).db.transaction(principal.claims(site.id)) as conn:
+        rows = await spend_service.offline_conversions(
+            conn, site.id, span.start, span.end, types, click="msclkid"
+        )
+    text = microsoft_ads.render(rows, name, site.people.currency)
+    return csv_download(f"microsoft-ads-offline-conversions-{site.public_id}.csv", text)

@@ -74,6 +74,13 @@ class SettingsPatch(BaseModel):
     lead_lookback_minutes: int | None = None
     call_window_minutes: int | None = None
     attribution_half_life_days: float | None = None
+    attribution_model: str | None = Field(
+        default=None, description="The model every report, page and stored credit uses"
+    )
+    click_lookback_days: int | None = None
+    dni_sources: list[str] | None = None
+    dni_lease_minutes: int | None = None
+    dni_default_number: str | None = None
 
 
 class SitePatch(BaseModel):
@@ -96,7 +103,16 @@ async def update_site(
     if body.settings is not None:
         # explicit nulls count (default_region: null clears it)
         changes["settings"] = body.settings.model_dump(exclude_unset=True)
-        for key in ("scoring", "respect_dnt", "ip_storage", "currency"):
+        for key in (
+            "scoring",
+            "respect_dnt",
+            "ip_storage",
+            "currency",
+            "attribution_model",
+            "click_lookback_days",
+            "dni_sources",
+            "dni_lease_minutes",
+        ):
             if changes["settings"].get(key, "") is None:
                 del changes["settings"][key]
     async with db.transaction(principal.claims(found.id, need=Access.MANAGE)) as conn:

@@ -29,6 +29,7 @@ import rjsmin
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from leadtrail.dni.extension import dni_extension
 from leadtrail.ingest.sites import SiteConfig
 from leadtrail.storage import Database
 from leadtrail.web.assets import STATIC_DIR
@@ -58,7 +59,7 @@ class TrackerExtension:
 ExtensionProvider = Callable[[SiteConfig, Database], Awaitable[TrackerExtension | None]]
 
 #: Every provider, in load order. Domains append theirs here (one line each).
-PROVIDERS: list[ExtensionProvider] = []
+PROVIDERS: list[ExtensionProvider] = [dni_extension]
 
 
 def module_source(name: str) -> str:

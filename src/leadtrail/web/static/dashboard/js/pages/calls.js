@@ -3,7 +3,7 @@
 
 import { api } from "../api.js";
 import { h, mount, toast } from "../dom.js";
-import { dateTime, path, place, source, tier } from "../format.js";
+import { dateTime, duration, path, place, source, tier } from "../format.js";
 import { watchTable } from "../phoenix.js";
 
 export const title = "Calls";
@@ -12,13 +12,22 @@ const POLL_MS = 3000;
 export async function render(ctx) {
   const { root, site, socket, features, onCleanup } = ctx;
   let calls = [];
+  let model = "";
   const canSet = features.call_status && site.access !== "read";
   const list = h("ol", { class: "calls", "aria-label": "Calls, newest first" });
   const status = h("p", { class: "muted", role: "status", "aria-live": "polite" });
+  const pool = h("p", { class: "muted", "data-dni": "" });
+  const filter = h("select", { "aria-label": "Show calls", onchange: () => load().catch(() => {}) },
+    h("option", { value: "" }, "All calls"),
+    h("option", { value: "matched" }, "Matched"),
+    h("option", { value: "unmatched" }, "Unmatched"));
+  const METHODS = { session: "session id", dni: "tracking number (DNI)", fingerprint: "fingerprint", tel_click: "tel: link click", manual: "matched by hand" };
   mount(root, h("section", { class: "page" },
     h("div", { class: "page-head" },
       h("h1", {}, "Call monitor"),
-      h("p", { class: "muted" }, "Phone calls matched to the visit that made them. Mark each as qualified or junk.")),
+      h("p", { class: "muted" }, "Phone calls matched to the visit that made them. Mark each as qualified or junk."),
+      h("div", { class: "toolbar" }, filter)),
+    pool,
     features.call_status ? null : h("p", { class: "notice" }, "Marking calls needs the calls API (PATCH /api/calls/{id}), which this server does not have yet."),
     status, list));
 
@@ -36,9 +45,30 @@ export async function render(ctx) {
     }
   }
 
+  async function rematch(call, input) {
+    const sid = input.value.trim();
+    if (!sid) return;
+    try {
+      await api(`/api/calls/${call.id}/match`, { method: "POST", query: { site_id: site.id }, body: { session_id: sid } });
+      toast("Call matched to the session");
+      await load();
+    } catch (err) {
+      toast(`Could not match the call: ${err.message}`, "error");
+    }
+  }
+
+  function why(call) {
+    const rules = call.score_rules || [];
+    if (!rules.length) return null;
+    const total = Math.min(100, rules.reduce((n, r) => n + r.points, 0));
+    return h("p", { class: "muted score-why", "aria-label": "Why it scored" },
+      "Why it scored: ", rules.map((r) => `${r.rule.replace(/_/g, " ")} +${r.points}`).join(" · "), ` = ${total}`);
+  }
+
   function item(call) {
-    const t = tier(call.session_score ?? call.lead_score);
-    const score = call.session_score ?? call.lead_score ?? 0;
+    // the call is a conversion of its session: whichever score is higher is the visitor's
+    const score = Math.max(Number(call.session_score) || 0, Number(call.lead_score) || 0);
+    const t = tier(score);
     const button = (value, label) => h("button", {
       type: "button",
       class: `btn btn-${value}`,
@@ -50,10 +80,18 @@ export async function render(ctx) {
       h("div", { class: "call-main" },
         h("span", { class: "score", title: "Lead score" }, String(score)),
         h("div", {},
-          h("strong", {}, call.phone_number),
-          h("div", { class: "muted" }, dateTime(call.created_at, site.timezone))),
-        h("span", { class: `badge badge-${call.match_status}` }, call.match_status === "matched" ? "Matched" : "No match"),
+          h("strong", {}, call.caller_number || call.phone_number),
+          h("div", { class: "muted" }, dateTime(call.started_at || call.created_at, site.timezone)),
+          h("div", { class: "muted tier-label" }, t.label)),
+        h("span", { class: `badge badge-${call.match_status}`, dataset: { method: call.match_method || "" } },
+          call.match_status === "matched" ? `Matched · ${METHODS[call.match_method] || call.match_method || "—"}` : "No match"),
         h("span", { class: "call-status", "aria-label": "Status" }, call.status ? call.status : "new")),
+      h("dl", { class: "card-meta" },
+        h("div", {}, h("dt", {}, "Tracking number"), h("dd", {}, call.tracking_number || call.phone_number)),
+        h("div", {}, h("dt", {}, "Duration"), h("dd", {}, call.duration_s == null ? "—" : duration(call.duration_s))),
+        h("div", {}, h("dt", {}, "Recording"), h("dd", {}, call.recording_url ? h("a", { href: call.recording_url, target: "_blank", rel: "noopener noreferrer" }, "Listen") : "—")),
+        h("div", {}, h("dt", {}, "Credited"), h("dd", {}, [call.channel, call.utm_campaign, call.gclid ? "gclid" : null].filter(Boolean).join(" · ") || "—"))),
+      why(call),
       call.matched_session_id ? h("dl", { class: "card-meta" },
         h("div", {}, h("dt", {}, "Landing"), h("dd", {}, path(call.entry_page))),
         h("div", {}, h("dt", {}, "Source"), h("dd", {}, source(call))),
@@ -63,6 +101,11 @@ export async function render(ctx) {
       h("div", { class: "call-actions" },
         button("qualified", "Qualified"),
         button("junk", "Junk"),
+        canSet ? (() => {
+          const input = h("input", { type: "text", placeholder: "session id", "aria-label": "Match to session id", size: 20 });
+          return h("span", { class: "rematch" }, input,
+            h("button", { type: "button", class: "btn", onclick: () => rematch(call, input) }, call.matched_session_id ? "Re-match" : "Match"));
+        })() : null,
         call.canonical_user_id ? h("a", { href: `#/person/${call.canonical_user_id}`, class: "card-link" }, "Open person →") : null));
   }
 
@@ -70,14 +113,28 @@ export async function render(ctx) {
     if (!calls.length) mount(list, h("li", { class: "empty" }, "No calls yet."));
     else mount(list, calls.map(item));
     const open = calls.filter((c) => !c.status).length;
-    status.textContent = `${calls.length} calls · ${open} not yet marked`;
+    status.textContent = `${calls.length} calls · ${open} not yet marked` + (model ? ` · credit by the ${model.replace(/_/g, " ")} model` : "");
   }
 
   async function load() {
-    const body = await api("/api/live/calls", { query: { site_id: site.id, limit: 100 } });
+    const body = await api("/api/live/calls", { query: { site_id: site.id, limit: 100, match: filter.value || undefined } });
     calls = body.calls;
+    model = body.attribution_model || "";
     draw();
   }
+
+  async function loadPool() {
+    try {
+      const body = await api(`/api/sites/${site.id}/dni/numbers`);
+      if (!body.numbers.length) { pool.textContent = ""; return; }
+      const leased = body.numbers.filter((n) => n.leased_to).length;
+      pool.dataset.dni = String(body.exhausted);
+      pool.textContent = `Tracking numbers: ${body.numbers.length} in the pool, ${leased} leased now · pool exhausted ${body.exhausted} times in the last ${body.exhausted_window_hours} h (those visitors saw the site's own number)`;
+    } catch (err) {
+      pool.textContent = "";
+    }
+  }
+  loadPool();
   await load();
 
   if (socket) {

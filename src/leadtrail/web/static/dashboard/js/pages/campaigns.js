@@ -38,22 +38,30 @@ export async function render(ctx) {
   const roi = h("div", {});
   const traffic = h("div", {});
   const attribution = h("div", {});
+  // "" = the site's own model (Settings); every report on the page uses the one chosen here
   const model = h("select", { "aria-label": "Attribution model" },
-    ["last_touch", "first_touch", "last_non_direct", "linear", "time_decay", "position_based"]
+    h("option", { value: "" }, "site's model"),
+    ["last_non_direct", "last_touch", "first_touch", "linear", "time_decay", "position_based"]
       .map((m) => h("option", { value: m }, m.replace(/_/g, " "))));
+  const modelNote = h("p", { class: "muted", "data-model": "" });
+  const showModel = (name) => {
+    modelNote.dataset.model = name || "";
+    modelNote.textContent = name ? `Conversions credited by the ${name.replace(/_/g, " ")} model${model.value ? "" : " (this site's model, set in Settings)"}.` : "";
+  };
   // CSV downloads of the two reports, kept in step with the range and model shown
   const roiCsv = h("a", { class: "csv", download: true, hidden: !features.campaigns, "aria-label": "Download campaign performance as CSV" }, "CSV");
   const attributionCsv = h("a", { class: "csv", download: true, "aria-label": "Download attribution by campaign as CSV" }, "CSV");
 
   mount(root, h("section", { class: "page" },
     h("div", { class: "page-head" }, h("h1", {}, "Campaigns"),
-      h("div", { class: "toolbar" }, field("Range", presetSelect), field("From", fromInput), field("To", toInput))),
+      h("div", { class: "toolbar" }, field("Range", presetSelect), field("From", fromInput), field("To", toInput), field("Model", model))),
+    modelNote,
     h("section", { class: "panel" },
       h("div", { class: "panel-head" }, h("h2", {}, "Spend, conversions and ROI"), roiCsv),
       h("p", { class: "muted" }, "Conversions here are form leads and calls, credited to the campaign of the visit before them; spend comes from imported ad-spend data."),
       roi),
     h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Attribution"),
-      features.attribution ? h("span", {}, model, " ", attributionCsv) : null), attribution),
+      features.attribution ? h("span", {}, attributionCsv) : null), attribution),
     h("section", { class: "panel" }, traffic)));
 
   async function loadRoi() {
@@ -61,10 +69,11 @@ export async function render(ctx) {
       mount(roi, h("p", { class: "notice" }, "Spend and ROI need the campaigns API (GET /api/campaigns/performance), which this server does not have yet. Traffic per campaign is below."));
       return;
     }
-    const q = { site_id: site.id, from, to };
+    const q = { site_id: site.id, from, to, model: model.value || undefined };
     roiCsv.setAttribute("href", url("/api/campaigns/performance", { ...q, format: "csv" }));
     try {
       const body = await api("/api/campaigns/performance", { query: q });
+      showModel(body.model);
       const rows = rowsOf(body, "campaigns", "rows", "items", "data");
       mount(roi, rows.length ? autoTable(labelled(rows), { caption: "Campaign performance", tz }) : h("p", { class: "empty" }, "No campaign data in this range. Import ad spend to see ROI."));
     } catch (err) {
@@ -77,10 +86,11 @@ export async function render(ctx) {
       mount(attribution, h("p", { class: "muted" }, "Multi-touch attribution appears here when the attribution API is available."));
       return;
     }
-    const q = { site_id: site.id, from, to, model: model.value, group_by: "campaign" };
+    const q = { site_id: site.id, from, to, model: model.value || undefined, group_by: "campaign" };
     attributionCsv.setAttribute("href", url("/api/attribution", { ...q, format: "csv" }));
     try {
       const body = await api("/api/attribution", { query: q });
+      showModel(body.model);
       const rows = rowsOf(body, "results", "rows", "groups", "items", "data");
       mount(attribution, rows.length ? autoTable(labelled(rows), { caption: "Attribution by campaign", tz }) : h("p", { class: "empty" }, "No conversions in this range."));
     } catch (err) {
@@ -123,6 +133,6 @@ export async function render(ctx) {
       load();
     });
   }
-  model.addEventListener("change", loadAttribution);
+  model.addEventListener("change", () => Promise.all([loadRoi(), loadAttribution()]));
   await load();
 }

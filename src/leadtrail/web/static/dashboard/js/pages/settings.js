@@ -106,8 +106,21 @@ export async function render(ctx) {
   const lookback = h("input", { type: "number", min: 1, max: 10080, name: "lead_lookback_minutes", value: st.lead_lookback_minutes, disabled });
   const window_ = h("input", { type: "number", min: 1, max: 1440, name: "call_window_minutes", value: st.call_window_minutes, disabled });
   const halfLife = h("input", { type: "number", min: 0.1, max: 365, step: 0.1, name: "attribution_half_life_days", value: st.attribution_half_life_days, disabled });
+  const MODELS = ["last_non_direct", "last_touch", "first_touch", "linear", "time_decay", "position_based"];
+  const attrModel = h("select", { name: "attribution_model", disabled },
+    MODELS.map((m) => h("option", { value: m, selected: m === st.attribution_model }, m.replace(/_/g, " "))));
+  const clickLookback = h("input", { type: "number", min: 1, max: 540, name: "click_lookback_days", value: st.click_lookback_days, disabled });
+  const dniLease = h("input", { type: "number", min: 1, max: 1440, name: "dni_lease_minutes", value: st.dni_lease_minutes, disabled });
+  const dniSources = h("input", { name: "dni_sources", value: (st.dni_sources || ["paid"]).join(", "), disabled });
+  const dniNumber = h("input", { name: "dni_default_number", value: st.dni_default_number || "", placeholder: "the number on your pages", disabled });
   const peopleForm = h("form", { class: "panel form" },
     h("h2", {}, "Leads, calls and money"),
+    h("div", { class: "weights" },
+      field("Attribution model", attrModel, "Used by every report, page and the credit stored on leads and calls."),
+      field("Click lookback (days)", clickLookback, "How old a touch may be to earn a conversion's credit (Google Ads: 90)."),
+      field("DNI sources", dniSources, "paid, all, or channel names such as Paid Search, Email."),
+      field("DNI lease (min)", dniLease),
+      field("Site phone number", dniNumber, "DNI swaps tel: links to this number (empty: every tel: link).")),
     h("div", { class: "weights" },
       field("Currency", currency, "Of ad spend and conversion values."),
       field("Phone region", region, "For numbers without a country code."),
@@ -124,6 +137,11 @@ export async function render(ctx) {
         lead_lookback_minutes: Number(lookback.value),
         call_window_minutes: Number(window_.value),
         attribution_half_life_days: Number(halfLife.value),
+        attribution_model: attrModel.value,
+        click_lookback_days: Number(clickLookback.value),
+        dni_sources: dniSources.value.split(",").map((x) => x.trim()).filter(Boolean),
+        dni_lease_minutes: Number(dniLease.value),
+        dni_default_number: dniNumber.value.trim() || null,
       },
     }, "Lead and call settings saved");
   });
@@ -131,6 +149,7 @@ export async function render(ctx) {
   const ignoredBox = await ignoredTraffic(site);
   const keysBox = h("section", { class: "panel" });
   const membersBox = h("section", { class: "panel" });
+  const callsBox = h("section", { class: "panel", "aria-label": "Call tracking" });
   mount(root, h("section", { class: "page" },
     h("div", { class: "page-head" }, h("h1", {}, `Settings · ${site.name}`),
       manage ? null : h("p", { class: "notice" }, "You can read these settings; changing them needs the admin role.")),
@@ -138,6 +157,7 @@ export async function render(ctx) {
     ignoredBox,
     h("div", { class: "grid-2" }, siteForm, scoringForm),
     peopleForm,
+    manage ? callsBox : null,
     manage ? keysBox : null,
     manage ? membersBox : null,
     site.role === "owner" ? dangerZone(ctx, site) : null));
@@ -252,7 +272,68 @@ export async function render(ctx) {
       form, invited);
   }
 
-  await Promise.all([drawKeys(), drawMembers()]);
+  // -- call tracking: provider webhooks and the DNI pool --------------------------------
+  async function drawCalls() {
+    const [providers, pool] = await Promise.all([
+      api(`/api/sites/${site.id}/call-providers`),
+      api(`/api/sites/${site.id}/dni/numbers`),
+    ]);
+    const base = window.location.origin;
+    const have = Object.fromEntries(providers.providers.map((p) => [p.kind, p]));
+    const providerForm = (kind, label, hint) => {
+      const secret = h("input", { type: "password", name: `${kind}_secret`, autocomplete: "off", minlength: 16, placeholder: have[kind] ? "set (enter a new one to replace it)" : "" });
+      const form = h("form", { class: "row form-inline", dataset: { provider: kind } },
+        field(label, secret, hint),
+        h("button", { type: "submit", class: "btn btn-primary" }, "Save"),
+        have[kind] ? h("code", { class: "webhook-url" }, base + have[kind].webhook_path) : null);
+      form.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        try {
+          await api(`/api/sites/${site.id}/call-providers/${kind}`, { method: "PUT", body: { secret: secret.value } });
+          toast(`${kind === "twilio" ? "Twilio" : "Webhook"} secret saved (stored encrypted)`);
+          drawCalls();
+        } catch (err) {
+          toast(err.message, "error");
+        }
+      });
+      return form;
+    };
+    const number = h("input", { name: "dni_number", placeholder: "+1 419 555 0201" });
+    const addForm = h("form", { class: "row form-inline" }, field("Tracking number", number),
+      h("button", { type: "submit", class: "btn btn-primary" }, "Add to pool"));
+    addForm.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try {
+        await api(`/api/sites/${site.id}/dni/numbers`, { method: "POST", body: { number: number.value } });
+        toast("Number added");
+        drawCalls();
+      } catch (err) {
+        toast(err.message, "error");
+      }
+    });
+    mount(callsBox, h("h2", {}, "Call tracking"),
+      h("p", { class: "muted" }, "Point your call-tracking provider at the webhook shown after saving its secret. See docs/leads-and-calls.md."),
+      providerForm("twilio", "Twilio auth token", "Set the number's call status callback to the URL shown."),
+      providerForm("hmac", "Webhook signing secret", "CallRail-style JSON, signed X-Leadtrail-Signature: sha256=<HMAC-SHA256>."),
+      h("h3", {}, "Dynamic number insertion"),
+      table([
+        { label: "Number", render: (n) => n.number },
+        { label: "Leased to", render: (n) => (n.leased_to ? h("code", {}, n.leased_to) : "free") },
+        { label: "Last leased", render: (n) => (n.last_leased_at ? fmt.timeAgo(n.last_leased_at) : "never") },
+        { label: "", render: (n) => h("button", {
+          type: "button", class: "btn btn-danger", "aria-label": `Remove ${n.number}`,
+          onclick: async () => {
+            await api(`/api/sites/${site.id}/dni/numbers/${encodeURIComponent(n.number)}`, { method: "DELETE" });
+            toast("Number removed");
+            drawCalls();
+          },
+        }, "Remove") },
+      ], pool.numbers, { caption: "Tracking-number pool", empty: "No tracking numbers: DNI is off for this site." }),
+      h("p", { class: "muted" }, `Pool exhausted ${pool.exhausted} times in the last 24 h.`),
+      addForm);
+  }
+
+  await Promise.all([drawKeys(), drawMembers(), drawCalls()]);
 }
 
 /** What the tracker sent that was not stored, and why (headless test browsers, a domain

@@ -1,0 +1,1 @@
+"""Dynamic number insertion: a site's pool of tracking numbers leased to sessions."""
