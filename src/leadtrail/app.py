@@ -21,12 +21,14 @@ from leadtrail.web import (
     auth_routes,
     dashboard,
     errors,
+    experiment_routes,
     health,
     lead_routes,
     live_routes,
     metrics,
     money_routes,
     people_routes,
+    proposal_routes,
     realtime_routes,
     site_routes,
     site_script,
@@ -106,6 +108,8 @@ def create_app(
     app.include_router(site_routes.router)
     app.include_router(site_script.router)
     app.include_router(dashboard.router)
+    app.include_router(experiment_routes.router)
+    app.include_router(proposal_routes.router)
     app.mount("/assets", assets.static_files(), name="assets")
 
     def openapi() -> dict[str, Any]:

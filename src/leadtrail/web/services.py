@@ -11,6 +11,7 @@ from leadtrail.auth.service import Authenticator
 from leadtrail.auth.signing import signing_key
 from leadtrail.components import Component, PeriodicTask
 from leadtrail.config import Settings
+from leadtrail.experiments.job import run_once as experiments_job
 from leadtrail.identity.resolver import IdentityResolver
 from leadtrail.ingest.geo import GeoResolver
 from leadtrail.ingest.service import IngestService
@@ -77,6 +78,9 @@ def build_services(settings: Settings, db: Database) -> Services:
     svc.realtime = Realtime(settings, db, svc.auth)
     svc.components.extend(svc.realtime.components)
     svc.components.append(PeriodicTask("rollups", settings.rollup_interval, svc.rollups.run_once))
+    svc.components.append(
+        PeriodicTask("experiments", settings.experiments_interval, lambda: experiments_job(db))
+    )
     return svc
 
 
