@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from leadtrail.analytics.csvout import to_csv
-from leadtrail.auth.principal import Access
+from leadtrail.auth.principal import Access, Principal
 from leadtrail.errors import BadRequest, Conflict
 from leadtrail.proposals import machine
 from leadtrail.proposals import service as proposals
@@ -85,6 +85,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def actor(principal: Principal) -> str:
+    """Who made a move: ``user:<email>`` or ``api_key:<key prefix>``."""
+    return f"{principal.kind}:{principal.name}"
+
+
 @router.post(
     "/api/proposals", status_code=201, summary="Post a proposal (a person, an AI, a service)"
 )
@@ -109,7 +114,7 @@ async def post_proposal(
     async with services(request).db.transaction(
         principal.claims(site.id, need=Access.OPERATE)
     ) as conn:
-        out = await proposals.create(conn, site.id, data, principal.name, _now())
+        out = await proposals.create(conn, site.id, data, actor(principal), _now())
     if out is None:
         raise Conflict(f"proposal {body.proposal_id!r} exists already", code="proposal_exists")
     return json(out, status=201)
@@ -208,7 +213,7 @@ async def transition(
             site.id,
             proposal_id,
             body.to,
-            actor=principal.name,
+            actor=actor(principal),
             reason=body.reason,
             now=_now(),
             test_id=body.test_id,
