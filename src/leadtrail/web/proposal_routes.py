@@ -132,7 +132,7 @@ async def list_proposals(
         return json(
             {
                 "proposals": await proposals.list_proposals(conn, site.id, status),
-                "transitions": machine.TRANSITIONS,
+                "transitions": {k: sorted(v) for k, v in machine.TRANSITIONS.items()},
             }
         )
 

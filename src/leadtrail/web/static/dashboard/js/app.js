@@ -6,13 +6,15 @@ import { h, mount } from "./dom.js";
 import { Socket } from "./phoenix.js";
 import * as calls from "./pages/calls.js";
 import * as campaigns from "./pages/campaigns.js";
+import * as experiments from "./pages/experiments.js";
 import * as live from "./pages/live.js";
 import * as login from "./pages/login.js";
 import * as overview from "./pages/overview.js";
 import * as person from "./pages/person.js";
+import * as proposals from "./pages/proposals.js";
 import * as settings from "./pages/settings.js";
 
-const PAGES = { live, calls, overview, campaigns, person, settings };
+const PAGES = { live, calls, overview, campaigns, person, settings, experiments, proposals };
 const SITE_KEY = "leadtrail.site";
 
 const state = {
