@@ -14,6 +14,7 @@ import httpx
 import orjson
 import pytest
 
+from leadtrail.experiments import job
 from leadtrail.experiments.assignment import Context, assign, bounds
 from leadtrail.storage import Database
 from tests.integration.experiments_support import seed_arm
@@ -269,3 +270,27 @@ async def test_other_tenants_see_nothing(
         "/api/experiments", params={"site_id": str(other.site_id)}, headers=other.auth()
     )
     assert listed.json()["experiments"] == []
+
+
+async def test_the_periodic_job_completes_a_test_with_a_winner(
+    db: Database, tenant: Tenant, client: httpx.AsyncClient, owner: asyncpg.Connection
+) -> None:
+    await start(client, tenant, "jobbed", sample_size=100, goal={"type": "lead_value"})
+    at = datetime.now(UTC)
+    await seed_arm(owner, tenant.site_id, "jobbed", "A", 200, converters=10, at=at)
+    await seed_arm(owner, tenant.site_id, "jobbed", "B", 200, converters=60, at=at)
+    assert await job.run_once(db) >= 1
+    row = await owner.fetchrow(
+        "SELECT status, winner_variant FROM a_b_tests WHERE site_id = $1 AND test_id = 'jobbed'",
+        tenant.site_id,
+    )
+    assert (row["status"], row["winner_variant"]) == ("completed", "B")
+    out = (
+        await client.get(
+            "/api/experiments/jobbed/results",
+            params={"site_id": str(tenant.site_id)},
+            headers=tenant.auth(),
+        )
+    ).json()
+    b = out["primary"]["variants"][1]
+    assert out["goal"]["binary"] is False and b["mean"] == pytest.approx(30.0)  # revenue/visitor
