@@ -26,6 +26,7 @@ from leadtrail.web import (
     diagnostics_routes,
     dni_routes,
     errors,
+    experiment_routes,
     health,
     lead_routes,
     live_routes,
@@ -33,6 +34,7 @@ from leadtrail.web import (
     money_routes,
     people_routes,
     privacy_routes,
+    proposal_routes,
     realtime_routes,
     site_routes,
     site_script,
@@ -122,6 +124,8 @@ def create_app(
     app.include_router(dashboard.router)
     app.include_router(api_docs.router)
     app.mount(api_docs.ASSETS_URL, api_docs.static_files(), name="api-docs-assets")
+    app.include_router(experiment_routes.router)
+    app.include_router(proposal_routes.router)
     app.mount("/assets", assets.static_files(), name="assets")
 
     def openapi() -> dict[str, Any]:

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     #: Seconds between checks of an open realtime connection's credential (a revoked key,
     #: a logged-out session or a lost membership then takes effect).
     realtime_revalidate_interval: float = Field(default=30.0, gt=0, le=3600)
+    #: Seconds between passes of the experiments job (copies exposures from tracker events,
+    #: completes tests that have a winner or passed their end date).
+    experiments_interval: float = Field(default=60.0, gt=0, le=86400)
 
     @field_validator("log_level")
     @classmethod

@@ -57,7 +57,9 @@ async def test_enabled_extensions_bring_their_config_and_each_module_once(
     response = await client.get(f"/assets/site/{shop.public_id}.js")
     assert response.status_code == 200
     body = response.text
-    assert body.startswith('(window.leadtrail||{})._cfg={"probe":{"label":"<\\/script>x"}};')
+    assert body.startswith(
+        '(window.leadtrail=window.leadtrail||{})._cfg={"probe":{"label":"<\\/script>x"}};'
+    )
     assert body.count("window.probe=1") == 1  # minified, and once although two enable it
     assert "comment" not in body
 

@@ -11,6 +11,7 @@ from leadtrail.auth.service import Authenticator
 from leadtrail.auth.signing import signing_key
 from leadtrail.components import Component, PeriodicTask
 from leadtrail.config import Settings
+from leadtrail.experiments.job import run_once as experiments_job
 from leadtrail.identity.resolver import IdentityResolver
 from leadtrail.ingest.geo import GeoResolver
 from leadtrail.ingest.rejections import Rejections
@@ -89,6 +90,9 @@ def build_services(settings: Settings, db: Database) -> Services:
             settings.retention_interval,
             lambda: retention.run(db, settings.archive_dir or settings.data_dir / "archive"),
         )
+    )
+    svc.components.append(
+        PeriodicTask("experiments", settings.experiments_interval, lambda: experiments_job(db))
     )
     return svc
 

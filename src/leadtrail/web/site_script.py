@@ -30,6 +30,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from leadtrail.dni.extension import dni_extension
+from leadtrail.experiments import tracker as experiments_tracker
 from leadtrail.ingest.sites import SiteConfig
 from leadtrail.storage import Database
 from leadtrail.web.assets import STATIC_DIR
@@ -59,7 +60,7 @@ class TrackerExtension:
 ExtensionProvider = Callable[[SiteConfig, Database], Awaitable[TrackerExtension | None]]
 
 #: Every provider, in load order. Domains append theirs here (one line each).
-PROVIDERS: list[ExtensionProvider] = [dni_extension]
+PROVIDERS: list[ExtensionProvider] = [dni_extension, experiments_tracker.provider]
 
 
 def module_source(name: str) -> str:
@@ -85,7 +86,9 @@ def assemble(extensions: list[TrackerExtension]) -> bytes:
     # orjson escapes nothing HTML-special, but this is served as JavaScript, never inlined in
     # HTML by us; "</" is still escaped so a site that inlines it cannot be broken out of.
     config_json = orjson.dumps(config).decode().replace("</", "<\\/")
-    parts = [f"(window.leadtrail||{{}})._cfg={config_json};"]
+    # window.leadtrail is created when missing: a site may load this script in <head>, before
+    # core.js (experiments without flicker, docs/experiments.md); core.js keeps what it finds.
+    parts = [f"(window.leadtrail=window.leadtrail||{{}})._cfg={config_json};"]
     seen: set[str] = set()
     for ext in extensions:
         if ext.module and ext.module not in seen:

@@ -7,13 +7,15 @@ import { Socket } from "./phoenix.js";
 import * as account from "./pages/account.js";
 import * as calls from "./pages/calls.js";
 import * as campaigns from "./pages/campaigns.js";
+import * as experiments from "./pages/experiments.js";
 import * as live from "./pages/live.js";
 import * as login from "./pages/login.js";
 import * as overview from "./pages/overview.js";
 import * as person from "./pages/person.js";
+import * as proposals from "./pages/proposals.js";
 import * as settings from "./pages/settings.js";
 
-const PAGES = { live, calls, overview, campaigns, person, settings, account };
+const PAGES = { live, calls, overview, campaigns, person, settings, account, experiments, proposals };
 const SITE_KEY = "leadtrail.site";
 
 const state = {
