@@ -19,8 +19,10 @@ from leadtrail.web import (
     analytics_routes,
     assets,
     auth_routes,
+    behaviour_routes,
     dashboard,
     errors,
+    funnel_routes,
     health,
     lead_routes,
     live_routes,
@@ -105,6 +107,8 @@ def create_app(
     app.include_router(live_routes.router)
     app.include_router(site_routes.router)
     app.include_router(site_script.router)
+    app.include_router(behaviour_routes.router)
+    app.include_router(funnel_routes.router)
     app.include_router(dashboard.router)
     app.mount("/assets", assets.static_files(), name="assets")
 

@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     #: Seconds between checks of an open realtime connection's credential (a revoked key,
     #: a logged-out session or a lost membership then takes effect).
     realtime_revalidate_interval: float = Field(default=30.0, gt=0, le=3600)
+    #: Seconds between passes of the behaviour job (friction rollups, funnel rows).
+    behaviour_interval: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("log_level")
     @classmethod

@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from leadtrail.behaviour.settings import BehaviourSettings
+from leadtrail.behaviour.settings import patch as behaviour_patch
 from leadtrail.errors import BadRequest
 from leadtrail.sites.people import PeopleSettings
 
@@ -49,7 +51,7 @@ PEOPLE: dict[str, tuple[str, Callable[[object], bool]]] = {
         lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 365,
     ),
 }
-EDITABLE = ("scoring", "respect_dnt", "ip_storage", *PEOPLE)
+EDITABLE = ("scoring", "respect_dnt", "ip_storage", "behaviour", *PEOPLE)
 
 
 def _is_int(value: object, low: int, high: int) -> bool:
@@ -76,6 +78,7 @@ def effective(stored: Mapping[str, Any]) -> dict[str, Any]:
         "lead_lookback_minutes": people.lead_lookback_minutes,
         "call_window_minutes": people.call_window_minutes,
         "attribution_half_life_days": people.attribution_half_life_days,
+        "behaviour": BehaviourSettings.from_site(stored).as_json(),
     }
 
 
@@ -131,6 +134,8 @@ def apply_patch(stored: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str
                 field="settings.ip_storage",
             )
         result["ip_storage"] = patch["ip_storage"]
+    if "behaviour" in patch:
+        result["behaviour"] = behaviour_patch(result, patch["behaviour"])
     for key, (expected, valid) in PEOPLE.items():
         if key not in patch:
             continue

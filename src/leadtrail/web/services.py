@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 from leadtrail.analytics.rollups import Rollups
 from leadtrail.auth.service import Authenticator
 from leadtrail.auth.signing import signing_key
+from leadtrail.behaviour.service import behaviour_jobs
 from leadtrail.components import Component, PeriodicTask
 from leadtrail.config import Settings
 from leadtrail.identity.resolver import IdentityResolver
@@ -77,6 +78,7 @@ def build_services(settings: Settings, db: Database) -> Services:
     svc.realtime = Realtime(settings, db, svc.auth)
     svc.components.extend(svc.realtime.components)
     svc.components.append(PeriodicTask("rollups", settings.rollup_interval, svc.rollups.run_once))
+    svc.components.append(behaviour_jobs(settings, db))
     return svc
 
 

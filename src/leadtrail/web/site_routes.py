@@ -74,6 +74,10 @@ class SettingsPatch(BaseModel):
     lead_lookback_minutes: int | None = None
     call_window_minutes: int | None = None
     attribution_half_life_days: float | None = None
+    behaviour: dict[str, Any] | None = Field(
+        default=None,
+        description="Behaviour capture: enabled, sample_rate, thresholds (docs/behaviour.md)",
+    )
 
 
 class SitePatch(BaseModel):
@@ -96,7 +100,7 @@ async def update_site(
     if body.settings is not None:
         # explicit nulls count (default_region: null clears it)
         changes["settings"] = body.settings.model_dump(exclude_unset=True)
-        for key in ("scoring", "respect_dnt", "ip_storage", "currency"):
+        for key in ("scoring", "respect_dnt", "ip_storage", "currency", "behaviour"):
             if changes["settings"].get(key, "") is None:
                 del changes["settings"][key]
     async with db.transaction(principal.claims(found.id, need=Access.MANAGE)) as conn:

@@ -29,6 +29,7 @@ import rjsmin
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from leadtrail.behaviour.extension import behaviour_extension
 from leadtrail.ingest.sites import SiteConfig
 from leadtrail.storage import Database
 from leadtrail.web.assets import STATIC_DIR
@@ -59,6 +60,7 @@ ExtensionProvider = Callable[[SiteConfig, Database], Awaitable[TrackerExtension 
 
 #: Every provider, in load order. Domains append theirs here (one line each).
 PROVIDERS: list[ExtensionProvider] = []
+PROVIDERS.append(behaviour_extension)
 
 
 def module_source(name: str) -> str:
