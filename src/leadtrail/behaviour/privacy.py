@@ -30,3 +30,12 @@ def mask_url(url: str) -> str:
     if cut < 0:
         return url
     return url[:cut] + _LONG_DIGITS.sub("[number]", url[cut:])
+
+
+def mask_label(label: str, action: str) -> str:
+    """An event label as stored: emails masked everywhere; in JavaScript error messages,
+    which quote whatever the page held, digit runs too. (Other labels keep digits: a
+    ``phone_call`` label is the business's own number, which call matching needs.)"""
+    if action == "js_error":
+        return _DIGITS.sub("[number]", _EMAIL.sub("[email]", label))
+    return _EMAIL.sub("[email]", label) if "@" in label else label

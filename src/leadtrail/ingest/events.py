@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from leadtrail.behaviour.privacy import mask_label
 from leadtrail.ingest.first_touch import CLICK_ID_KEYS
 from leadtrail.ingest.geo import GeoInfo
 from leadtrail.ingest.payload import ClientEvent
@@ -110,6 +111,14 @@ def month_of(when: datetime) -> date:
     return date(when.year, when.month, 1)
 
 
+def _stored_label(event: ClientEvent) -> str | None:
+    """Labels quote pages (error messages, link texts): emails never stored (DESIGN 12)."""
+    label = event.label
+    if label and ("@" in label or event.action == "js_error"):
+        return mask_label(label, event.action)
+    return label
+
+
 def prepare(event: ClientEvent, site: SiteConfig, visit: Visit, now: datetime) -> PreparedEvent:
     client_id = event.client_event_id or "srv_" + secrets.token_hex(12)
     return PreparedEvent(
@@ -121,7 +130,7 @@ def prepare(event: ClientEvent, site: SiteConfig, visit: Visit, now: datetime) -
         url=event.url,
         category=event.category,
         action=event.action,
-        label=event.label,
+        label=_stored_label(event),
         value=event.value,
         referrer=event.referrer,
         meta=event.meta,

@@ -82,9 +82,10 @@
     send('click', el, e);
     a = t.closest('a[href]');
     if (a && !e.defaultPrevented && a.target != '_blank' && a.href.split('#')[0] != page) navAt = n;
-    // hesitation: the pointer rested on this interactive element before the click
+    // hesitation: the pointer rested on this interactive element (since it came or since
+    // its last click) before this click
     if (hov && hov.contains(t) && (since = n - hovAt) >= T.hesitation_ms) send('hesitation', hov, e, { hesitation_ms: since });
-    hov = null;
+    hovAt = n;
     if (!e.detail) return;  // the keyboard: no position, no rage
     burst = burst.filter((c) => n - c.t <= T.rage_window_ms && Math.hypot(c.x - e.clientX, c.y - e.clientY) <= T.rage_radius_px);
     burst.push({ t: n, x: e.clientX, y: e.clientY, el });
