@@ -57,7 +57,8 @@ WITH a AS (DELETE FROM behaviour_friction_daily WHERE site_id = $1 AND day = ANY
      b AS (DELETE FROM daily_friction_summary WHERE site_id = $1 AND date = ANY ($2::date[])),
      c AS (DELETE FROM behaviour_grid_daily WHERE site_id = $1 AND day = ANY ($2::date[])),
      d AS (DELETE FROM behaviour_scroll_daily WHERE site_id = $1 AND day = ANY ($2::date[])),
-     e AS (DELETE FROM behaviour_component_daily WHERE site_id = $1 AND day = ANY ($2::date[]))
+     e AS (DELETE FROM behaviour_component_daily WHERE site_id = $1 AND day = ANY ($2::date[])),
+     f AS (DELETE FROM behaviour_element_daily WHERE site_id = $1 AND day = ANY ($2::date[]))
 DELETE FROM behaviour_session_daily WHERE site_id = $1 AND day = ANY ($2::date[])
 
 -- name: create_days_stage
@@ -94,6 +95,13 @@ SELECT site_id, day, event_type, page_path, coalesce(element_path, ''), coalesce
 FROM behaviour_days
 WHERE event_type NOT IN ('page_view', 'page_exit', 'scroll', 'scroll_depth')
 GROUP BY 1, 2, 3, 4, 5, 6, 7;
+INSERT INTO behaviour_element_daily
+SELECT site_id, day, event_type, coalesce(element_path, ''), coalesce(element_type, ''), count(*),
+       count(DISTINCT session_id), coalesce(sum(greatest(seconds_in, 0)), 0), min(created_at),
+       max(created_at), array_agg(DISTINCT page_path ORDER BY page_path)
+FROM behaviour_days
+WHERE event_type NOT IN ('page_view', 'page_exit', 'scroll', 'scroll_depth')
+GROUP BY 1, 2, 3, 4, 5;
 INSERT INTO daily_friction_summary
 SELECT site_id, day, coalesce(element_path, ''), event_type, count(*), count(DISTINCT session_id),
        avg(hes), percentile_cont(0.5) WITHIN GROUP (ORDER BY hes),
@@ -142,19 +150,26 @@ FROM behaviour_days
 GROUP BY 1, 2, 3
 
 -- name: friction_points
--- The seed's friction_points over days [$2, $3]: by element, type (friction types $4) and
--- page set, kept only past $5 events.
-SELECT element_path, element_type, event_type, sum(events)::bigint AS event_count,
-       sum(sessions)::bigint AS affected_sessions,
-       sum(seconds_in_sum) / nullif(sum(events), 0) AS avg_time_to_event,
-       min(first_seen) AS first_seen, max(last_seen) AS last_seen,
-       array_agg(DISTINCT page_path ORDER BY page_path) AS pages_affected
-FROM behaviour_friction_daily
-WHERE site_id = $1 AND day BETWEEN $2 AND $3 AND event_type = ANY ($4::text[])
-GROUP BY element_path, element_type, event_type
-HAVING sum(events) > $5
+-- The seed's friction_points over days [$2, $3]: by element and type (friction types $4),
+-- kept only past $5 events, with the pages they happened on.
+WITH g AS (
+    SELECT element_path, element_type, event_type, sum(events)::bigint AS event_count,
+           sum(sessions)::bigint AS affected_sessions,
+           sum(seconds_in_sum) / nullif(sum(events), 0) AS avg_time_to_event,
+           min(first_seen) AS first_seen, max(last_seen) AS last_seen
+    FROM behaviour_element_daily
+    WHERE site_id = $1 AND day BETWEEN $2 AND $3 AND event_type = ANY ($4::text[])
+    GROUP BY element_path, element_type, event_type
+    HAVING sum(events) > $5
+    ORDER BY event_count DESC, element_path, event_type
+    LIMIT 500
+)
+SELECT g.*, (SELECT array_agg(DISTINCT p ORDER BY p)
+             FROM behaviour_element_daily d, unnest(d.pages) AS p
+             WHERE d.site_id = $1 AND d.day BETWEEN $2 AND $3 AND d.event_type = g.event_type
+               AND d.element_path = g.element_path AND d.element_type = g.element_type) AS pages_affected
+FROM g
 ORDER BY event_count DESC, element_path, event_type
-LIMIT 500
 
 -- name: raw_friction_points
 -- The same straight from behavior_events (benchmarks and tests compare the two).
@@ -165,7 +180,8 @@ SELECT coalesce(b.element_path, '') AS element_path, coalesce(b.element_type, ''
        array_agg(DISTINCT b.page_path ORDER BY b.page_path) AS pages_affected
 FROM behavior_events b
 JOIN sessions s ON s.site_id = b.site_id AND s.id = b.session_id AND s.created_month = b.session_month
-WHERE b.site_id = $1 AND b.created_at >= $2::date AND b.created_at < $3::date + 1
+WHERE b.site_id = $1 AND b.created_at >= $2::date::timestamp AT TIME ZONE 'UTC'
+  AND b.created_at < ($3::date + 1)::timestamp AT TIME ZONE 'UTC'
   AND b.event_type = ANY ($4::text[])
 GROUP BY 1, 2, 3
 HAVING count(*) > $5
@@ -244,7 +260,8 @@ SELECT least(greatest(floor(20 * (coordinates ->> 'px')::float8 / (coordinates -
        least(greatest(floor(50 * (coordinates ->> 'py')::float8 / (coordinates ->> 'ph')::float8), 0), 49)::int AS gy,
        count(*) AS events
 FROM behavior_events
-WHERE site_id = $1 AND created_at >= $2::date AND created_at < $3::date + 1 AND page_path = $4
+WHERE site_id = $1 AND created_at >= $2::date::timestamp AT TIME ZONE 'UTC'
+  AND created_at < ($3::date + 1)::timestamp AT TIME ZONE 'UTC' AND page_path = $4
   AND ($5 = '' OR device_class = $5) AND event_type = ANY ($6::text[])
   AND (coordinates ->> 'pw')::float8 > 0 AND (coordinates ->> 'ph')::float8 > 0
 GROUP BY 1, 2

@@ -106,6 +106,23 @@ CREATE TABLE behaviour_friction_daily (
     PRIMARY KEY (site_id, day, event_type, page_path, element_path, element_type, component_id)
 );
 
+-- Friction points: by element and type across pages (distinct sessions per element, not
+-- per element and page), with the pages seen.
+CREATE TABLE behaviour_element_daily (
+    site_id         uuid NOT NULL,
+    day             date NOT NULL,
+    event_type      text NOT NULL,
+    element_path    text NOT NULL,
+    element_type    text NOT NULL,
+    events          integer NOT NULL,
+    sessions        integer NOT NULL,
+    seconds_in_sum  double precision NOT NULL,
+    first_seen      timestamptz NOT NULL,
+    last_seen       timestamptz NOT NULL,
+    pages           text[] NOT NULL,
+    PRIMARY KEY (site_id, day, event_type, element_path, element_type)
+);
+
 -- The seed's daily_friction_summary: by day, element and type, with the median hesitation.
 CREATE TABLE daily_friction_summary (
     site_id              uuid NOT NULL,
@@ -223,7 +240,7 @@ CREATE TABLE leadtrail.funnel_progress (
 DO $$
 DECLARE t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['behaviour_friction_daily', 'daily_friction_summary', 'behaviour_grid_daily',
+    FOREACH t IN ARRAY ARRAY['behaviour_friction_daily', 'behaviour_element_daily', 'daily_friction_summary', 'behaviour_grid_daily',
                              'behaviour_scroll_daily', 'behaviour_component_daily',
                              'behaviour_session_daily', 'funnels', 'conversion_funnels',
                              'leadtrail.funnel_progress'] LOOP
@@ -245,7 +262,7 @@ SELECT s.site_id, s.id AS session_id, s.browser || ' / ' || s.os AS user_agent, 
        greatest(s.page_views, 1) AS page_count
 FROM sessions s;
 
-GRANT SELECT ON behavior_events, behaviour_friction_daily, daily_friction_summary,
+GRANT SELECT ON behavior_events, behaviour_friction_daily, behaviour_element_daily, daily_friction_summary,
       behaviour_grid_daily, behaviour_scroll_daily, behaviour_component_daily,
       behaviour_session_daily, funnels, conversion_funnels, user_sessions
       TO leadtrail_analyst, leadtrail_admin;
@@ -253,7 +270,7 @@ GRANT INSERT, UPDATE, DELETE ON funnels TO leadtrail_admin;
 GRANT DELETE ON conversion_funnels TO leadtrail_admin;
 GRANT SELECT, INSERT ON behavior_events TO leadtrail_writer;
 GRANT SELECT, INSERT, DELETE ON leadtrail.behaviour_dirty TO leadtrail_writer;
-GRANT SELECT, INSERT, DELETE ON behaviour_friction_daily, daily_friction_summary,
+GRANT SELECT, INSERT, DELETE ON behaviour_friction_daily, behaviour_element_daily, daily_friction_summary,
       behaviour_grid_daily, behaviour_scroll_daily, behaviour_component_daily,
       behaviour_session_daily, conversion_funnels TO leadtrail_writer;
 GRANT SELECT ON funnels, leads, calls TO leadtrail_writer;
