@@ -547,3 +547,8 @@ def rollups_rebuild(site_ref: str | None, since: datetime | None) -> None:
             click.echo(f"{site.public_id}: {hours} hours re-aggregated")
 
     _with_db(work)
+
+
+from leadtrail.commands.behaviour import behaviour  # noqa: E402
+
+main.add_command(behaviour)
