@@ -14,12 +14,6 @@ def behaviour() -> None:
     """Behaviour capture (friction, click maps, funnels): docs/behaviour.md."""
 
 
-def _cli() -> Any:
-    from leadtrail import cli
-
-    return cli
-
-
 @behaviour.command("enable")
 @click.argument("site_ref")
 @click.option(
@@ -56,9 +50,9 @@ def disable(site_ref: str) -> None:
 
 
 def _change(site_ref: str, change: dict[str, Any]) -> None:
-    cli = _cli()
+    from leadtrail.cli import _with_db, friendly
 
-    @cli.friendly
+    @friendly
     def run() -> None:
         from leadtrail.sites import manage
         from leadtrail.sites.service import get_site
@@ -71,7 +65,7 @@ def _change(site_ref: str, change: dict[str, Any]) -> None:
                 )
             click.echo(f"{updated.public_id}: {json.dumps(_shown(updated.settings))}")
 
-        cli._with_db(work)
+        _with_db(work)
 
     run()
 
@@ -86,9 +80,9 @@ def _shown(settings: dict[str, Any]) -> dict[str, Any]:
 @click.argument("site_ref")
 def status(site_ref: str) -> None:
     """Show SITE_REF's capture options (defaults filled in)."""
-    cli = _cli()
+    from leadtrail.cli import _with_db, friendly
 
-    @cli.friendly
+    @friendly
     def run() -> None:
         from leadtrail.sites.service import get_site
 
@@ -97,7 +91,7 @@ def status(site_ref: str) -> None:
                 site = await get_site(conn, site_ref)
             click.echo(json.dumps(_shown(site.settings), indent=2))
 
-        cli._with_db(work)
+        _with_db(work)
 
     run()
 
@@ -106,9 +100,9 @@ def status(site_ref: str) -> None:
 @click.argument("site_ref")
 def rebuild(site_ref: str) -> None:
     """Re-aggregate SITE_REF's behaviour rollups and recompute its funnel rows."""
-    cli = _cli()
+    from leadtrail.cli import _with_db, friendly
 
-    @cli.friendly
+    @friendly
     def run() -> None:
         from leadtrail.behaviour.job import BehaviourJob
         from leadtrail.funnels.service import FunnelJob
@@ -123,6 +117,6 @@ def rebuild(site_ref: str) -> None:
                 f"{site.public_id}: {days} days re-aggregated, {sessions} sessions through the funnels"
             )
 
-        cli._with_db(work)
+        _with_db(work)
 
     run()
