@@ -51,8 +51,11 @@ BX_KINDS = ["click"] * 70 + ["rage_click"] * 4 + ["dead_click"] * 6 + ["hesitati
 
 
 def zipf(rng: random.Random, items: list[Any], s: float = 1.1) -> Callable[[], Any]:
-    weights = [1 / (i + 1) ** s for i in range(len(items))]
-    return lambda: rng.choices(items, weights)[0]
+    cumulative, acc = [], 0.0
+    for i in range(len(items)):
+        acc += 1 / (i + 1) ** s
+        cumulative.append(acc)
+    return lambda: rng.choices(items, cum_weights=cumulative)[0]
 
 
 def generate(site_id: uuid.UUID, events: int, behaviour: int, days: int, now: datetime, seed: int) -> dict[str, list[tuple[Any, ...]]]:  # fmt: skip

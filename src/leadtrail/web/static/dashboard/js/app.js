@@ -6,13 +6,15 @@ import { h, mount } from "./dom.js";
 import { Socket } from "./phoenix.js";
 import * as calls from "./pages/calls.js";
 import * as campaigns from "./pages/campaigns.js";
+import * as friction from "./pages/friction.js";
+import * as funnels from "./pages/funnels.js";
 import * as live from "./pages/live.js";
 import * as login from "./pages/login.js";
 import * as overview from "./pages/overview.js";
 import * as person from "./pages/person.js";
 import * as settings from "./pages/settings.js";
 
-const PAGES = { live, calls, overview, campaigns, person, settings };
+const PAGES = { live, calls, overview, campaigns, friction, funnels, person, settings };
 const SITE_KEY = "leadtrail.site";
 
 const state = {
