@@ -90,7 +90,8 @@ async def test_friction_page_shows_points_and_the_click_map(
         await expect(points.locator("tbody tr").first).to_contain_text("12")
         image = page.locator("#click-map img.click-map")
         await expect(image).to_be_visible()
-        assert await image.evaluate("img => img.complete && img.naturalWidth > 0")
+        # decode() settles once the SVG has loaded (or fails if it cannot be shown)
+        assert await image.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
         await expect(page.locator("#click-map tbody tr").first).to_contain_text("button#buy")
     finally:
         await ctx.close()
@@ -125,3 +126,28 @@ async def test_a_funnel_is_created_reported_and_edited_in_the_page(
         await expect(report.locator("tbody tr").nth(1)).to_contain_text("3")
     finally:
         await ctx.close()
+
+
+async def test_capture_is_turned_on_in_settings(
+    browser: Browser, server: LiveServer, world: dict[str, Any], test_database: ModuleDatabase
+) -> None:
+    ctx = await browser.new_context()
+    try:
+        page = await ctx.new_page()
+        await log_in(page, server)
+        await page.get_by_role("link", name="Settings").click()
+        form = page.locator("#behaviour-settings")
+        await form.get_by_label("Capture behaviour on this site").check()
+        await form.get_by_label("Sessions captured (%)").fill("25")
+        await form.get_by_role("button", name="Save capture").click()
+        await expect(page.locator("#toast")).to_contain_text("Behaviour capture saved")
+    finally:
+        await ctx.close()
+    owner = await asyncpg.connect(test_database.owner_dsn)
+    try:
+        stored = await owner.fetchval(
+            "SELECT settings -> 'behaviour' FROM sites WHERE id = $1", world["site"].id
+        )
+    finally:
+        await owner.close()
+    assert stored == '{"enabled": true, "sample_rate": 0.25}'
