@@ -95,20 +95,15 @@ ON CONFLICT (site_id) DO UPDATE SET scanned_to = EXCLUDED.scanned_to
 SELECT DISTINCT site_id FROM funnels
 
 -- name: report_steps
--- Per step of a funnel counted per session, over sessions started in [$3, $4).
-SELECT step_order, count(*) AS entered,
+-- Per step and drop-off reason (NULL: went on, or the last step) of a funnel counted per
+-- session, over sessions started in [$3, $4): one scan for entered, reasons and the median
+-- time to the next step (duration_seconds of the rows that went on).
+SELECT step_order, dropoff_reason AS reason, count(*) AS sessions,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_seconds)
-           FILTER (WHERE dropoff_reason IS NULL AND exited_at IS NOT NULL) AS median_seconds
+           FILTER (WHERE dropoff_reason IS NULL) AS median_seconds
 FROM conversion_funnels
 WHERE site_id = $1 AND funnel_id = $2 AND session_started >= $3 AND session_started < $4
-GROUP BY step_order ORDER BY step_order
-
--- name: report_reasons
-SELECT step_order, dropoff_reason AS reason, count(*) AS sessions
-FROM conversion_funnels
-WHERE site_id = $1 AND funnel_id = $2 AND session_started >= $3 AND session_started < $4
-  AND dropoff_reason IS NOT NULL
-GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2
+GROUP BY step_order, dropoff_reason
 
 -- name: report_breakdown
 SELECT metadata ->> $5 AS value, step_order, count(*) AS entered

@@ -195,16 +195,17 @@ async def report(
     funnel = stored.funnel
     n = len(funnel.steps)
     if funnel.count_by == "session":
-        rows = await conn.fetch(Q.report_steps, site_id, stored.id, start, end)
         entered = [0] * n
         medians: list[float | None] = [None] * n
-        for r in rows:
-            if r["step_order"] <= n:
-                entered[r["step_order"] - 1] = r["entered"]
-                medians[r["step_order"] - 1] = r["median_seconds"]
         reasons: dict[int, Counter[str]] = defaultdict(Counter)
-        for r in await conn.fetch(Q.report_reasons, site_id, stored.id, start, end):
-            reasons[r["step_order"]][r["reason"]] += r["sessions"]
+        for r in await conn.fetch(Q.report_steps, site_id, stored.id, start, end):
+            if r["step_order"] > n:
+                continue
+            entered[r["step_order"] - 1] += r["sessions"]
+            if r["reason"] is None:
+                medians[r["step_order"] - 1] = r["median_seconds"]
+            else:
+                reasons[r["step_order"]][r["reason"]] += r["sessions"]
         groups: dict[str, list[int]] = {}
         if breakdown:
             for r in await conn.fetch(
@@ -245,7 +246,7 @@ async def _by_person(
     deltas: list[list[float]] = [[] for _ in range(n)]
     reasons: dict[int, Counter[str]] = defaultdict(Counter)
     groups: dict[str, list[int]] = {}
-    in_range = {person_key_of(s) for s in started}
+    in_range = {person_key(s) for s in started}
     for subject in subjects:
         if subject.key not in in_range:
             continue
@@ -266,10 +267,6 @@ async def _by_person(
             reasons[done.reached][dropoff_reason(subject, done.entered[-1])] += 1
     medians: list[float | None] = [statistics.median(d) if d else None for d in deltas]
     return entered, medians, reasons, groups
-
-
-def person_key_of(session: Any) -> str:
-    return person_key(session)
 
 
 async def completed(
