@@ -217,6 +217,8 @@ async def measure(db: Database, args: argparse.Namespace, now: datetime) -> int:
         f"behaviour rollups backfilled: {days_done} days in {backfill:.1f} s; conversion_funnels: {funnel_backfill:.1f} s"
     )
 
+    async with db.owner_connection() as conn:
+        await conn.execute("ANALYZE")  # as autovacuum would after the backfill
     claims = Claims(role=DbRole.ANALYST, site_ids=(site.id,))
     end_day = now.date()
     start_day = end_day - timedelta(days=29)
