@@ -6,6 +6,7 @@ shown on the page, reaches the database unmasked."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -15,7 +16,7 @@ from playwright.async_api import Browser
 
 from leadtrail.sites.service import create_site
 from leadtrail.storage import Database
-from tests.e2e.friction_scenarios import SCENARIOS, TYPES, run_scenario, score
+from tests.e2e.friction_scenarios import DESKTOP, SCENARIOS, TYPES, run_scenario, score
 from tests.e2e.sites import FixtureSite
 
 SECRETS = (
@@ -130,3 +131,48 @@ async def test_no_typed_value_email_or_phone_is_stored(
         await owner.close()
     assert stored > 20
     assert hits == []
+
+
+async def test_quick_back_refresh_and_excessive_scrolling(
+    played: dict[str, Any], browser: Browser, fixture_site: FixtureSite, test_database: Any
+) -> None:
+    """Left for another page and back within seconds; a reload; scrolling up and down."""
+    ctx = await browser.new_context(user_agent=DESKTOP, viewport={"width": 1200, "height": 800})
+    try:
+        page = await ctx.new_page()
+        await page.goto(fixture_site.page("behaviour.html"))
+        await page.wait_for_function("window.leadtrail && leadtrail._bx === 1")
+        sid = await page.evaluate("leadtrail.sessionId()")
+        await page.click("#away")
+        await page.wait_for_function("window.leadtrail && leadtrail._bx === 1")
+        await page.go_back()
+        await page.wait_for_function("window.leadtrail && leadtrail._bx === 1")
+        await page.reload()
+        await page.wait_for_function("window.leadtrail && leadtrail._bx === 1")
+        await page.mouse.move(600, 400)
+        for i in range(8):
+            await page.mouse.wheel(0, 400 if i % 2 == 0 else -400)
+            await page.wait_for_timeout(150)
+        await page.evaluate("leadtrail.flush()")
+        await page.wait_for_function("!localStorage.leadtrail_outbox", timeout=20_000)
+    finally:
+        await ctx.close()
+    owner = await asyncpg.connect(test_database.owner_dsn)
+    try:
+        rows = await owner.fetch(
+            "SELECT event_type, page_path, event_data FROM behavior_events WHERE session_id = $1 ORDER BY created_at",
+            uuid.UUID(sid),
+        )
+    finally:
+        await owner.close()
+    kinds = Counter(r["event_type"] for r in rows)
+    assert (kinds["quick_back"], kinds["excessive_scroll"]) == (1, 1), kinds
+    back = next(r for r in rows if r["event_type"] == "quick_back")
+    assert (
+        back["page_path"] == "/behaviour.html"
+        and json.loads(back["event_data"])["seconds_away"] <= 10
+    )
+    reasons = [
+        json.loads(r["event_data"]).get("reason") for r in rows if r["event_type"] == "page_exit"
+    ]
+    assert "navigation" in reasons and "refresh" in reasons
