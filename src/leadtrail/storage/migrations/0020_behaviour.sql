@@ -105,6 +105,8 @@ CREATE TABLE behaviour_friction_daily (
     last_seen       timestamptz NOT NULL,
     PRIMARY KEY (site_id, day, event_type, page_path, element_path, element_type, component_id)
 );
+-- the click map's element table: one page over a range of days
+CREATE INDEX behaviour_friction_daily_page_idx ON behaviour_friction_daily (site_id, page_path, day);
 
 -- Friction points: by element and type across pages (distinct sessions per element, not
 -- per element and page), with the pages seen.
@@ -148,7 +150,8 @@ CREATE TABLE behaviour_grid_daily (
     gx           smallint NOT NULL,
     gy           smallint NOT NULL,
     events       integer NOT NULL,
-    PRIMARY KEY (site_id, day, page_path, device_class, event_type, gx, gy)
+    -- led by the page: a click map reads one page's cells over a range of days
+    PRIMARY KEY (site_id, page_path, day, device_class, event_type, gx, gy)
 );
 
 -- Deepest point reached per page view (scroll_depth events), in 10 % steps.
