@@ -21,12 +21,14 @@ from leadtrail.web import (
     api_docs,
     assets,
     auth_routes,
+    behaviour_routes,
     call_provider_routes,
     dashboard,
     diagnostics_routes,
     dni_routes,
     errors,
     experiment_routes,
+    funnel_routes,
     health,
     lead_routes,
     live_routes,
@@ -121,6 +123,8 @@ def create_app(
     app.include_router(site_script.router)
     app.include_router(call_provider_routes.router)
     app.include_router(dni_routes.router)
+    app.include_router(behaviour_routes.router)
+    app.include_router(funnel_routes.router)
     app.include_router(dashboard.router)
     app.include_router(api_docs.router)
     app.mount(api_docs.ASSETS_URL, api_docs.static_files(), name="api-docs-assets")

@@ -566,6 +566,7 @@ def _register_command_groups() -> None:
     exists, because they import the helpers above)."""
     from leadtrail.commands import accounts  # noqa: F401 (adds to the users and sites groups)
     from leadtrail.commands.backup import backup, restore
+    from leadtrail.commands.behaviour import behaviour
     from leadtrail.commands.calls import calls
     from leadtrail.commands.privacy import privacy
     from leadtrail.commands.retention import retention
@@ -575,6 +576,7 @@ def _register_command_groups() -> None:
     main.add_command(restore)
     main.add_command(retention)
     main.add_command(calls)
+    main.add_command(behaviour)
 
 
 _register_command_groups()

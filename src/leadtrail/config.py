@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     #: Seconds between passes of the experiments job (copies exposures from tracker events,
     #: completes tests that have a winner or passed their end date).
     experiments_interval: float = Field(default=60.0, gt=0, le=86400)
+    #: Seconds between passes of the behaviour job (friction rollups, funnel rows).
+    behaviour_interval: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("log_level")
     @classmethod

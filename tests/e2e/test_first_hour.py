@@ -158,8 +158,10 @@ async def test_the_first_hour(browser: Browser, fresh_server: Server, tmp_path: 
         # live card learns it over the realtime socket
         person_link = page.get_by_role("link", name="Open person →").first
         await expect(person_link).to_be_visible(timeout=20_000)
-        await person_link.click()
-        await expect(page.get_by_role("heading", name="Maria Baker")).to_be_visible()
+        # the live card re-renders as changes stream in: follow its link rather than race a
+        # click against a re-render
+        await page.goto(f"{server.url}/dashboard/{await person_link.get_attribute('href')}")
+        await expect(page.get_by_role("heading", name="Maria Baker")).to_be_visible(timeout=15_000)
         timeline = page.locator(".timeline")
         await expect(timeline.locator(".tl-visit")).to_have_count(1)
         await expect(timeline.locator(".tl-lead")).to_contain_text("Wedding cake?")

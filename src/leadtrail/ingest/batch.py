@@ -9,11 +9,14 @@ statement; session counters add only the events the INSERT really added.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from leadtrail.behaviour import capture
+from leadtrail.behaviour.records import behaviour_record, is_behaviour
 from leadtrail.ingest import metrics
 from leadtrail.ingest.events import Landing, PreparedEvent, landing, month_of
 from leadtrail.ingest.first_touch import ADS_ASSISTED, attribution_label
@@ -56,6 +59,7 @@ class BatchWriter:
     ) -> dict[SessionKey, int]:
         """Write ``events`` in one transaction on ``conn``; return session lead scores.
         ``settings``: trusted ``SET LOCAL`` statements run as the transaction opens."""
+        events = capture.keep(events)
         work: dict[SessionKey, _SessionWork] = {}
         for event in events:
             entry = work.get(event.session_key)
@@ -70,13 +74,27 @@ class BatchWriter:
             await self._resolve_sessions(conn, work)
             inserted = await self._insert_events(conn, work)
             scores = await self._upsert_sessions(conn, work, inserted)
+            await capture.store(conn, self._behaviour_rows(work))
         for entry in work.values():
             assert entry.state is not None
+            if entry.landing is not None and entry.key not in scores:
+                continue  # behaviour events only, no session row yet: its first view makes it
             entry.state.lead_score = scores.get(entry.key, entry.state.lead_score)
             self.sessions.put(entry.key, entry.state)
         metrics.EVENTS_STORED.inc(len(inserted))
-        metrics.EVENTS_DUPLICATE.inc(len(events) - len(inserted))
+        metrics.EVENTS_DUPLICATE.inc(sum(not is_behaviour(e) for e in events) - len(inserted))
         return scores
+
+    @staticmethod
+    def _behaviour_rows(work: dict[SessionKey, _SessionWork]) -> Iterator[tuple[Any, ...]]:
+        """Rows for ``behavior_events`` (docs/behaviour.md), in the session's month."""
+        for entry in work.values():
+            assert entry.state is not None
+            for event in entry.events:
+                if is_behaviour(event):
+                    row = behaviour_record(event, entry.state.created_month)
+                    if row is not None:
+                        yield row
 
     async def _resolve_sessions(
         self, conn: Connection, work: dict[SessionKey, _SessionWork]
@@ -145,9 +163,13 @@ class BatchWriter:
         for entry in work.values():
             assert entry.state is not None
             for event in entry.events:
+                if is_behaviour(event):
+                    continue  # stored by the behaviour step, not in events
                 if event.id not in seen:  # the same event twice in one batch counts once
                     seen.add(event.id)
                     records.append(event_record(event, entry.state, entry.fingerprint))
+        if not records:
+            return set()
         await conn.copy_records_to_table("event_stage", records=records, columns=EVENT_COLUMNS)
         rows = await conn.fetch(QUERIES.insert_events)
         return {r["id"] for r in rows}

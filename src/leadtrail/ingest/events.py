@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from leadtrail.behaviour.privacy import mask_label
 from leadtrail.ingest.first_touch import CLICK_ID_KEYS
 from leadtrail.ingest.geo import GeoInfo
 from leadtrail.ingest.payload import ClientEvent
@@ -131,11 +132,15 @@ def prepare(event: ClientEvent, site: SiteConfig, visit: Visit, now: datetime) -
 
 
 def _stored_label(event: ClientEvent) -> str | None:
-    """Labels (titles, link and button texts) are masked, except the ``tel:`` link of a
-    phone-call click: that is the business's own number, which call matching needs."""
+    """Labels quote the page (titles, link and button texts, error messages): e-mails and
+    phone numbers are masked (DESIGN decision 12), and in JavaScript errors, which quote
+    whatever the page held, digit runs too. A phone-call click's ``tel:`` label is kept: it is
+    the business's own number, which call matching needs."""
     label = event.label
     if label is None or (event.action == "phone_call" and label.startswith("tel:")):
         return label
+    if event.action == "js_error":
+        label = mask_label(label, event.action)
     return mask(label)
 
 

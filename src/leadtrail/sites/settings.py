@@ -19,6 +19,8 @@ from typing import Any
 
 from leadtrail.attribution.channels import rules
 from leadtrail.attribution.models import MODELS
+from leadtrail.behaviour.settings import BehaviourSettings
+from leadtrail.behaviour.settings import patch as behaviour_patch
 from leadtrail.errors import BadRequest
 from leadtrail.sites.people import PeopleSettings
 
@@ -82,7 +84,7 @@ PRIVACY: dict[str, tuple[str, Callable[[object], bool]]] = {
         ),
     ),
 }
-EDITABLE = ("scoring", "respect_dnt", "ip_storage", *PEOPLE, *PRIVACY)
+EDITABLE = ("scoring", "respect_dnt", "ip_storage", "behaviour", *PEOPLE, *PRIVACY)
 
 
 def _is_int(value: object, low: int, high: int) -> bool:
@@ -121,6 +123,7 @@ def effective(stored: Mapping[str, Any]) -> dict[str, Any]:
         "dni_default_number": stored.get("dni_default_number")
         if isinstance(stored.get("dni_default_number"), str)
         else None,
+        "behaviour": BehaviourSettings.from_site(stored).as_json(),
     }
 
 
@@ -184,6 +187,8 @@ def apply_patch(stored: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str
                 field="settings.ip_storage",
             )
         result["ip_storage"] = patch["ip_storage"]
+    if "behaviour" in patch:
+        result["behaviour"] = behaviour_patch(result, patch["behaviour"])
     for key, (expected, valid) in {**PEOPLE, **PRIVACY}.items():
         if key not in patch:
             continue

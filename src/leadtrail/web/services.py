@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 from leadtrail.analytics.rollups import Rollups
 from leadtrail.auth.service import Authenticator
 from leadtrail.auth.signing import signing_key
+from leadtrail.behaviour.service import behaviour_jobs
 from leadtrail.components import Component, PeriodicTask
 from leadtrail.config import Settings
 from leadtrail.experiments.job import run_once as experiments_job
@@ -94,6 +95,7 @@ def build_services(settings: Settings, db: Database) -> Services:
     svc.components.append(
         PeriodicTask("experiments", settings.experiments_interval, lambda: experiments_job(db))
     )
+    svc.components.append(behaviour_jobs(settings, db))
     return svc
 
 

@@ -81,6 +81,19 @@ class SettingsPatch(BaseModel):
     dni_sources: list[str] | None = None
     dni_lease_minutes: int | None = None
     dni_default_number: str | None = None
+    behaviour: dict[str, Any] | None = Field(
+        default=None,
+        description="Behaviour capture: enabled, sample_rate, thresholds (docs/behaviour.md)",
+    )
+    url_query_allowlist: list[str] | None = Field(
+        default=None, description="Query parameters kept in stored URLs besides utm_* and click ids"
+    )
+    retention_months: int | None = Field(
+        default=None, description="Months of visit data kept before the current one; null: all"
+    )
+    retention_archive: bool | None = Field(
+        default=None, description="Write expired months to Parquet before they are dropped"
+    )
 
 
 class SitePatch(BaseModel):
@@ -112,6 +125,9 @@ async def update_site(
             "click_lookback_days",
             "dni_sources",
             "dni_lease_minutes",
+            "behaviour",
+            "retention_archive",
+            "url_query_allowlist",
         ):
             if changes["settings"].get(key, "") is None:
                 del changes["settings"][key]

@@ -29,6 +29,7 @@ import rjsmin
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from leadtrail.behaviour.extension import behaviour_extension
 from leadtrail.dni.extension import dni_extension
 from leadtrail.experiments import tracker as experiments_tracker
 from leadtrail.ingest.sites import SiteConfig
@@ -60,7 +61,11 @@ class TrackerExtension:
 ExtensionProvider = Callable[[SiteConfig, Database], Awaitable[TrackerExtension | None]]
 
 #: Every provider, in load order. Domains append theirs here (one line each).
-PROVIDERS: list[ExtensionProvider] = [dni_extension, experiments_tracker.provider]
+PROVIDERS: list[ExtensionProvider] = [
+    dni_extension,
+    experiments_tracker.provider,
+    behaviour_extension,
+]
 
 
 def module_source(name: str) -> str:

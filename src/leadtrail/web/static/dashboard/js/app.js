@@ -8,6 +8,8 @@ import * as account from "./pages/account.js";
 import * as calls from "./pages/calls.js";
 import * as campaigns from "./pages/campaigns.js";
 import * as experiments from "./pages/experiments.js";
+import * as friction from "./pages/friction.js";
+import * as funnels from "./pages/funnels.js";
 import * as live from "./pages/live.js";
 import * as login from "./pages/login.js";
 import * as overview from "./pages/overview.js";
@@ -15,7 +17,9 @@ import * as person from "./pages/person.js";
 import * as proposals from "./pages/proposals.js";
 import * as settings from "./pages/settings.js";
 
-const PAGES = { live, calls, overview, campaigns, person, settings, account, experiments, proposals };
+const PAGES = {
+  live, calls, overview, campaigns, friction, funnels, experiments, proposals, person, settings, account,
+};
 const SITE_KEY = "leadtrail.site";
 
 const state = {

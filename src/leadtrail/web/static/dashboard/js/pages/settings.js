@@ -146,6 +146,21 @@ export async function render(ctx) {
     }, "Lead and call settings saved");
   });
 
+  // -- behaviour capture (docs/behaviour.md) ----------------------------------------------
+  const bx = st.behaviour || { enabled: false, sample_rate: 1 };
+  const bxOn = h("input", { type: "checkbox", id: "behaviour-on", checked: bx.enabled, disabled });
+  const bxRate = h("input", { type: "number", min: 1, max: 100, step: 1, name: "behaviour_sample", value: Math.round(bx.sample_rate * 100), disabled });
+  const bxForm = h("form", { class: "panel form", id: "behaviour-settings" },
+    h("h2", {}, "Behaviour capture"),
+    h("p", { class: "muted" }, "Clicks, rage and dead clicks, hesitations, form abandonment, errors and scroll depth for the Friction and Funnels pages. Never form values."),
+    h("div", { class: "field check" }, bxOn, h("label", { for: "behaviour-on" }, "Capture behaviour on this site")),
+    field("Sessions captured (%)", bxRate),
+    manage ? h("button", { type: "submit", class: "btn btn-primary" }, "Save capture") : null);
+  bxForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    await save({ settings: { behaviour: { enabled: bxOn.checked, sample_rate: Number(bxRate.value) / 100 } } }, "Behaviour capture saved");
+  });
+
   const ignoredBox = await ignoredTraffic(site);
   const keysBox = h("section", { class: "panel" });
   const membersBox = h("section", { class: "panel" });
@@ -156,7 +171,7 @@ export async function render(ctx) {
     snippet,
     ignoredBox,
     h("div", { class: "grid-2" }, siteForm, scoringForm),
-    peopleForm,
+    h("div", { class: "grid-2" }, peopleForm, bxForm),
     manage ? callsBox : null,
     manage ? keysBox : null,
     manage ? membersBox : null,
