@@ -18,7 +18,7 @@ from leadtrail.ingest.privacy import asks_not_to_be_tracked
 from leadtrail.ingest.sites import SiteCache, SiteConfig
 from leadtrail.ingest.useragent import parse_user_agent
 from leadtrail.ingest.writer import Writer, now_utc
-from leadtrail.web.ratelimit import RateLimiter, parse_limit
+from leadtrail.ratelimit import RateLimiter, parse_limit
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from leadtrail.auth.passwords import MAX_LENGTH
 from leadtrail.auth.service import COOKIE_NAME
 from leadtrail.storage import Claims, DbRole
 from leadtrail.web.deps import CurrentPrincipal
+from leadtrail.web.people_common import request_ip
 from leadtrail.web.services import services
 from leadtrail.web.text_guard import NO_NUL
 
@@ -18,13 +20,15 @@ router = APIRouter(prefix="/api/auth", tags=["auth"], dependencies=[NO_NUL])
 
 class LoginBody(BaseModel):
     email: str = Field(max_length=254)
-    password: str = Field(max_length=1024)
+    password: str = Field(max_length=MAX_LENGTH)
 
 
 @router.post("/login", summary="Log in; sets the HttpOnly session cookie")
 async def login(body: LoginBody, request: Request, response: Response) -> dict[str, Any]:
     svc = services(request)
-    result = await svc.auth.login(body.email, body.password, request.headers.get("user-agent", ""))
+    result = await svc.auth.login(
+        body.email, body.password, request.headers.get("user-agent", ""), request_ip(request)
+    )
     response.set_cookie(
         COOKIE_NAME,
         result.cookie_value,

@@ -18,6 +18,7 @@ from leadtrail.errors import BadRequest, LeadtrailError, NotFound
 from leadtrail.identity import normalize, tx
 from leadtrail.leads import calls as call_service
 from leadtrail.leads import service as lead_service
+from leadtrail.leads.metadata import check_metadata
 from leadtrail.leads.service import LeadInput
 from leadtrail.storage import Claims, DbRole
 from leadtrail.web.deps import CurrentPrincipal
@@ -267,6 +268,7 @@ async def call_event(body: CallEventBody, request: Request) -> Response:
     )
     fingerprint = normalize.fingerprint(body.fingerprint) if body.fingerprint else None
     currency = _currency(body.currency, caller) if body.value is not None or body.currency else None
+    metadata = check_metadata(body.metadata)
     at = datetime.now(UTC)
     ip = request_ip(request)
     row = await tx.run(
@@ -283,7 +285,7 @@ async def call_event(body: CallEventBody, request: Request) -> Response:
             at=at,
             window_minutes=settings.call_window_minutes,
             actor=caller.actor,
-            metadata=body.metadata,
+            metadata=metadata,
             client_ip=ip,
         ),
     )

@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 from leadtrail.analytics.rollups import Rollups
 from leadtrail.auth.service import Authenticator
 from leadtrail.auth.signing import signing_key
+from leadtrail.auth.throttle import LoginThrottle
 from leadtrail.components import Component, PeriodicTask
 from leadtrail.config import Settings
 from leadtrail.identity.resolver import IdentityResolver
@@ -16,9 +17,9 @@ from leadtrail.ingest.geo import GeoResolver
 from leadtrail.ingest.service import IngestService
 from leadtrail.ingest.sites import SiteCache
 from leadtrail.ingest.writer import Writer
+from leadtrail.ratelimit import RateLimiter
 from leadtrail.realtime.service import Realtime
 from leadtrail.storage import Database
-from leadtrail.web.ratelimit import RateLimiter
 
 PARTITION_CHECK_SECONDS = 6 * 3600
 
@@ -51,7 +52,12 @@ def build_services(settings: Settings, db: Database) -> Services:
     svc = Services(
         settings=settings,
         db=db,
-        auth=Authenticator(db, signing_key(settings), settings.session_max_age),
+        auth=Authenticator(
+            db,
+            signing_key(settings),
+            settings.session_max_age,
+            LoginThrottle(limiter, settings.login_ip_rate_limit, settings.login_account_rate_limit),
+        ),
         ingest=IngestService(
             settings,
             SiteCache(db),
