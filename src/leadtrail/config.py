@@ -108,8 +108,8 @@ class Settings(BaseSettings):
     #: Largest request body, in bytes, for routes without a size of their own (see
     #: docs/security.md for those); counted as it arrives, 413 ``body_too_large`` past it.
     http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    #: Seconds a client may take to send its request headers (a slow-header client is
-    #: disconnected) and to send each part of its body (408 ``body_timeout``).
+    #: Seconds a client may take to send its request headers, and between two parts of its
+    #: body; then 408 and the connection is closed (``leadtrail serve``'s HTTP protocol).
     http_header_timeout: float = Field(default=10.0, gt=0, le=600)
     http_body_timeout: float = Field(default=30.0, gt=0, le=3600)
     #: Seconds an idle keep-alive connection stays open.

@@ -1,5 +1,6 @@
-"""Limits every connection meets before any route runs: body size per route, counted as
-the body arrives; a deadline for each part of the body; open WebSockets per client IP.
+"""Limits every request meets before any route runs: body size per route, counted as the
+body arrives, and open WebSockets per client IP. (Deadlines for slow headers and bodies are
+kept by the HTTP protocol, ``web/http_protocol.py``, without a timer per request.)
 
 It wraps the whole app (``LeadtrailApp.__call__``), so no route can forget it. ``/api/sync``
 skips Starlette's stack for speed, so it reads its body through ``read_body`` below, the
@@ -10,7 +11,6 @@ passes it.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from functools import lru_cache
 
@@ -33,25 +33,20 @@ ROUTE_BODY_LIMITS: dict[str, int] = {
 REALTIME_SOCKET = "/realtime/v1/websocket"
 
 
-class BodyTimeout(LeadtrailError):
-    status = 408
-    default_code = "body_timeout"
-
-
 def too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"the body is over {limit} bytes", code="body_too_large")
 
 
-async def read_body(receive: Receive, declared: str | None, limit: int, timeout: float) -> bytes:
+async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes:
     """The whole body, counted while it is read (a lying or absent Content-Length cannot
-    get past) and with ``timeout`` seconds for each part."""
+    get past)."""
     if declared and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
     chunks: list[bytes] = []
     size = 0
     more = True
     while more:
-        message = await _next(receive, timeout)
+        message = await receive()
         if message["type"] == "http.disconnect":
             break
         chunk = message.get("body", b"")
@@ -61,16 +56,6 @@ async def read_body(receive: Receive, declared: str | None, limit: int, timeout:
         chunks.append(chunk)
         more = message.get("more_body", False)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def _next(receive: Receive, timeout: float) -> Message:
-    try:
-        async with asyncio.timeout(timeout):
-            return await receive()
-    except TimeoutError:
-        raise BodyTimeout(
-            f"the body did not arrive within {timeout:g} s", code="body_timeout"
-        ) from None
 
 
 async def send_error(send: Send, exc: LeadtrailError, extra: list[tuple[bytes, bytes]]) -> None:
@@ -88,11 +73,10 @@ async def send_error(send: Send, exc: LeadtrailError, extra: list[tuple[bytes, b
 
 
 class RequestGuard:
-    """Body limits and timeouts for HTTP, a per-IP cap for the realtime WebSocket."""
+    """Body limits for HTTP, a per-IP cap for the realtime WebSocket."""
 
     def __init__(self, settings: Settings) -> None:
         self.default_limit = settings.http_max_body_bytes
-        self.body_timeout = settings.http_body_timeout
         self.max_sockets_per_ip = settings.realtime_max_connections_per_ip
         self.sockets: Counter[str] = Counter()
         trusted = parse_networks(settings.trusted_proxies)
@@ -114,31 +98,29 @@ class RequestGuard:
     async def _http(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
         limit = self.limit_for(scope["path"])
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await send_error(send, too_large(limit), [])
-            return
+        if declared is not None and declared.isdigit():
+            if int(declared) > limit:
+                await send_error(send, too_large(limit), [])
+                return
+            if int(declared) == 0 or scope["method"] in ("GET", "HEAD"):
+                # nothing to count (a GET with a body cannot pass its length either: the
+                # server reads no more than Content-Length)
+                await app(scope, receive, send)
+                return
         size = 0
-        body_done = False
         refused: LeadtrailError | None = None
         started = False
 
         async def guarded_receive() -> Message:
-            nonlocal size, body_done, refused
+            nonlocal size, refused
             if refused is not None:
                 raise refused  # the app asked again after a refusal
-            if body_done:
-                return await receive()  # waiting for a disconnect: no deadline
-            try:
-                message = await _next(receive, self.body_timeout)
-            except BodyTimeout as exc:
-                refused = exc
-                raise
+            message = await receive()
             if message["type"] == "http.request":
                 size += len(message.get("body", b""))
                 if size > limit:
                     refused = too_large(limit)
                     raise refused
-                body_done = not message.get("more_body", False)
             return message
 
         async def guarded_send(message: Message) -> None:

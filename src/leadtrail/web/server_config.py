@@ -7,7 +7,7 @@ from typing import Any
 import uvicorn
 
 from leadtrail.config import Settings
-from leadtrail.web.http_protocol import with_header_timeout
+from leadtrail.web.http_protocol import with_deadlines
 from leadtrail.web.ws_protocol import CoalescingWebSocketsProtocol
 
 
@@ -16,8 +16,8 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
         "host": settings.host,
         "port": settings.port,
         "loop": "uvloop",
-        # httptools, with a deadline for request headers (slowloris)
-        "http": with_header_timeout(settings.http_header_timeout),
+        # httptools, with deadlines for request headers and bodies (slowloris)
+        "http": with_deadlines(settings.http_header_timeout, settings.http_body_timeout),
         "timeout_keep_alive": settings.http_keep_alive_timeout,
         "log_level": settings.log_level,
         "access_log": False,  # leadtrail.access logs requests

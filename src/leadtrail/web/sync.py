@@ -63,7 +63,6 @@ async def handle(
     ingest: IngestService,
     *,
     body_limit: int = MAX_BODY_BYTES,
-    body_timeout: float = 30.0,
 ) -> int:
     """Serve one /api/sync request; returns the status sent."""
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
@@ -95,7 +94,7 @@ async def handle(
 
     allowed = False
     try:
-        raw = await read_body(receive, headers.get("content-length"), body_limit, body_timeout)
+        raw = await read_body(receive, headers.get("content-length"), body_limit)
         client = scope.get("client")
         result = await ingest.sync(SyncRequest(raw, headers, client[0] if client else None))
         status, body, extra = result.status, orjson.dumps(result.body), []
@@ -130,7 +129,6 @@ async def serve(app: Any, scope: Scope, receive: Receive, send: Send) -> None:
             send,
             app.state.services.ingest,
             body_limit=guard.limit_for(PATH),
-            body_timeout=guard.body_timeout,
         )
     except Exception:
         logger.exception("unhandled error on /api/sync")
