@@ -158,12 +158,16 @@ class EmbeddedPostgres:
         _private_dir(self.data_dir)
         _private_dir(self.secrets_dir)
         path = self.secrets_dir / f"{user}.password"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_text().strip()
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(32) + "\n")
+        if not path.exists():
+            # Written whole under a private name, then linked into place: a process that
+            # races us reads either no file or the complete one, and the first link wins.
+            draft = path.with_name(f".{user}.{os.getpid()}.draft")
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32) + "\n")
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+            draft.unlink()
         return path.read_text().strip()
 
     def dsn(self, user: str = SUPERUSER, database: str = DATABASE) -> str:
