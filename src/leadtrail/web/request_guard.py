@@ -58,13 +58,13 @@ async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def send_error(send: Send, exc: LeadtrailError, extra: list[tuple[bytes, bytes]]) -> None:
+async def send_error(send: Send, exc: LeadtrailError) -> None:
+    """The refusal, closing the connection (the rest of the body is not worth reading)."""
     body = orjson.dumps(exc.body())
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
-        *extra,
     ]
     if exc.retry_after is not None:
         headers.append((b"retry-after", str(exc.retry_after).encode()))
@@ -100,13 +100,12 @@ class RequestGuard:
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit():
             if int(declared) > limit:
-                await send_error(send, too_large(limit), [])
+                await send_error(send, too_large(limit))
                 return
-            if int(declared) == 0 or scope["method"] in ("GET", "HEAD"):
-                # nothing to count (a GET with a body cannot pass its length either: the
-                # server reads no more than Content-Length)
-                await app(scope, receive, send)
-                return
+            # HTTP/1.1 framing: the server reads exactly Content-Length bytes (more would be
+            # the next request, with its own check), so only chunked bodies need counting.
+            await app(scope, receive, send)
+            return
         size = 0
         refused: LeadtrailError | None = None
         started = False
@@ -137,7 +136,7 @@ class RequestGuard:
             if refused is None:
                 raise
         if refused is not None and not started:
-            await send_error(send, refused, [])
+            await send_error(send, refused)
 
     async def _socket(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
         client = scope.get("client")
