@@ -22,6 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find bench/
 from bench.ingest import (
     LUA_SINGLE,
     cpu_seconds,
@@ -31,6 +32,7 @@ from bench.ingest import (
     server_env,
     wait_ready,
 )
+from bench.machine import print_machine_line
 
 TARGET = 0.9
 
@@ -72,6 +74,7 @@ async def main() -> None:
     parser.add_argument("--connections", type=int, default=128)
     parser.add_argument("--check", action="store_true", help="one short pair: a quick self-test")
     args = parser.parse_args()
+    print_machine_line()
     if args.check:
         args.duration, args.rounds = 3, 1
     runs: dict[bool, list[tuple[float, float, float]]] = {False: [], True: []}

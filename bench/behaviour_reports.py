@@ -29,6 +29,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find bench/
+from bench.machine import print_machine_line
 from leadtrail.behaviour import reports
 from leadtrail.behaviour.job import BehaviourJob
 from leadtrail.config import Settings
@@ -281,6 +283,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--check", action="store_true", help="tiny sizes: a quick self-test")
     args = parser.parse_args()
+    print_machine_line()
     if args.check:
         args.events, args.behaviour_events, args.repeat, args.raw_repeat = 2000, 5000, 3, 1
     sys.exit(asyncio.run(run(args)))

@@ -26,9 +26,12 @@ import os
 import platform
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find bench/
+from bench.machine import print_machine_line
 from leadtrail.experiments import frequentist, sequential
 from leadtrail.experiments.summary import Summary
 
@@ -89,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20261204)
     parser.add_argument("--check", action="store_true", help="tiny run for CI")
     args = parser.parse_args(argv)
+    print_machine_line()
     if args.check:
         args.tests, args.power_tests, args.looks, args.batch, args.effects = 200, 60, 8, 200, "0.5"
     print(

@@ -26,6 +26,8 @@ from tests.e2e.conftest import CHROMIUM_ARGS, chromium_path
 from tests.e2e.friction_scenarios import SCENARIOS, TYPES, run_scenario, score
 from tests.e2e.sites import serve_fixture_site
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find bench/
+from bench.machine import print_machine_line
 from leadtrail.app import create_app
 from leadtrail.config import Settings
 from leadtrail.sites.service import create_site
@@ -117,6 +119,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="times every scenario is played")
     parser.add_argument("--check", action="store_true", help="one round: a quick self-test")
     args = parser.parse_args()
+    print_machine_line()
     ok = asyncio.run(run(1 if args.check else max(1, args.rounds)))
     sys.exit(0 if ok else 1)
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import sys
 import tempfile
 import time
 import uuid
@@ -43,6 +44,8 @@ import httpx
 import orjson
 import uvicorn
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find bench/
+from bench.machine import print_machine_line
 from leadtrail.app import create_app
 from leadtrail.auth.api_keys import create_key
 from leadtrail.config import Settings
@@ -558,7 +561,16 @@ def main() -> None:
     parser.add_argument(
         "--explain", action="store_true", help="print every mixed person and wrong call match"
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="tiny run for the test suite (80 people): the whole pipeline end to end; the "
+        "accuracy targets are for the full size (small samples are noisy)",
+    )
     args = parser.parse_args()
+    if args.check:
+        args.people = 80
+    print_machine_line()
     global EXPLAIN
     EXPLAIN = args.explain
     asyncio.run(run(args.people, args.seed))

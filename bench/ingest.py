@@ -197,12 +197,13 @@ class WrkResult:
 
 def server_env(data_dir: Path, *settings: str) -> dict[str, str]:
     """Environment for a benchmarked ``leadtrail serve``: this shell's settings dropped, a
-    fresh data dir, quiet logs, rate limits out of the way, then ``settings``
-    (``LEADTRAIL_X=VALUE``)."""
+    fresh data dir, quiet logs, rate limits and the per-IP WebSocket cap out of the way (the
+    load comes from one address), then ``settings`` (``LEADTRAIL_X=VALUE``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADTRAIL_")}
     env.update({
         "LEADTRAIL_DATA_DIR": str(data_dir), "LEADTRAIL_LOG_LEVEL": "warning",
         "LEADTRAIL_SYNC_IP_RATE_LIMIT": "100000000/minute", "LEADTRAIL_SYNC_SITE_RATE_LIMIT": "100000000/minute",
+        "LEADTRAIL_REALTIME_MAX_CONNECTIONS_PER_IP": "1000000",
     })  # fmt: skip
     env.update(dict(item.split("=", 1) for item in settings))
     return env

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import uvicorn
 from leadtrail.app import create_app
 from leadtrail.config import Settings
 from leadtrail.storage import Database, migrator
-from leadtrail.storage.embedded import EmbeddedPostgres
+from leadtrail.storage.embedded import SERVICE_ROOT, EmbeddedPostgres, remove_cluster
 from leadtrail.web.ws_protocol import CoalescingWebSocketsProtocol
 
 TEMPLATE = "lt_template"
@@ -33,7 +34,19 @@ class Cluster:
     embedded: EmbeddedPostgres
 
     def dsn(self, database: str, user: str = "postgres") -> str:
+        """URL with the role's generated password (the cluster asks for one)."""
         return self.embedded.dsn(user=user, database=database)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _service_clusters_removed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Run as root, embedded clusters live under SERVICE_ROOT, outside pytest's temp dir:
+    remove the ones this session's data directories made once everything has stopped."""
+    yield
+    base = str(tmp_path_factory.getbasetemp().resolve())
+    for marker in SERVICE_ROOT.glob("*/data_dir") if SERVICE_ROOT.is_dir() else []:
+        if marker.read_text().strip().startswith(base + os.sep):
+            shutil.rmtree(marker.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +57,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield Cluster(embedded)
     finally:
         embedded.stop(force=True)
+        remove_cluster(embedded.data_dir)
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,7 @@ from leadtrail.web import (
     sync,
 )
 from leadtrail.web.access_log import AccessLogMiddleware
+from leadtrail.web.request_guard import RequestGuard
 from leadtrail.web.services import build_services
 
 logger = logging.getLogger(__name__)
@@ -52,13 +53,17 @@ logger = logging.getLogger(__name__)
 class LeadtrailApp(FastAPI):
     """FastAPI, except that ``/api/sync`` (the hot path) is answered before Starlette's
     middleware stack: profiling showed the stack's layers (error handling, telemetry, body
-    limit) at ~10 % of a single-event request's CPU."""
+    limit) at ~10 % of a single-event request's CPU. Everything else passes the request
+    guard first (body limits and deadlines, WebSockets per IP); ``/api/sync`` reads its
+    body through the guard's counter itself."""
+
+    guard: RequestGuard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == sync.PATH:
             await sync.serve(self, scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        await self.guard(scope, receive, send, super().__call__)
 
 
 def create_app(
@@ -103,6 +108,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    app.guard = RequestGuard(settings)
     errors.install(app)
     app.add_middleware(AccessLogMiddleware)
     app.include_router(health.router)

@@ -100,7 +100,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     from leadtrail.app import create_app
     from leadtrail.bootstrap import banner
-    from leadtrail.web.ws_protocol import CoalescingWebSocketsProtocol
+    from leadtrail.web.server_config import uvicorn_config
 
     settings = _settings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
@@ -108,25 +108,7 @@ def serve(host: str | None, port: int | None) -> None:
         settings = settings.model_copy(update=overrides)
     _setup_logging(settings.log_level)
     app = create_app(settings, on_first_run=lambda r: banner(r, settings, click.echo))
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level,
-        access_log=False,  # leadtrail.access logs requests
-        proxy_headers=False,  # X-Forwarded-For is read by leadtrail for LEADTRAIL_TRUSTED_PROXIES
-        timeout_graceful_shutdown=10,
-        lifespan="on",
-        # Compressing every realtime push per subscriber cost half the CPU of a fan-out
-        # (bench/realtime.py); Supabase-style frames are small and mostly unique.
-        ws_per_message_deflate=False,
-        # uvicorn's sans-I/O websockets protocol waits while the socket's buffer is full, so a
-        # slow realtime client backs up into its bounded queue (and is cut off) instead of
-        # into unbounded buffers; ours also sends the frames of one loop turn in one write().
-        ws=CoalescingWebSocketsProtocol,
-    )
+    config = uvicorn_config(app, settings)
     server = uvicorn.Server(config)
     # Everything loaded so far lives as long as the process: keep it out of the cyclic
     # collector, whose full passes over it stalled the event loop for 35-60 ms at a time
@@ -218,7 +200,7 @@ def users() -> None:
     prompt=True,
     hide_input=True,
     confirmation_prompt=True,
-    help="At least 8 characters (prompted when omitted).",
+    help="8 to 1024 characters, not a common or easily guessed one (prompted when omitted).",
 )
 @click.option("--name", default="", help="Display name.")
 @click.option("--superuser", is_flag=True, help="May create sites and manage every account.")

@@ -121,6 +121,21 @@ class Settings(BaseSettings):
     experiments_interval: float = Field(default=60.0, gt=0, le=86400)
     #: Seconds between passes of the behaviour job (friction rollups, funnel rows).
     behaviour_interval: float = Field(default=30.0, gt=0, le=3600)
+    #: Login attempts per client IP, and failed logins per account: several windows each
+    #: (stepped backoff); over either, 429 with Retry-After before any password is checked.
+    login_ip_rate_limit: str = "30/minute;300/hour"
+    login_account_rate_limit: str = "5/minute;20/hour;100/day"
+    #: Largest request body, in bytes, for routes without a size of their own (see
+    #: docs/security.md for those); counted as it arrives, 413 ``body_too_large`` past it.
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: Seconds a client may take to send its request headers, and between two parts of its
+    #: body; then 408 and the connection is closed (``leadtrail serve``'s HTTP protocol).
+    http_header_timeout: float = Field(default=10.0, gt=0, le=600)
+    http_body_timeout: float = Field(default=30.0, gt=0, le=3600)
+    #: Seconds an idle keep-alive connection stays open.
+    http_keep_alive_timeout: float = Field(default=5.0, gt=0, le=600)
+    #: Open realtime WebSockets one client IP may hold; more are refused (HTTP 429).
+    realtime_max_connections_per_ip: int = Field(default=50, ge=1)
 
     @field_validator("log_level")
     @classmethod

@@ -44,7 +44,10 @@ async def test_change_password_ends_other_sessions(db: Database, server: LiveSer
     try:
         wrong = await first.post(
             "/api/auth/password",
-            json={"current_password": "nope nope", "new_password": "a much better one"},
+            json={
+                "current_password": "Wrong guess entirely 11",
+                "new_password": "Amber tidal orchard 93",
+            },
         )
         assert wrong.status_code == 400 and wrong.json()["error"] == "wrong_password"
         weak = await first.post(
@@ -53,12 +56,12 @@ async def test_change_password_ends_other_sessions(db: Database, server: LiveSer
         assert weak.status_code == 400 and weak.json()["error"] == "weak_password"
         ok = await first.post(
             "/api/auth/password",
-            json={"current_password": PASSWORD, "new_password": "a much better one"},
+            json={"current_password": PASSWORD, "new_password": "Amber tidal orchard 93"},
         )
         assert ok.status_code == 200
         assert (await second.get("/api/auth/me")).status_code == 401  # the other session ended
         assert (await first.get("/api/auth/me")).status_code == 401  # and this one: log in again
-        again = await login(server, email, "a much better one")
+        again = await login(server, email, "Amber tidal orchard 93")
         await again.aclose()
     finally:
         await first.aclose()
@@ -81,14 +84,14 @@ async def test_invitation_link_sets_the_password_once(
         )
         assert refused.status_code == 401  # no usable password before the link is used
         used = await anonymous.post(
-            "/api/auth/accept", json={"token": token, "password": "my own secret"}
+            "/api/auth/accept", json={"token": token, "password": "Silver maple compass 26"}
         )
         assert used.status_code == 200 and used.json()["email"] == email
         twice = await anonymous.post(
-            "/api/auth/accept", json={"token": token, "password": "another one!"}
+            "/api/auth/accept", json={"token": token, "password": "Crimson falcon delta 44"}
         )
         assert twice.status_code == 400 and twice.json()["error"] == "invalid_link"
-    client = await login(server, email, "my own secret")
+    client = await login(server, email, "Silver maple compass 26")
     await client.aclose()
 
     listed = (await admin.get("/api/users")).json()["users"]
@@ -136,7 +139,7 @@ async def test_reset_link_and_account_deletion(
         token = r.json()["link"].split("token=", 1)[1]
         assert (
             await anonymous.post(
-                "/api/auth/accept", json={"token": token, "password": "fresh and new"}
+                "/api/auth/accept", json={"token": token, "password": "Golden prairie beacon 15"}
             )
         ).status_code == 200
     assert (await session.get("/api/auth/me")).status_code == 401  # a reset ends sessions
@@ -194,11 +197,17 @@ async def test_cli_reset_a_lost_password_create_with_region_and_delete_a_site(
     async with db.system() as conn:
         await create_user(conn, email, PASSWORD, is_superuser=True)
     code, out, err = await leadtrail_cli(
-        test_database, cli_env, "users", "set-password", email, "--password", "found again!"
+        test_database,
+        cli_env,
+        "users",
+        "set-password",
+        email,
+        "--password",
+        "Violet harbor lantern 71",
     )
     assert code == 0, err
     assert out.strip() == f"password set for {email}"
-    client = await login(server, email, "found again!")
+    client = await login(server, email, "Violet harbor lantern 71")
     await client.aclose()
     code, _, err = await leadtrail_cli(
         test_database,
@@ -207,7 +216,7 @@ async def test_cli_reset_a_lost_password_create_with_region_and_delete_a_site(
         "set-password",
         "nobody@example.com",
         "--password",
-        "whatever1",
+        "Quiet copper meadow 58",
     )
     assert code == 1 and err.strip() == "error: no account with email nobody@example.com"
 

@@ -56,6 +56,12 @@ CHECKS = [
     ("bench/reports.py", "--check"),
     ("-m", "bench.realtime", "--check"),
     ("-m", "bench.feed_cost", "--check"),
+    ("bench/identity_accuracy.py", "--check"),
+    ("bench/experiments.py", "--check"),
+    ("bench/request_guard.py", "--check"),
+    ("-m", "bench.behaviour_reports", "--check"),
+    ("-m", "bench.behaviour_ingest", "--check"),
+    ("-m", "bench.friction_accuracy", "--check"),
 ]
 
 

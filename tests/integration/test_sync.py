@@ -372,7 +372,7 @@ async def test_oversized_bodies_are_refused_while_reading(
             yield b" " * 1024
 
     response = await client.post("/api/sync", content=chunks(), headers={"user-agent": CHROME})
-    assert response.status_code == 413 and response.json()["error"] == "payload_too_large"
+    assert response.status_code == 413 and response.json()["error"] == "body_too_large"
 
 
 async def test_cors(client: httpx.AsyncClient, site: Site, owner: asyncpg.Connection) -> None:

@@ -2,12 +2,14 @@
 resets, delete an account. Runs as the credential role (``leadtrail_auth``); who may do what
 is checked by the callers (web routes, CLI) before.
 
-A one-time link carries a random token; only its SHA-256 is stored, it expires, and it works
+Password hashing runs in a thread (argon2 takes tens of milliseconds of CPU), off the event
+loop. A one-time link carries a random token; only its SHA-256 is stored, it expires, and it works
 once. An invited account has no usable password until its link is used.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -62,11 +64,11 @@ async def change_password(db: Database, user_id: UUID, current: str, new: str) -
     check_strength(new)
     async with db.transaction(AUTH_CLAIMS) as conn:
         stored = await conn.fetchval(Q.password_hash, user_id)
-        if stored is None or not verify_password(stored, current):
+        if stored is None or not await asyncio.to_thread(verify_password, stored, current):
             raise BadRequest(
                 "the current password is wrong", code="wrong_password", field="current_password"
             )
-        await conn.execute(Q.set_password, user_id, hash_password(new))
+        await conn.execute(Q.set_password, user_id, await asyncio.to_thread(hash_password, new))
         await conn.execute(Q.end_sessions, user_id)
 
 
@@ -77,7 +79,7 @@ async def set_password(db: Database, email: str, new: str) -> UUID:
         user_id = await conn.fetchval(Q.user_by_email, normalize_email(email))
         if user_id is None:
             raise NotFound(f"no account with email {email}", code="user_not_found")
-        await conn.execute(Q.set_password, user_id, hash_password(new))
+        await conn.execute(Q.set_password, user_id, await asyncio.to_thread(hash_password, new))
         await conn.execute(Q.end_sessions, user_id)
     return UUID(str(user_id))
 
@@ -123,7 +125,9 @@ async def redeem(db: Database, token: str, password: str) -> str:
             raise BadRequest(
                 "this link is invalid, used or expired", code="invalid_link", field="token"
             )
-        await conn.execute(Q.set_password, row["user_id"], hash_password(password))
+        await conn.execute(
+            Q.set_password, row["user_id"], await asyncio.to_thread(hash_password, password)
+        )
         await conn.execute(Q.end_sessions, row["user_id"])
         return str(row["email"])
 

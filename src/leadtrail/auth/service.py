@@ -7,8 +7,10 @@ which part was wrong (unknown, revoked and expired keys look the same).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import os
 import secrets
 from dataclasses import dataclass
 from uuid import UUID
@@ -18,6 +20,7 @@ from itsdangerous import BadSignature, TimestampSigner
 from leadtrail.auth import api_keys
 from leadtrail.auth.passwords import burn_verification_time, verify_password
 from leadtrail.auth.principal import Principal, SiteRole
+from leadtrail.auth.throttle import LoginThrottle
 from leadtrail.auth.users import normalize_email
 from leadtrail.errors import BadRequest, Unauthorized
 from leadtrail.storage import Claims, Connection, Database, DbRole
@@ -41,27 +44,52 @@ class Login:
 
 
 class Authenticator:
-    def __init__(self, db: Database, signing_key: bytes, session_max_age: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        signing_key: bytes,
+        session_max_age: int,
+        throttle: LoginThrottle | None = None,
+    ) -> None:
         self._db = db
         self._signer = TimestampSigner(signing_key, salt="leadtrail.dashboard-session")
         self._max_age = session_max_age
+        self._throttle = throttle
+        # argon2 takes ~50 ms of CPU and 64 MiB each: hashes run in threads, off the event
+        # loop, and no more at once than there are cores.
+        self._hash_slots = asyncio.Semaphore(os.cpu_count() or 1)
 
     # -- dashboard users -------------------------------------------------------------
 
-    async def login(self, email: str, password: str, user_agent: str = "") -> Login:
+    async def _verify(self, password_hash: str | None, password: str) -> bool:
+        async with self._hash_slots:
+            if password_hash is None:
+                await asyncio.to_thread(burn_verification_time, password)
+                return False
+            return await asyncio.to_thread(verify_password, password_hash, password)
+
+    async def login(
+        self, email: str, password: str, user_agent: str = "", ip: str | None = None
+    ) -> Login:
         try:
             email = normalize_email(email)
         except BadRequest:
             email = ""
+        account = email or "invalid"
+        if self._throttle is not None:
+            await self._throttle.admit(ip, account)
+        # The credential is read, then checked with no transaction open (the check takes
+        # tens of milliseconds and must not hold a pooled connection).
         async with self._db.transaction(AUTH_CLAIMS) as conn:
             row = await conn.fetchrow(
                 "SELECT id, password_hash, disabled_at FROM app_users WHERE email = $1", email
             )
-            if row is None:
-                burn_verification_time(password)
-                raise Unauthorized("wrong email or password", code="invalid_credentials")
-            if not verify_password(row["password_hash"], password) or row["disabled_at"]:
-                raise Unauthorized("wrong email or password", code="invalid_credentials")
+        matches = await self._verify(row["password_hash"] if row else None, password)
+        if row is None or not matches or row["disabled_at"]:
+            if self._throttle is not None:
+                await self._throttle.failed(account)
+            raise Unauthorized("wrong email or password", code="invalid_credentials")
+        async with self._db.transaction(AUTH_CLAIMS) as conn:
             return await self.start_session(conn, row["id"], user_agent)
 
     async def start_session(self, conn: Connection, user_id: UUID, user_agent: str = "") -> Login:

@@ -36,7 +36,7 @@ async def create_user(
     conn: Connection, email: str, password: str, *, name: str = "", is_superuser: bool = False
 ) -> User:
     email = normalize_email(email)
-    check_strength(password)
+    check_strength(password, (email, name))
     try:
         row = await conn.fetchrow(
             """

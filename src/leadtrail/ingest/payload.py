@@ -107,6 +107,8 @@ def decode_body(body: bytes) -> tuple[list[dict[str, Any]], bool]:
         data = _decoder.decode(body)
     except msgspec.DecodeError:
         raise BadRequest("the body is not valid JSON", code="invalid_json") from None
+    except RecursionError:
+        raise too_deep() from None
     if isinstance(data, dict) and "batch" in data:
         try:
             batch = msgspec.convert(data, RawBatch).batch
@@ -122,6 +124,11 @@ def decode_body(body: bytes) -> tuple[list[dict[str, Any]], bool]:
     if isinstance(data, dict):
         return [data], False
     raise BadRequest('expected an event object or {"batch": [...]}', code="invalid_payload")
+
+
+def too_deep() -> BadRequest:
+    """Arrays or objects nested past what the decoder follows (``[[[[…]]]]`` x 30,000)."""
+    return BadRequest("the body nests arrays or objects too deeply", code="json_too_deep")
 
 
 def _field_error(exc: msgspec.ValidationError, prefix: str) -> BadRequest:
@@ -311,8 +318,8 @@ def _fast_decode(body: bytes) -> tuple[list[RawEvent], bool] | None:
         if head.startswith(b"{") and b'"batch"' in head:
             return _batch_decoder.decode(body).batch, True
         return [_event_decoder.decode(body)], False
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None  # the slow path names the problem
 
 
 def parse(body: bytes) -> list[ClientEvent]:

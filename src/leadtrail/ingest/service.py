@@ -19,7 +19,7 @@ from leadtrail.ingest.rejections import Rejections
 from leadtrail.ingest.sites import SiteCache, SiteConfig
 from leadtrail.ingest.useragent import parse_user_agent
 from leadtrail.ingest.writer import Writer, now_utc
-from leadtrail.web.ratelimit import RateLimiter, parse_limit
+from leadtrail.ratelimit import RateLimiter, parse_limit
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,13 @@ class SiteCache:
             self._origins = (now + self._ttl, origins)
         return any(origin_allowed(origin, domain, allowed) for domain, allowed in origins)
 
+    def cached_allows(self, origin: str) -> bool:
+        """Whether a cached site (or the cached origin list) allows ``origin``, without a
+        query: for answers given while the database cannot be reached."""
+        if any(c is not None and c.allows_origin(origin) for _, c in self._entries.values()):
+            return True
+        return any(origin_allowed(origin, d, allowed) for d, allowed in self._origins[1])
+
     def invalidate(self) -> None:
         self._entries.clear()
         self._origins = (0.0, [])

@@ -18,7 +18,7 @@ import asyncpg
 import orjson
 
 from leadtrail.config import Settings
-from leadtrail.errors import ConfigError
+from leadtrail.errors import ConfigError, Unavailable
 from leadtrail.storage import migrator
 from leadtrail.storage.claims import Claims
 from leadtrail.storage.embedded import EmbeddedPostgres
@@ -34,6 +34,31 @@ PostgresError = asyncpg.PostgresError
 DriverError = asyncpg.InterfaceError
 APP_ROLE = "leadtrail_app"
 MIN_SERVER_VERSION = 150000
+#: Seconds a client is told to wait when the database cannot be reached.
+UNAVAILABLE_RETRY_AFTER = 5
+#: Errors that mean "the server is gone or refusing connections", not "this query is wrong".
+_UNREACHABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def database_unavailable(exc: BaseException) -> Unavailable | None:
+    """The 503 for an error that means PostgreSQL cannot be reached, else None."""
+    if isinstance(exc, _UNREACHABLE) or (
+        isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc)
+    ):
+        return Unavailable(
+            "the database is not reachable; retry later",
+            code="database_unavailable",
+            retry_after=UNAVAILABLE_RETRY_AFTER,
+        )
+    return None
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -160,9 +185,16 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self, claims: Claims) -> AsyncIterator[asyncpg.Connection]:
-        """A transaction running as ``claims``: RLS and the role's grants apply."""
-        async with self._app_pool.acquire() as conn, transaction_on(conn, claims) as tx:
-            yield tx
+        """A transaction running as ``claims``: RLS and the role's grants apply. A database
+        that cannot be reached raises ``Unavailable`` (503 ``database_unavailable``)."""
+        try:
+            async with self._app_pool.acquire() as conn, transaction_on(conn, claims) as tx:
+                yield tx
+        except Exception as exc:
+            unavailable = database_unavailable(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
 
     async def app_connection(self) -> asyncpg.Connection:
         """A dedicated request-path connection (logged in like the app pool), made in the
@@ -178,8 +210,14 @@ class Database:
     @asynccontextmanager
     async def system(self) -> AsyncIterator[asyncpg.Connection]:
         """An owner connection for migrations, upkeep and operator commands."""
-        async with self._system_pool.acquire() as conn:
-            yield conn
+        try:
+            async with self._system_pool.acquire() as conn:
+                yield conn
+        except Exception as exc:
+            unavailable = database_unavailable(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
 
     @asynccontextmanager
     async def owner_connection(self) -> AsyncIterator[asyncpg.Connection]:

@@ -5,6 +5,11 @@ because leadtrail must set the server's configuration (logical decoding, memory,
 and decide when it stops. Several leadtrail processes may share one data directory
 (``serve`` plus a ``migrate`` in another shell); a lock file and a list of live
 handles make the last one out stop the server.
+
+The cluster is locked to its owner: scram-sha-256 passwords for every role, generated into
+0600 files under ``data_dir/secrets``, and a 0700 socket folder. Run as root, the server runs
+as a system account whose files live in a folder of its own under ``/var/lib/leadtrail``:
+no folder outside leadtrail's own has its permissions changed.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ import json
 import logging
 import os
 import pwd
+import secrets
 import shutil
-import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -34,7 +39,19 @@ logger = logging.getLogger(__name__)
 #: (PostgreSQL refuses to run as root).
 SERVICE_USER = "leadtrail-pg"
 SUPERUSER = "postgres"
+#: The request path's login role (created here so that it has a password before the
+#: migrations grant it anything; 0001_foundation.sql creates it the same way elsewhere).
+APP_ROLE = "leadtrail_app"
 DATABASE = "leadtrail"
+#: Parent of the server's own folders when leadtrail runs as root (the service account
+#: cannot traverse root's home, and we do not open root's folders to it).
+SERVICE_ROOT = Path("/var/lib/leadtrail")
+#: What pg_hba.conf allows: the Unix socket only, with a password.
+HBA = (
+    "# written by leadtrail on every start: passwords (scram-sha-256) on the Unix socket only\n"
+    "local all all scram-sha-256\n"
+    "local replication all scram-sha-256\n"
+)
 PORT = 5432
 SOCKET_NAME = f".s.PGSQL.{PORT}"
 
@@ -104,37 +121,78 @@ class EmbeddedPostgres:
     _registered: bool = field(default=False, init=False)
 
     @property
+    def _digest(self) -> str:
+        return hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:12]
+
+    @property
+    def service_home(self) -> Path | None:
+        """The server account's own folder when we run as root, else None."""
+        return SERVICE_ROOT / self._digest if os.geteuid() == 0 else None
+
+    @property
     def pgdata(self) -> Path:
-        return self.data_dir / "pg"
+        home = self.service_home
+        return home / "pg" if home is not None else self.data_dir / "pg"
+
+    @property
+    def log_file(self) -> Path:
+        home = self.service_home
+        return (home if home is not None else self.data_dir) / "postgres.log"
 
     @property
     def socket_dir(self) -> Path:
         """The data directory itself when the socket path fits in ``sun_path`` (107 bytes),
         else a short per-cluster folder under the system temp dir."""
-        candidate = self.data_dir / "run"
+        home = self.service_home
+        candidate = (home if home is not None else self.data_dir) / "run"
         if len(str(candidate / SOCKET_NAME)) < 100:
             return candidate
-        digest = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:12]
-        return Path(tempfile.gettempdir()) / f"leadtrail-{digest}"
+        return Path(tempfile.gettempdir()) / f"leadtrail-{self._digest}"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    def password(self, user: str) -> str:
+        """The role's generated password, read from (or first written to) a 0600 file."""
+        _private_dir(self.data_dir)
+        _private_dir(self.secrets_dir)
+        path = self.secrets_dir / f"{user}.password"
+        if not path.exists():
+            # Written whole under a private name, then linked into place: a process that
+            # races us reads either no file or the complete one, and the first link wins.
+            draft = path.with_name(f".{user}.{os.getpid()}.draft")
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32) + "\n")
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+            draft.unlink()
+        return path.read_text().strip()
 
     def dsn(self, user: str = SUPERUSER, database: str = DATABASE) -> str:
-        """libpq URL reaching the server over its Unix socket."""
-        return f"postgresql://{user}@/{database}?host={quote(str(self.socket_dir), safe='')}"
+        """libpq URL reaching the server over its Unix socket, with the role's password."""
+        secret = quote(self.password(user), safe="")
+        host = quote(str(self.socket_dir), safe="")
+        return f"postgresql://{user}:{secret}@/{database}?host={host}"
 
     # -- lifecycle -------------------------------------------------------------
 
     def start(self) -> str:
         """Initialise the cluster if needed, start it unless running, return the owner DSN."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        _private_dir(self.data_dir)
         with self._locked():
             if not (self.pgdata / "PG_VERSION").exists():
                 self._initdb()
             self._write_config()
             if not self._is_running():
-                self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.data_dir / "postgres.log"))
+                self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.log_file))
                 self._started_here = True
                 logger.info("embedded PostgreSQL started in %s", self.pgdata)
             self._ensure_database()
+            # A cluster made by an older leadtrail trusted every local user: its passwords
+            # are set above (trust still lets us in), then the socket asks for them.
+            self._lock_hba()
             self._handles(add=os.getpid())
             self._registered = True
         return self.dsn()
@@ -199,28 +257,45 @@ class EmbeddedPostgres:
             )
             return pwd.getpwnam(SERVICE_USER)
 
-    def _prepare_permissions(self) -> None:
+    def _prepare_folders(self) -> None:
+        """The server's folders, 0700 and owned by the account that runs it. As root they
+        live under ``SERVICE_ROOT`` (world-traversable, like /var/lib itself) so that no
+        parent folder of the data directory is opened to the service account."""
         user = self._service_user()
-        if user is None:
-            return
-        # The service user must traverse every parent folder and read the binaries.
-        for path in [self.data_dir, binaries_dir().parent]:
-            for parent in [path, *path.parents]:
-                mode = parent.stat().st_mode
-                parent.chmod(mode | stat.S_IXOTH | stat.S_IROTH)
+        owner = (user.pw_uid, user.pw_gid) if user is not None else None
+        home = self.service_home
+        if home is not None:
+            SERVICE_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
+            _private_dir(home, owner)
+            # which data directory this folder serves (for operators and clean-up)
+            (home / "data_dir").write_text(str(self.data_dir.resolve()) + "\n")
+            link = self.data_dir / "pg"
+            if link.is_dir() and not link.is_symlink() and not self.pgdata.exists():
+                # a cluster an older leadtrail made inside root's data directory
+                if link.stat().st_dev != home.stat().st_dev:
+                    raise ConfigError(f"move {link} to {self.pgdata} (another file system)")
+                link.rename(self.pgdata)
+            if not link.exists() and not link.is_symlink():
+                # where an operator looks for the cluster; the server itself uses the real path
+                link.symlink_to(self.pgdata)
         for path in (self.pgdata, self.socket_dir):
-            path.mkdir(parents=True, exist_ok=True)
-            os.chown(path, user.pw_uid, user.pw_gid)
-        log = self.data_dir / "postgres.log"
-        log.touch()
-        os.chown(log, user.pw_uid, user.pw_gid)
+            _private_dir(path, owner)
+        if owner is not None:
+            self.log_file.touch(mode=0o600)
+            os.chown(self.log_file, *owner)
 
-    def _run(self, program: str, *args: str) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, program: str, *args: str, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         user = self._service_user()
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env["LC_ALL"] = "C"
+        if program == "psql":
+            # in the environment, not in argv (which every local user can read)
+            env["PGPASSWORD"] = self.password(SUPERUSER)
         proc = subprocess.run(
             [str(binaries_dir() / program), *args],
+            input=stdin,
             capture_output=True,
             text=True,
             env=env,
@@ -230,7 +305,7 @@ class EmbeddedPostgres:
             check=False,
         )
         if proc.returncode != 0:
-            log_tail = _tail(self.data_dir / "postgres.log")
+            log_tail = _tail(self.log_file)
             raise ConfigError(
                 f"{program} {' '.join(args[:1])} failed: {proc.stderr.strip() or proc.stdout.strip()}"
                 + (f" (server log: {log_tail})" if log_tail else "")
@@ -240,24 +315,51 @@ class EmbeddedPostgres:
     def _initdb(self) -> None:
         if self.pgdata.exists() and any(self.pgdata.iterdir()):
             raise ConfigError(f"{self.pgdata} exists but is not a PostgreSQL data directory")
-        self.pgdata.mkdir(parents=True, exist_ok=True)
-        self.pgdata.chmod(0o700)
-        self._prepare_permissions()
-        self._run(
-            "initdb",
-            "-D",
-            str(self.pgdata),
-            "-U",
-            SUPERUSER,
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--no-locale",
-        )
+        self._prepare_folders()
+        # initdb reads the superuser's password from a file: one the server account owns,
+        # beside the cluster, removed straight after.
+        pwfile = self.pgdata.parent / f".initdb-{os.getpid()}.pw"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(self.password(SUPERUSER) + "\n")
+        user = self._service_user()
+        if user is not None:
+            os.chown(pwfile, user.pw_uid, user.pw_gid)
+        try:
+            self._run(
+                "initdb",
+                "-D",
+                str(self.pgdata),
+                "-U",
+                SUPERUSER,
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "--encoding=UTF8",
+                "--no-locale",
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        self._write_hba()
         logger.info("initialised embedded PostgreSQL cluster in %s", self.pgdata)
 
+    def _write_hba(self) -> bool:
+        """Write pg_hba.conf; True when it changed."""
+        hba = self.pgdata / "pg_hba.conf"
+        if hba.exists() and hba.read_text() == HBA:
+            return False
+        hba.write_text(HBA)
+        user = self._service_user()
+        if user is not None:
+            os.chown(hba, user.pw_uid, user.pw_gid)
+        return True
+
+    def _lock_hba(self) -> None:
+        if self._write_hba():
+            self._pg_ctl("reload")
+            logger.warning("embedded PostgreSQL: local connections now need a password")
+
     def _write_config(self) -> None:
-        self._prepare_permissions()
-        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        self._prepare_folders()
         settings = server_settings(
             self.shared_buffers, self.max_slot_wal_keep_size, self.socket_dir
         )
@@ -286,12 +388,41 @@ class EmbeddedPostgres:
         self._run("pg_ctl", action, "-D", str(self.pgdata), *args)
 
     def _ensure_database(self) -> None:
-        psql = ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.dsn(database="postgres")]
-        found = self._run(
-            "psql", *psql, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"
-        ).stdout.strip()
-        if found != "1":
-            self._run("psql", *psql, "-c", f'CREATE DATABASE "{DATABASE}"')
+        """The leadtrail database, and the passwords of the superuser and the app role
+        (sent on stdin: argv is readable by every local user)."""
+        host = quote(str(self.socket_dir), safe="")
+        target = f"postgresql://{SUPERUSER}@/postgres?host={host}"
+        owner_pw = _sql_literal(self.password(SUPERUSER))
+        app_pw = _sql_literal(self.password(APP_ROLE))
+        script = f"""
+SELECT 'CREATE DATABASE "{DATABASE}"'
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{DATABASE}') \\gexec
+ALTER ROLE {SUPERUSER} PASSWORD {owner_pw};
+SELECT 'CREATE ROLE {APP_ROLE} LOGIN NOINHERIT NOBYPASSRLS'
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') \\gexec
+ALTER ROLE {APP_ROLE} PASSWORD {app_pw};
+"""
+        self._run(
+            "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", target, "-f", "-", stdin=script
+        )
+
+
+def _private_dir(path: Path, owner: tuple[int, int] | None = None) -> None:
+    """Create ``path`` as 0700 (and chown it to ``owner``); an existing folder we own is
+    narrowed to 0700, one owned by another account is refused (a planted socket folder)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if owner is not None:
+        os.chown(path, *owner)
+    info = path.stat()
+    expected = owner[0] if owner is not None else os.geteuid()
+    if info.st_uid != expected:
+        raise ConfigError(f"{path} belongs to another user (uid {info.st_uid}); remove it")
+    if info.st_mode & 0o077:
+        path.chmod(0o700)
+
+
+def _sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -313,4 +444,8 @@ def _tail(path: Path, lines: int = 3) -> str:
 
 def remove_cluster(data_dir: Path) -> None:
     """Delete a stopped cluster's files (tests' throwaway clusters)."""
-    shutil.rmtree(data_dir / "pg", ignore_errors=True)
+    embedded = EmbeddedPostgres(data_dir)
+    shutil.rmtree(embedded.pgdata, ignore_errors=True)
+    if embedded.service_home is not None:
+        shutil.rmtree(embedded.service_home, ignore_errors=True)
+        (data_dir / "pg").unlink(missing_ok=True)

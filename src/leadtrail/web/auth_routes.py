@@ -7,10 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from leadtrail.auth.passwords import MAX_LENGTH
 from leadtrail.auth.service import COOKIE_NAME
 from leadtrail.config import Settings
 from leadtrail.storage import Claims, DbRole
 from leadtrail.web.deps import CurrentPrincipal
+from leadtrail.web.people_common import request_ip
 from leadtrail.web.services import services
 from leadtrail.web.text_guard import NO_NUL
 
@@ -19,7 +21,7 @@ router = APIRouter(prefix="/api/auth", tags=["auth"], dependencies=[NO_NUL])
 
 class LoginBody(BaseModel):
     email: str = Field(max_length=254)
-    password: str = Field(max_length=1024)
+    password: str = Field(max_length=MAX_LENGTH)
 
 
 def set_session_cookie(response: Response, cookie_value: str, settings: Settings) -> None:
@@ -38,7 +40,9 @@ def set_session_cookie(response: Response, cookie_value: str, settings: Settings
 @router.post("/login", summary="Log in; sets the HttpOnly session cookie")
 async def login(body: LoginBody, request: Request, response: Response) -> dict[str, Any]:
     svc = services(request)
-    result = await svc.auth.login(body.email, body.password, request.headers.get("user-agent", ""))
+    result = await svc.auth.login(
+        body.email, body.password, request.headers.get("user-agent", ""), request_ip(request)
+    )
     set_session_cookie(response, result.cookie_value, svc.settings)
     return {"user": {"id": str(result.principal.id), "email": result.principal.name}}
 

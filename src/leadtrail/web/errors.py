@@ -60,6 +60,15 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=400)
 
 
+async def _too_deep(request: Request, exc: Exception) -> Response:
+    # JSON decoders recurse per nesting level: a body of 30,000 nested arrays (60 KB) is
+    # the client's problem, not a server error.
+    return JSONResponse(
+        {"error": "json_too_deep", "detail": "the body nests arrays or objects too deeply"},
+        status_code=400,
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(
@@ -72,4 +81,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(LeadtrailError, _leadtrail_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RecursionError, _too_deep)
     app.add_exception_handler(Exception, _unexpected)

@@ -20,6 +20,7 @@ from leadtrail.identity import normalize, tx
 from leadtrail.leads import calls as call_service
 from leadtrail.leads import service as lead_service
 from leadtrail.leads.calls import CallInput
+from leadtrail.leads.metadata import check_metadata
 from leadtrail.leads.service import LeadInput
 from leadtrail.storage import Claims, DbRole
 from leadtrail.web.deps import CurrentPrincipal
@@ -308,7 +309,8 @@ def call_input(body: CallEventBody, caller: Caller) -> CallInput:
         currency=_currency(body.currency, caller)
         if body.value is not None or body.currency
         else None,
-        metadata=body.metadata,
+        # bounded in keys, depth and bytes, no lone surrogates (security finding 4, 8)
+        metadata=check_metadata(body.metadata),
     )
 
 

@@ -24,13 +24,13 @@ from leadtrail.auth.service import AUTH_CLAIMS
 from leadtrail.errors import BadRequest, Forbidden, LeadtrailError, NotFound, PayloadTooLarge
 from leadtrail.ingest.clientip import Network, client_ip, parse_networks
 from leadtrail.ingest.privacy import IGNORED_DNT, asks_not_to_be_tracked, respects_dnt
+from leadtrail.ratelimit import parse_limit
 from leadtrail.sites.domains import origin_allowed
 from leadtrail.sites.people import PeopleSettings
 from leadtrail.sites.service import get_site
 from leadtrail.storage import Claims, DbRole
 from leadtrail.web.deps import current_principal
 from leadtrail.web.errors import error_response
-from leadtrail.web.ratelimit import parse_limit
 from leadtrail.web.services import services
 
 MAX_BODY = 64 * 1024

@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 from leadtrail.analytics.rollups import Rollups
 from leadtrail.auth.service import Authenticator
 from leadtrail.auth.signing import signing_key
+from leadtrail.auth.throttle import LoginThrottle
 from leadtrail.behaviour.service import behaviour_jobs
 from leadtrail.components import Component, PeriodicTask
 from leadtrail.config import Settings
@@ -20,9 +21,9 @@ from leadtrail.ingest.service import IngestService
 from leadtrail.ingest.sites import SiteCache
 from leadtrail.ingest.writer import Writer
 from leadtrail.lifecycle import retention
+from leadtrail.ratelimit import RateLimiter
 from leadtrail.realtime.service import Realtime
 from leadtrail.storage import Database
-from leadtrail.web.ratelimit import RateLimiter
 
 PARTITION_CHECK_SECONDS = 6 * 3600
 
@@ -56,7 +57,12 @@ def build_services(settings: Settings, db: Database) -> Services:
     svc = Services(
         settings=settings,
         db=db,
-        auth=Authenticator(db, signing_key(settings), settings.session_max_age),
+        auth=Authenticator(
+            db,
+            signing_key(settings),
+            settings.session_max_age,
+            LoginThrottle(limiter, settings.login_ip_rate_limit, settings.login_account_rate_limit),
+        ),
         ingest=IngestService(
             settings,
             SiteCache(db),

@@ -16,9 +16,10 @@ from typing import Any
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from leadtrail.errors import Forbidden, LeadtrailError, PayloadTooLarge
+from leadtrail.errors import Forbidden, LeadtrailError, Unavailable
 from leadtrail.ingest.payload import MAX_BATCH, MAX_BODY_BYTES
 from leadtrail.ingest.service import IngestService, SyncRequest
+from leadtrail.web.request_guard import read_body
 
 PATH = "/api/sync"
 access_log = logging.getLogger("leadtrail.access")
@@ -28,30 +29,6 @@ _PREFLIGHT_HEADERS = [
     (b"access-control-allow-headers", b"Content-Type"),
     (b"access-control-max-age", b"86400"),
 ]
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_body(receive: Receive, declared: str | None, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The body, counted while it is read: a lying or absent Content-Length cannot get past."""
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -75,12 +52,27 @@ def _error(exc: LeadtrailError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
     return exc.status, orjson.dumps(exc.body()), headers
 
 
-async def handle(scope: Scope, receive: Receive, send: Send, ingest: IngestService) -> int:
+async def _origin_allowed(ingest: IngestService, origin: str) -> bool:
+    """For preflights and error answers; a database that cannot be reached means no."""
+    try:
+        return await ingest.sites.any_site_allows(origin)
+    except Unavailable:
+        return False
+
+
+async def handle(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    ingest: IngestService,
+    *,
+    body_limit: int = MAX_BODY_BYTES,
+) -> int:
     """Serve one /api/sync request; returns the status sent."""
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
     origin = headers.get("origin")
     if scope["method"] == "OPTIONS":
-        if origin and await ingest.sites.any_site_allows(origin):
+        if origin and await _origin_allowed(ingest, origin):
             cors = [
                 (b"access-control-allow-origin", origin.encode("latin-1")),
                 (b"vary", b"Origin"),
@@ -106,21 +98,19 @@ async def handle(scope: Scope, receive: Receive, send: Send, ingest: IngestServi
 
     allowed = False
     try:
-        try:
-            raw = await read_body(receive, headers.get("content-length"))
-        except BodyTooLarge:
-            raise PayloadTooLarge(
-                f"the body is over {MAX_BODY_BYTES} bytes", code="payload_too_large"
-            ) from None
+        raw = await read_body(receive, headers.get("content-length"), body_limit)
         client = scope.get("client")
         result = await ingest.sync(SyncRequest(raw, headers, client[0] if client else None))
         status, body, extra = result.status, orjson.dumps(result.body), []
         allowed = result.origin_allowed
     except LeadtrailError as exc:
         status, body, extra = _error(exc)
-        if origin and not isinstance(exc, Forbidden):
+        if origin and isinstance(exc, Unavailable):
+            # The database may be down: answer from what is cached, never query it here.
+            allowed = ingest.sites.cached_allows(origin)
+        elif origin and not isinstance(exc, Forbidden):
             # Let the tracker read why a request failed, if the origin is some site's.
-            allowed = await ingest.sites.any_site_allows(origin)
+            allowed = await _origin_allowed(ingest, origin)
     request_id = headers.get("x-request-id")
     if request_id and _REQUEST_ID.fullmatch(request_id):
         # Echoed for tracing: a client (or the ingest benchmark) pairs answers with requests.
@@ -140,7 +130,14 @@ async def serve(app: Any, scope: Scope, receive: Receive, send: Send) -> None:
     started = time.perf_counter()
     status = 500
     try:
-        status = await handle(scope, receive, send, app.state.services.ingest)
+        guard = app.guard
+        status = await handle(
+            scope,
+            receive,
+            send,
+            app.state.services.ingest,
+            body_limit=guard.limit_for(PATH),
+        )
     except Exception:
         logger.exception("unhandled error on /api/sync")
         await _respond(
