@@ -14,6 +14,7 @@ from leadtrail.errors import Unauthorized
 from leadtrail.realtime.access import Viewer
 from leadtrail.realtime.feed import ChangeFeed, ReplayLog
 from leadtrail.realtime.hub import Hub
+from leadtrail.realtime.revocations import RevocationListener
 from leadtrail.realtime.session import CLOSE_GOING_AWAY, Limits, Session
 from leadtrail.storage import Database
 
@@ -33,6 +34,7 @@ class Realtime:
 
     def __init__(self, settings: Settings, db: Database, auth: Authenticator) -> None:
         self.settings = settings
+        self.db = db
         self.auth = auth
         self.hub = Hub(
             max_pending=settings.realtime_max_queue,
@@ -67,9 +69,12 @@ class Realtime:
         return viewer_for(principal) if principal is not None else None
 
     @property
-    def components(self) -> list[HubComponent | ChangeFeed]:
+    def components(self) -> list[HubComponent | ChangeFeed | RevocationListener]:
         """The feed starts after the hub, and stops before it."""
-        parts: list[HubComponent | ChangeFeed] = [HubComponent(self)]
+        parts: list[HubComponent | ChangeFeed | RevocationListener] = [
+            HubComponent(self),
+            RevocationListener(self.db, lambda: self.sessions),
+        ]
         if self.feed is not None:
             parts.append(self.feed)
         return parts
