@@ -16,6 +16,7 @@ from leadtrail.components import Component
 from leadtrail.config import Settings
 from leadtrail.storage import Database
 from leadtrail.web import (
+    access_table,
     analytics_routes,
     assets,
     auth_routes,
@@ -112,6 +113,7 @@ def create_app(
                 title=app.title, version=app.version, summary=app.summary, routes=app.routes
             )
             sync.document(schema)
+            access_table.document(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

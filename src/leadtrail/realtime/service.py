@@ -56,16 +56,20 @@ class Realtime:
         )
         self.sessions: set[Session] = set()
 
-    async def authenticate(self, token: str) -> Viewer | None:
-        """An API key or a dashboard session token -> a viewer; None when invalid."""
+    async def principal_of(self, token: str) -> Principal | None:
+        """An API key or a dashboard session token -> who it is; None when invalid."""
         token = token.strip()
         if api_keys.parse_prefix(token):
             try:
-                principal: Principal | None = await self.auth.from_api_key(token)
+                return await self.auth.from_api_key(token)
             except Unauthorized:
                 return None
-        else:
-            principal = await self.auth.from_session_token(token)
+        return await self.auth.from_session_token(token)
+
+    async def authenticate(self, token: str) -> Viewer | None:
+        """An API key or a dashboard session token -> a viewer; None when invalid or when
+        the credential may not read (an ingest-only key)."""
+        principal = await self.principal_of(token)
         return viewer_for(principal) if principal is not None else None
 
     @property

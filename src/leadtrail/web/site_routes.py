@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from leadtrail.auth import api_keys
 from leadtrail.auth.principal import Access, Principal
+from leadtrail.errors import Forbidden
 from leadtrail.sites import manage
 from leadtrail.sites import settings as site_settings
 from leadtrail.sites.service import Site, snippet
@@ -47,6 +48,8 @@ async def list_sites(request: Request, principal: CurrentPrincipal) -> list[dict
     db = services(request).db
     if not principal.site_ids:
         return []
+    if not any(principal.allows(s, Access.READ) for s in principal.site_ids):
+        raise Forbidden("listing sites needs read access", code="insufficient_role")
     async with db.transaction(principal.claims()) as conn:
         rows = await conn.fetch(
             "SELECT id, public_id, name, domain, allowed_origins, settings, timezone, created_at "
