@@ -11,7 +11,13 @@ from uuid import UUID
 
 from leadtrail.identity import graph
 from leadtrail.identity.rules import IdKey
-from leadtrail.identity.service import resolve_session, tie
+from leadtrail.identity.service import (
+    MergeRefused,
+    TieResult,
+    load_session,
+    resolve_session,
+    tie,
+)
 from leadtrail.storage import Connection
 from leadtrail.storage.queries import load
 
@@ -72,9 +78,19 @@ def attribution(session: Any) -> dict[str, Any]:
 
 
 async def submit_lead(
-    conn: Connection, site_id: UUID, lead: LeadInput, *, lookback_minutes: int, actor: str
+    conn: Connection,
+    site_id: UUID,
+    lead: LeadInput,
+    *,
+    lookback_minutes: int,
+    actor: str,
+    from_browser: bool = False,
 ) -> tuple[dict[str, Any], bool]:
-    """Store a lead; ``(lead row, created)``. Idempotent on ``external_lead_id``."""
+    """Store a lead; ``(lead row, created)``. Idempotent on ``external_lead_id``.
+
+    ``from_browser``: the tracker, with nothing but a public site id. The lead attaches to the
+    caller's own session only: no look-back to other sessions, and no merge. When its e-mail or
+    phone belongs to someone else, the lead is stored on the session without tying them."""
     if lead.external_lead_id:
         existing = await conn.fetchrow(Q.lead_by_external_id, site_id, lead.external_lead_id)
         if existing is not None:
@@ -82,7 +98,7 @@ async def submit_lead(
     session_id = lead.session_id
     if session_id is not None and await resolve_session(conn, site_id, session_id) is None:
         session_id = None  # unknown to this site: find the session as if none was given
-    if session_id is None:
+    if session_id is None and not from_browser:
         links = await graph.load_links(conn, site_id, lead.identifiers())
         owners = sorted({link.owner for link in links.values() if isinstance(link.owner, UUID)})
         session_id = await conn.fetchval(
@@ -93,18 +109,23 @@ async def submit_lead(
             lead.submitted_at,
             lookback_minutes,
         )
-    result = await tie(
-        conn,
-        site_id,
-        identifiers=lead.identifiers(),
-        session_id=session_id,
-        fingerprint=lead.fingerprint,
-        source="lead",
-        actor=actor,
-        evidence={"external_lead_id": lead.external_lead_id},
-        attributes={"name": lead.name, "company": lead.company},
-        refresh=False,
-    )
+    try:
+        result = await tie(
+            conn,
+            site_id,
+            identifiers=lead.identifiers(),
+            session_id=session_id,
+            fingerprint=None if from_browser else lead.fingerprint,
+            source="lead",
+            actor=actor,
+            evidence={"external_lead_id": lead.external_lead_id},
+            attributes={"name": lead.name, "company": lead.company},
+            refresh=False,
+            allow_merge=not from_browser,
+        )
+    except MergeRefused:
+        own = await load_session(conn, site_id, session_id) if session_id else None
+        result = TieResult(own.canonical_user_id if own else None, False, [], own)  # type: ignore[arg-type]
     session = None
     if result.session is not None:
         session = await conn.fetchrow(
@@ -139,7 +160,8 @@ async def submit_lead(
         await conn.execute(
             Q.mark_session_converted, site_id, session["id"], session["created_month"]
         )
-    await graph.refresh_users(conn, site_id, [result.canonical_user_id])
+    if result.canonical_user_id is not None:
+        await graph.refresh_users(conn, site_id, [result.canonical_user_id])
     out = dict(row)
     out["merges"] = result.merges
     return out, True
