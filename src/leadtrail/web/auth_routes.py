@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from leadtrail.auth.service import COOKIE_NAME
 from leadtrail.storage import Claims, DbRole
+from leadtrail.web.csrf import check_same_origin
 from leadtrail.web.deps import CurrentPrincipal
 from leadtrail.web.services import services
 from leadtrail.web.text_guard import NO_NUL
@@ -24,13 +25,14 @@ class LoginBody(BaseModel):
 @router.post("/login", summary="Log in; sets the HttpOnly session cookie")
 async def login(body: LoginBody, request: Request, response: Response) -> dict[str, Any]:
     svc = services(request)
+    check_same_origin(request, svc.settings.base_url)  # no logging a visitor into our account
     result = await svc.auth.login(body.email, body.password, request.headers.get("user-agent", ""))
     response.set_cookie(
         COOKIE_NAME,
         result.cookie_value,
         max_age=svc.settings.session_max_age,
         httponly=True,
-        samesite="lax",
+        samesite="strict",
         secure=svc.settings.cookie_secure,
         path="/",
     )
@@ -41,6 +43,7 @@ async def login(body: LoginBody, request: Request, response: Response) -> dict[s
 async def logout(request: Request, response: Response) -> dict[str, str]:
     cookie = request.cookies.get(COOKIE_NAME)
     if cookie:
+        check_same_origin(request, services(request).settings.base_url)
         await services(request).auth.logout(cookie)
     response.delete_cookie(COOKIE_NAME, path="/")
     return {"status": "logged_out"}

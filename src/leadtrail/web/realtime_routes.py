@@ -23,6 +23,7 @@ from leadtrail.realtime import protocol
 from leadtrail.realtime.access import Viewer
 from leadtrail.realtime.service import Realtime, viewer_for
 from leadtrail.realtime.session import TOPIC_PREFIX, Session
+from leadtrail.web.csrf import check_same_origin
 from leadtrail.web.services import services
 
 router = APIRouter(prefix="/realtime/v1", tags=["realtime"])
@@ -144,6 +145,7 @@ async def _rest_viewer(request: Request, realtime: Realtime) -> Viewer:
                 return _reader(principal)
     cookie = request.cookies.get(COOKIE_NAME)
     if cookie:
+        check_same_origin(request, realtime.settings.base_url)
         principal = await realtime.principal_of(cookie)
         if principal is not None:
             return _reader(principal)
