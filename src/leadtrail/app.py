@@ -27,6 +27,7 @@ from leadtrail.web import (
     live_routes,
     metrics,
     money_routes,
+    openapi_contract,
     people_routes,
     realtime_routes,
     site_routes,
@@ -114,6 +115,7 @@ def create_app(
             )
             sync.document(schema)
             access_table.document(schema)
+            openapi_contract.document(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
