@@ -2,10 +2,16 @@
 
 Run from the repository root: .venv/bin/python scripts/capture_pgoutput_fixture.py
 """
-import asyncio, json, tempfile
+
+import asyncio
+import json
+import tempfile
 from pathlib import Path
+
 import asyncpg
+
 from leadtrail.storage.embedded import EmbeddedPostgres
+
 
 async def main() -> None:
     d = Path(tempfile.mkdtemp())
@@ -29,7 +35,9 @@ async def main() -> None:
         await c.execute("INSERT INTO f VALUES ('11111111-1111-1111-1111-111111111111', 7, NULL)")
         await c.execute("UPDATE f SET status = 'qualified'")
         await c.execute("TRUNCATE f")
-        rows = await c.fetch("SELECT lsn::text, xid::text, data FROM pg_logical_slot_get_binary_changes('s', NULL, NULL, 'proto_version', '1', 'publication_names', 'p')")
+        rows = await c.fetch(
+            "SELECT lsn::text, xid::text, data FROM pg_logical_slot_get_binary_changes('s', NULL, NULL, 'proto_version', '1', 'publication_names', 'p')"
+        )
         out = [{"lsn": r["lsn"], "data": bytes(r["data"]).hex()} for r in rows]
         Path("tests/unit/data/pgoutput_v1.json").write_text(json.dumps(out, indent=1) + "\n")
         print(len(out), "messages", [bytes.fromhex(o["data"])[:1] for o in out])
@@ -37,5 +45,6 @@ async def main() -> None:
         await c.close()
     finally:
         pg.stop(force=True)
+
 
 asyncio.run(main())

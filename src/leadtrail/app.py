@@ -16,6 +16,7 @@ from leadtrail.components import Component
 from leadtrail.config import Settings
 from leadtrail.storage import Database
 from leadtrail.web import (
+    access_table,
     account_routes,
     analytics_routes,
     api_docs,
@@ -34,6 +35,7 @@ from leadtrail.web import (
     live_routes,
     metrics,
     money_routes,
+    openapi_contract,
     people_routes,
     privacy_routes,
     proposal_routes,
@@ -144,6 +146,8 @@ def create_app(
                 title=app.title, version=app.version, summary=app.summary, routes=app.routes
             )
             sync.document(schema)
+            access_table.document(schema)
+            openapi_contract.document(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

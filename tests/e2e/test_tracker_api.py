@@ -76,7 +76,8 @@ async def test_identify(tab: Page, site: FixtureSite, fake_api: FakeApi) -> None
     sid = await started(tab, site, fake_api)
     assert await tab.evaluate("leadtrail.identify({})") is False
     sent = await tab.evaluate(
-        "leadtrail.identify({email: 'ada@example.com', phone: '+90 555 123 45 67', id: 42})"
+        "leadtrail.identify({email: 'ada@example.com', phone: '+90 555 123 45 67', id: 42,"
+        " uh: 'c0ffee'})"
     )
     assert sent is True
     await fake_api.wait_for(lambda: fake_api.requests("/api/identify"))
@@ -85,10 +86,10 @@ async def test_identify(tab: Page, site: FixtureSite, fake_api: FakeApi) -> None
     assert request.body == {
         "s": site.site_id,
         "sid": sid,
-        "fp": fake_api.events[0]["meta"]["fp"],
         "email": "ada@example.com",
         "phone": "+90 555 123 45 67",
         "id": "42",
+        "uh": "c0ffee",
     }
 
 

@@ -37,7 +37,8 @@ async def make_tenant(db: Database, name: str, settings: dict[str, Any] | None =
         site = await create_site(conn, name=name, domain=f"{name}.example", owner_id=user.id)
         if settings:
             await conn.execute("UPDATE sites SET settings = $2 WHERE id = $1", site.id, settings)
-        ingest = await create_key(conn, site.id, name="server", scopes=["ingest"])
+        # a server integration that writes and reads back (ingest alone reads nothing)
+        ingest = await create_key(conn, site.id, name="server", scopes=["ingest", "read"])
         read = await create_key(conn, site.id, name="reader", scopes=["read"])
     return Tenant(
         site.id, site.public_id, site.domain, ingest.key, read.key, email, "correct horse battery"

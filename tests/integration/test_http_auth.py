@@ -65,7 +65,7 @@ async def test_login_sets_a_safe_cookie_and_me_lists_only_own_sites(
     )
     assert response.status_code == 200
     cookie = response.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert "httponly" in cookie and "samesite=strict" in cookie
     me = (await client.get("/api/auth/me")).json()
     assert me["kind"] == "user"
     assert [s["public_id"] for s in me["sites"]] == [accounts["site_a"].public_id]  # type: ignore[attr-defined]

@@ -260,11 +260,11 @@ async def test_identify_in_tracker_mode(
         ),
     )
     assert ok.status_code == 200, ok.text
-    assert ok.json()["canonical_user_id"] == str(await person_of(db, t.site_id, sid))
+    assert ok.json() == {"status": "ok"}
     links = await fetch(
         db,
         "SELECT kind, value FROM identity_links WHERE canonical_user_id = $1 ORDER BY kind",
-        uuid.UUID(ok.json()["canonical_user_id"]),
+        await person_of(db, t.site_id, sid),
     )
     assert [(r["kind"], r["value"]) for r in links] == [
         ("email", "t@example.com"),
@@ -499,7 +499,8 @@ async def test_google_ads_export(
     after = await client.get(
         "/api/exports/google-ads-offline-conversions.csv", params=params, headers=t.auth(t.read_key)
     )
-    assert "Cj0KCQiA-export-2,Qualified lead," in after.text
+    exported = list(csv.reader(io.StringIO(after.text.split("\n", 1)[1])))
+    assert ["Cj0KCQiA-export-2", "Qualified lead"] in [r[:2] for r in exported]
     bad = await client.get(
         "/api/exports/google-ads-offline-conversions.csv",
         params={**params, "conversion_name": "=HYPERLINK(1)"},

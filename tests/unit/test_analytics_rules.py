@@ -80,6 +80,16 @@ def test_csv_neutralises_formulas() -> None:
     assert rows == [["a", "b"], ["'=1+2", "-3"], ["'@x", ""], ["plain", ""]]
 
 
+def test_csv_neutralises_formulas_after_a_separator() -> None:
+    """``;=`` splits into a formula cell where ``;`` is the list separator: quoted and prefixed."""
+    cases = [";=1+1", "a;=HYPERLINK(1)", "x,@SUM(A1)", "\tcmd", "\r=1", "-1+1", "+1", "ok; fine"]
+    text = to_csv(["a"], [{"a": c} for c in cases])
+    lines = text.split("\r\n")[1:-1]
+    assert all(line.startswith('"') and line.endswith('"') for line in lines)
+    cells = [row[0] for row in csv.reader(io.StringIO(text))][1:]
+    assert cells == ["'" + c for c in cases[:-1]] + ["ok; fine"]
+
+
 def test_settings_defaults_and_patches() -> None:
     assert settings.effective({})["scoring"] == settings.DEFAULT_SCORING
     weird = settings.effective({"scoring": {"conversion": "lots"}, "ip_storage": "weird"})

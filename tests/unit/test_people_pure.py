@@ -3,12 +3,14 @@ the Google Ads file, the lookalike measure."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
-from leadtrail.adspend.google_ads import OfflineConversion, conversion_name, render
+from leadtrail.adspend.google_ads import HEADER, OfflineConversion, conversion_name, render
 from leadtrail.adspend.rows import MAX_COST, MAX_COUNT, parse_row, read_csv
 from leadtrail.errors import BadRequest
 from leadtrail.identity import normalize
@@ -175,15 +177,24 @@ def test_google_ads_file() -> None:
         OfflineConversion("Cj0KCQiA-def456", datetime(2026, 2, 6, tzinfo=UTC), None, None),
     ]
     text = render(rows, "Calls", "America/New_York", "USD")
-    assert text.splitlines() == [
-        "Parameters:TimeZone=America/New_York",
-        "Google Click ID,Conversion Name,Conversion Time,Conversion Value,Conversion Currency",
-        "Cj0KCQiA-abc123,Calls,2026-02-06 14:03:12-0500,120.5,USD",
-        "Cj0KCQiA-def456,Calls,2026-02-05 19:00:00-0500,,",
+    first, rest = text.split("\n", 1)
+    assert first == "Parameters:TimeZone=America/New_York"
+    assert list(csv.reader(io.StringIO(rest))) == [
+        list(HEADER),
+        ["Cj0KCQiA-abc123", "Calls", "2026-02-06 14:03:12-0500", "120.5", "USD"],
+        ["Cj0KCQiA-def456", "Calls", "2026-02-05 19:00:00-0500", "", ""],
     ]
     for bad in ("", "=1+1", "two\nlines", "x" * 101):
         with pytest.raises(BadRequest):
             conversion_name(bad)
+
+
+def test_google_ads_click_ids_cannot_run_as_formulas() -> None:
+    """A click id is any ``[A-Za-z0-9_-]`` run from a landing URL: ``-2-3…`` passes that."""
+    at = datetime(2026, 2, 6, tzinfo=UTC)
+    text = render([OfflineConversion("-2-3-cmd-abcdef", at, None, None)], "Calls", "UTC", "USD")
+    rows = list(csv.reader(io.StringIO(text.split("\n", 1)[1])))
+    assert rows[1][0] == "'-2-3-cmd-abcdef"
 
 
 def test_similarity_measure() -> None:

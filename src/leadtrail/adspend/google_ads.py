@@ -8,7 +8,6 @@ the file starts with the ``Parameters:TimeZone=`` line naming that zone.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections.abc import Iterable
@@ -17,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from leadtrail.analytics.csvout import SafeWriter
 from leadtrail.errors import BadRequest
 
 HEADER = (
@@ -55,7 +55,7 @@ def render(
     zone = ZoneInfo(timezone)
     out = io.StringIO()
     out.write(f"Parameters:TimeZone={timezone}\n")
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeWriter(out, lineterminator="\n")
     writer.writerow(HEADER)
     for row in rows:
         # Click ids come from landing URLs: anything odd is skipped, never written.

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from leadtrail.auth import revocation
 from leadtrail.errors import BadRequest, NotFound
 from leadtrail.storage import Connection
 
@@ -129,4 +130,5 @@ async def revoke_key(conn: Connection, site_id: UUID, key_id_or_prefix: str) -> 
     )
     if row is None:
         raise NotFound(f"no API key {key_id_or_prefix!r} on this site", code="key_not_found")
+    await revocation.announce(conn)  # open sockets using the key close within a second
     return KeyInfo(**{**dict(row), "scopes": tuple(row["scopes"])})

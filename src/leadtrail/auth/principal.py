@@ -36,7 +36,13 @@ _ROLE_ACCESS = {
     SiteRole.ADMIN: Access.MANAGE,
     SiteRole.OWNER: Access.MANAGE,
 }
-_SCOPE_ACCESS = {"read": Access.READ, "ingest": Access.OPERATE, "admin": Access.MANAGE}
+# Key scopes grant sets, not levels: an ``ingest`` key writes (leads, calls, identify) but
+# reads nothing, so a key leaked from a form backend cannot list journeys or e-mails.
+_SCOPE_GRANTS = {
+    "read": frozenset({Access.READ}),
+    "ingest": frozenset({Access.OPERATE}),
+    "admin": frozenset(Access),
+}
 
 
 @dataclass(frozen=True)
@@ -59,16 +65,27 @@ class Principal:
         if role is None:
             return None
         if self.kind == "api_key":
-            levels = [_SCOPE_ACCESS[s] for s in self.scopes if s in _SCOPE_ACCESS]
+            levels = self._granted()
             return max(levels, key=lambda a: a.value) if levels else None
         return _ROLE_ACCESS[role]
 
-    def require(self, site_id: UUID, need: Access) -> None:
-        """Raise unless allowed. An unknown or foreign site is a 404, never a hint."""
+    def _granted(self) -> frozenset[Access]:
+        return frozenset().union(*(_SCOPE_GRANTS.get(s, frozenset()) for s in self.scopes))
+
+    def allows(self, site_id: UUID, need: Access) -> bool:
+        """Whether the caller may do ``need`` on the site (a member or key of it)."""
         have = self.access(site_id)
         if have is None:
+            return False
+        if self.kind == "api_key":
+            return need in self._granted()
+        return have.value >= need.value
+
+    def require(self, site_id: UUID, need: Access) -> None:
+        """Raise unless allowed. An unknown or foreign site is a 404, never a hint."""
+        if self.access(site_id) is None:
             raise NotFound("no such site", code="site_not_found")
-        if have.value < need.value:
+        if not self.allows(site_id, need):
             raise Forbidden(
                 f"this needs {need.name.lower()} access to the site", code="insufficient_role"
             )

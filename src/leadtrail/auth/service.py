@@ -17,7 +17,7 @@ from uuid import UUID
 
 from itsdangerous import BadSignature, TimestampSigner
 
-from leadtrail.auth import api_keys
+from leadtrail.auth import api_keys, revocation
 from leadtrail.auth.passwords import burn_verification_time, verify_password
 from leadtrail.auth.principal import Principal, SiteRole
 from leadtrail.auth.throttle import LoginThrottle
@@ -119,6 +119,7 @@ class Authenticator:
             await conn.execute(
                 "DELETE FROM dashboard_sessions WHERE token_hash = $1", _token_hash(token)
             )
+            await revocation.announce(conn)
 
     async def from_session_token(self, cookie_value: str) -> Principal | None:
         """The user behind a dashboard cookie (also accepted as a realtime ``apikey``)."""

@@ -51,6 +51,10 @@ class SessionState:
         )
 
 
+class MergeRefused(Exception):
+    """An unverified caller (a browser) named identifiers that belong to someone else."""
+
+
 @dataclass
 class TieResult:
     canonical_user_id: UUID
@@ -108,10 +112,14 @@ async def tie(
     evidence: Mapping[str, Any] | None = None,
     attributes: Mapping[str, Any] | None = None,
     refresh: bool = True,
+    allow_merge: bool = True,
 ) -> TieResult:
     """Attach strong identifiers (and optionally a session and a fingerprint) to one person.
 
-    ``refresh=False`` leaves the person's totals to the caller (who changes more rows)."""
+    ``refresh=False`` leaves the person's totals to the caller (who changes more rows).
+    ``allow_merge=False`` (a browser without a verified identity) raises
+    :class:`MergeRefused`, before anything is written, when the tie would merge people or
+    move the session to a person it does not already belong to."""
     strong = sorted({k for k in identifiers if k[0] in STRONG_KINDS})
     session = await resolve_session(conn, site_id, session_id) if session_id else None
     fp = fingerprint or (session.fingerprint if session else None)
@@ -140,6 +148,14 @@ async def tie(
         raise tx.StaleRead()
     profiles = await graph.load_profiles(conn, site_id, candidates)
     decision = decide_tie(strong, links, profiles, weak)
+    if not allow_merge and (
+        decision.merged
+        or (
+            decision.person is not None
+            and (session is None or decision.person != session.canonical_user_id)
+        )
+    ):
+        raise MergeRefused()
 
     created = decision.person is None
     if decision.person is None:

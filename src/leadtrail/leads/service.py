@@ -13,7 +13,13 @@ from leadtrail.attribution.credit import Credit, label
 from leadtrail.attribution.service import credit_conversion
 from leadtrail.identity import graph
 from leadtrail.identity.rules import IdKey
-from leadtrail.identity.service import resolve_session, tie
+from leadtrail.identity.service import (
+    MergeRefused,
+    TieResult,
+    load_session,
+    resolve_session,
+    tie,
+)
 from leadtrail.ingest.first_touch import ADS_ASSISTED
 from leadtrail.ingest.referrer import is_google
 from leadtrail.scoring import MAX_SCORE, explain
@@ -142,8 +148,13 @@ async def submit_lead(
     lookback_minutes: int,
     actor: str,
     people: PeopleSettings | None = None,
+    from_browser: bool = False,
 ) -> tuple[dict[str, Any], bool]:
-    """Store a lead; ``(lead row, created)``. Idempotent on ``external_lead_id``."""
+    """Store a lead; ``(lead row, created)``. Idempotent on ``external_lead_id``.
+
+    ``from_browser``: the tracker, with nothing but a public site id. The lead attaches to the
+    caller's own session only: no look-back to other sessions, and no merge. When its e-mail or
+    phone belongs to someone else, the lead is stored on the session without tying them."""
     if lead.external_lead_id:
         existing = await conn.fetchrow(Q.lead_by_external_id, site_id, lead.external_lead_id)
         if existing is not None:
@@ -151,7 +162,7 @@ async def submit_lead(
     session_id = lead.session_id
     if session_id is not None and await resolve_session(conn, site_id, session_id) is None:
         session_id = None  # unknown to this site: find the session as if none was given
-    if session_id is None:
+    if session_id is None and not from_browser:
         links = await graph.load_links(conn, site_id, lead.identifiers())
         owners = sorted({link.owner for link in links.values() if isinstance(link.owner, UUID)})
         session_id = await conn.fetchval(
@@ -162,18 +173,23 @@ async def submit_lead(
             lead.submitted_at,
             lookback_minutes,
         )
-    result = await tie(
-        conn,
-        site_id,
-        identifiers=lead.identifiers(),
-        session_id=session_id,
-        fingerprint=lead.fingerprint,
-        source="lead",
-        actor=actor,
-        evidence={"external_lead_id": lead.external_lead_id},
-        attributes={"name": lead.name, "company": lead.company},
-        refresh=False,
-    )
+    try:
+        result = await tie(
+            conn,
+            site_id,
+            identifiers=lead.identifiers(),
+            session_id=session_id,
+            fingerprint=None if from_browser else lead.fingerprint,
+            source="lead",
+            actor=actor,
+            evidence={"external_lead_id": lead.external_lead_id},
+            attributes={"name": lead.name, "company": lead.company},
+            refresh=False,
+            allow_merge=not from_browser,
+        )
+    except MergeRefused:
+        own = await load_session(conn, site_id, session_id) if session_id else None
+        result = TieResult(own.canonical_user_id if own else None, False, [], own)  # type: ignore[arg-type]
     session = None
     if result.session is not None:
         session = await conn.fetchrow(
@@ -215,7 +231,8 @@ async def submit_lead(
         await conn.execute(
             Q.mark_session_converted, site_id, session["id"], session["created_month"], score
         )
-    await graph.refresh_users(conn, site_id, [result.canonical_user_id])
+    if result.canonical_user_id is not None:
+        await graph.refresh_users(conn, site_id, [result.canonical_user_id])
     out = dict(row)
     out["merges"] = result.merges
     return out, True

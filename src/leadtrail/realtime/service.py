@@ -14,6 +14,7 @@ from leadtrail.errors import Unauthorized
 from leadtrail.realtime.access import Viewer
 from leadtrail.realtime.feed import ChangeFeed, ReplayLog
 from leadtrail.realtime.hub import Hub
+from leadtrail.realtime.revocations import RevocationListener
 from leadtrail.realtime.session import CLOSE_GOING_AWAY, Limits, Session
 from leadtrail.storage import Database
 
@@ -33,6 +34,7 @@ class Realtime:
 
     def __init__(self, settings: Settings, db: Database, auth: Authenticator) -> None:
         self.settings = settings
+        self.db = db
         self.auth = auth
         self.hub = Hub(
             max_pending=settings.realtime_max_queue,
@@ -54,22 +56,29 @@ class Realtime:
         )
         self.sessions: set[Session] = set()
 
-    async def authenticate(self, token: str) -> Viewer | None:
-        """An API key or a dashboard session token -> a viewer; None when invalid."""
+    async def principal_of(self, token: str) -> Principal | None:
+        """An API key or a dashboard session token -> who it is; None when invalid."""
         token = token.strip()
         if api_keys.parse_prefix(token):
             try:
-                principal: Principal | None = await self.auth.from_api_key(token)
+                return await self.auth.from_api_key(token)
             except Unauthorized:
                 return None
-        else:
-            principal = await self.auth.from_session_token(token)
+        return await self.auth.from_session_token(token)
+
+    async def authenticate(self, token: str) -> Viewer | None:
+        """An API key or a dashboard session token -> a viewer; None when invalid or when
+        the credential may not read (an ingest-only key)."""
+        principal = await self.principal_of(token)
         return viewer_for(principal) if principal is not None else None
 
     @property
-    def components(self) -> list[HubComponent | ChangeFeed]:
+    def components(self) -> list[HubComponent | ChangeFeed | RevocationListener]:
         """The feed starts after the hub, and stops before it."""
-        parts: list[HubComponent | ChangeFeed] = [HubComponent(self)]
+        parts: list[HubComponent | ChangeFeed | RevocationListener] = [
+            HubComponent(self),
+            RevocationListener(self.db, lambda: self.sessions),
+        ]
         if self.feed is not None:
             parts.append(self.feed)
         return parts

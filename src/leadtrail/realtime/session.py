@@ -104,7 +104,8 @@ class Session:
         self.hub = hub
         self.replay = replay
         self.viewer = viewer
-        #: tokens this connection was opened with; an access_token equal to one is a no-op
+        #: tokens this connection was opened with; an access_token equal to one returns the
+        #: channel to the connection's own identity
         self.credentials = credentials
         self.limits = limits
         self._transport = transport
@@ -512,7 +513,16 @@ class Session:
 
     async def _access_token(self, member: Member, frame: Frame) -> None:
         token = frame.payload.get("access_token") if isinstance(frame.payload, dict) else None
-        if not isinstance(token, str) or not token or token in self.credentials:
+        if not isinstance(token, str) or not token:
+            return
+        if token in self.credentials:
+            # Back to the connection's own credential: the channel follows it again, so it
+            # stops seeing what another identity's token let it see.
+            if member.token is not None:
+                self.hub.leave(member)
+                member.viewer = self.viewer
+                member.token = None
+                self.hub.join(member)
             return
         viewer = await self._authenticate(token)
         if self._members.get(member.topic) is not member:

@@ -11,6 +11,7 @@ from leadtrail.auth.passwords import MAX_LENGTH
 from leadtrail.auth.service import COOKIE_NAME
 from leadtrail.config import Settings
 from leadtrail.storage import Claims, DbRole
+from leadtrail.web.csrf import check_same_origin
 from leadtrail.web.deps import CurrentPrincipal
 from leadtrail.web.people_common import request_ip
 from leadtrail.web.services import services
@@ -25,13 +26,14 @@ class LoginBody(BaseModel):
 
 
 def set_session_cookie(response: Response, cookie_value: str, settings: Settings) -> None:
-    """The dashboard session cookie, the same for a password login and single sign-on."""
+    """The dashboard session cookie, the same for a password login and single sign-on.
+    SameSite=Strict: no other site's page can make the browser send it (CSRF)."""
     response.set_cookie(
         COOKIE_NAME,
         cookie_value,
         max_age=settings.session_max_age,
         httponly=True,
-        samesite="lax",
+        samesite="strict",
         secure=settings.cookie_secure,
         path="/",
     )
@@ -40,6 +42,7 @@ def set_session_cookie(response: Response, cookie_value: str, settings: Settings
 @router.post("/login", summary="Log in; sets the HttpOnly session cookie")
 async def login(body: LoginBody, request: Request, response: Response) -> dict[str, Any]:
     svc = services(request)
+    check_same_origin(request, svc.settings.base_url)  # no logging a visitor into our account
     result = await svc.auth.login(
         body.email, body.password, request.headers.get("user-agent", ""), request_ip(request)
     )
@@ -51,6 +54,7 @@ async def login(body: LoginBody, request: Request, response: Response) -> dict[s
 async def logout(request: Request, response: Response) -> dict[str, str]:
     cookie = request.cookies.get(COOKIE_NAME)
     if cookie:
+        check_same_origin(request, services(request).settings.base_url)
         await services(request).auth.logout(cookie)
     response.delete_cookie(COOKIE_NAME, path="/")
     return {"status": "logged_out"}

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from leadtrail.auth.principal import Principal
 from leadtrail.auth.service import COOKIE_NAME
 from leadtrail.errors import Unauthorized
+from leadtrail.web.csrf import check_same_origin
 from leadtrail.web.services import services
 
 
@@ -20,6 +21,7 @@ async def current_principal(request: Request) -> Principal:
         return await auth.from_bearer(header)
     cookie = request.cookies.get(COOKIE_NAME)
     if cookie:
+        check_same_origin(request, services(request).settings.base_url)
         principal = await auth.from_session_token(cookie)
         if principal is not None:
             return principal

@@ -181,6 +181,8 @@ async def leads_preflight(request: Request) -> Response:
         "Server mode: `Authorization: Bearer <key>` (ingest scope) and a `LeadBody`. Tracker "
         "mode: no key, a `TrackerLeadBody` as text/plain, from an allowed origin. Idempotent on "
         "`external_lead_id` (tracker: its `eid`). 201 for a new lead, 200 for a repeat. "
+        'Tracker mode answers only 200 `{"status": "ok"}`; its lead attaches to the '
+        "caller's own session (no look-back, no merge; docs/security.md). "
         "Tracker mode on a site with `respect_dnt`: a browser sending DNT or GPC gets 202 "
         '`{"status": "ignored", "reason": "dnt"}` and nothing is stored.'
     ),
@@ -204,7 +206,6 @@ async def post_lead(request: Request) -> Response:
             body = LeadBody(
                 external_lead_id=f"tracker:{t.eid}" if t.eid else None,
                 session_id=t.sid,
-                fingerprint=t.fp,
                 form_type=t.form_type,
                 name=t.name,
                 email=t.email,
@@ -227,12 +228,15 @@ async def post_lead(request: Request) -> Response:
                 lookback_minutes=settings.lead_lookback_minutes,
                 actor=caller.actor,
                 people=settings,
+                from_browser=tracker,
             ),
         )
     except LeadtrailError as exc:
         if tracker:
             return tracker_error(exc, request)
         raise
+    if tracker:  # a browser learns nothing back (session, click id, campaign, score)
+        return json({"status": "ok"}, 200, caller.origin)
     return json(_lead_out(row, created), 201 if created else 200, caller.origin)
 
 

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from leadtrail.auth.identity_tokens import identity_secret, server_key, verified
 from leadtrail.auth.principal import Access
 from leadtrail.errors import BadRequest, LeadtrailError, NotFound
 from leadtrail.identity import graph, journey, normalize, similarity, tx
 from leadtrail.identity.rules import IdKey
-from leadtrail.identity.service import tie
+from leadtrail.identity.service import MergeRefused, tie
 from leadtrail.storage import Connection
 from leadtrail.web.deps import CurrentPrincipal
 from leadtrail.web.people_common import (
@@ -62,6 +63,14 @@ class TrackerIdentifyBody(BaseModel):
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=40)
     id: str | None = Field(default=None, max_length=200)
+    uh: str | None = Field(
+        default=None,
+        max_length=128,
+        description="hex HMAC-SHA256 of `id` with the site's identity secret (identity verification)",
+    )
+
+
+TRACKER_OK = {"status": "ok"}
 
 
 def _identifiers(body: IdentifyBody, caller: Caller) -> list[IdKey]:
@@ -90,7 +99,9 @@ async def identify_preflight(request: Request) -> Response:
     description=(
         "Server mode: Bearer key (ingest scope) and an `IdentifyBody`. Tracker mode "
         "(`leadtrail.identify`): no key, a `TrackerIdentifyBody` as text/plain from an allowed "
-        "origin. People the identifiers tie together merge; see docs/identity.md. Tracker "
+        'origin; it answers only `{"status": "ok"}`, attaches to the caller\'s own session '
+        "and never merges people unless `uh` verifies `id` (docs/security.md). People the "
+        "identifiers tie together merge; see docs/identity.md. Tracker "
         "mode on a site with `respect_dnt`: a browser sending DNT or GPC gets 202 "
         '`{"status": "ignored", "reason": "dnt"}` and nothing is stored.'
     ),
@@ -107,12 +118,13 @@ async def identify(request: Request) -> Response:
             caller = await tracker_caller(request, t.s, "tracker-identify")
             if (ignored := tracker_opted_out(request, caller)) is not None:
                 return ignored
-            body = IdentifyBody(
-                session_id=t.sid, fingerprint=t.fp, email=t.email, phone=t.phone, external_id=t.id
-            )
+            body = IdentifyBody(session_id=t.sid, email=t.email, phone=t.phone, external_id=t.id)
+            secret = identity_secret(server_key(services(request).settings), caller.site.id)
+            trusted = verified(secret, t.id, t.uh)
         else:
             body = validate(IdentifyBody, data)
             caller = await server_caller(request, body.site_id, Access.OPERATE)
+            trusted = True
         identifiers = _identifiers(body, caller)
         fingerprint = normalize.fingerprint(body.fingerprint) if body.fingerprint else None
 
@@ -126,6 +138,7 @@ async def identify(request: Request) -> Response:
                 source="identify",
                 actor=caller.actor,
                 attributes=body.attributes,
+                allow_merge=trusted,
             )
             return {
                 "status": "identified",
@@ -135,12 +148,16 @@ async def identify(request: Request) -> Response:
                 "session_id": result.session.id if result.session else None,
             }
 
-        out = await tx.run(services(request).db, caller.claims, work)
+        try:
+            out = await tx.run(services(request).db, caller.claims, work)
+        except MergeRefused:
+            out = {}  # named someone else without proof: nothing is stored, nothing is told
     except LeadtrailError as exc:
         if tracker:
             return tracker_error(exc, request)
         raise
-    return json(out, 200, caller.origin)
+    # A browser learns nothing back: not whether the e-mail was known, not whose session.
+    return json(TRACKER_OK if tracker else out, 200, caller.origin)
 
 
 @router.get(

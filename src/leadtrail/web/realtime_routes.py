@@ -16,12 +16,14 @@ import orjson
 from fastapi import APIRouter, Request, WebSocket
 from starlette.responses import Response
 
+from leadtrail.auth.principal import Principal
 from leadtrail.auth.service import COOKIE_NAME
-from leadtrail.errors import BadRequest, PayloadTooLarge, Unauthorized
+from leadtrail.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
 from leadtrail.realtime import protocol
 from leadtrail.realtime.access import Viewer
-from leadtrail.realtime.service import Realtime
+from leadtrail.realtime.service import Realtime, viewer_for
 from leadtrail.realtime.session import TOPIC_PREFIX, Session
+from leadtrail.web.csrf import check_same_origin
 from leadtrail.web.services import services
 
 router = APIRouter(prefix="/realtime/v1", tags=["realtime"])
@@ -122,6 +124,14 @@ async def websocket(ws: WebSocket) -> None:
 # -- REST broadcast ------------------------------------------------------------------------
 
 
+def _reader(principal: Principal) -> Viewer:
+    """A valid credential without read access (an ingest key) is refused with 403."""
+    viewer = viewer_for(principal)
+    if viewer is None:
+        raise Forbidden("broadcast needs read access", code="insufficient_role")
+    return viewer
+
+
 async def _rest_viewer(request: Request, realtime: Realtime) -> Viewer:
     header = request.headers.get("authorization", "")
     scheme, _, bearer = header.partition(" ")
@@ -130,14 +140,15 @@ async def _rest_viewer(request: Request, realtime: Realtime) -> Viewer:
         request.headers.get("apikey", ""),
     ):
         if token:
-            viewer = await realtime.authenticate(token)
-            if viewer is not None:
-                return viewer
+            principal = await realtime.principal_of(token)
+            if principal is not None:
+                return _reader(principal)
     cookie = request.cookies.get(COOKIE_NAME)
     if cookie:
-        viewer = await realtime.authenticate(cookie)
-        if viewer is not None:
-            return viewer
+        check_same_origin(request, realtime.settings.base_url)
+        principal = await realtime.principal_of(cookie)
+        if principal is not None:
+            return _reader(principal)
     raise Unauthorized(
         "send an API key with read scope as 'apikey' or 'Authorization: Bearer'",
         code="invalid_api_key",

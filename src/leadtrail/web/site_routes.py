@@ -11,7 +11,9 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from leadtrail.auth import api_keys
+from leadtrail.auth.identity_tokens import identity_secret, server_key
 from leadtrail.auth.principal import Access, Principal
+from leadtrail.errors import Forbidden
 from leadtrail.sites import manage
 from leadtrail.sites import settings as site_settings
 from leadtrail.sites.service import Site, snippet
@@ -47,6 +49,8 @@ async def list_sites(request: Request, principal: CurrentPrincipal) -> list[dict
     db = services(request).db
     if not principal.site_ids:
         return []
+    if not any(principal.allows(s, Access.READ) for s in principal.site_ids):
+        raise Forbidden("listing sites needs read access", code="insufficient_role")
     async with db.transaction(principal.claims()) as conn:
         rows = await conn.fetch(
             "SELECT id, public_id, name, domain, allowed_origins, settings, timezone, created_at "
@@ -58,7 +62,12 @@ async def list_sites(request: Request, principal: CurrentPrincipal) -> list[dict
 @router.get("/{site}", summary="One site, with its settings and tracker snippet")
 async def get_site(request: Request, principal: CurrentPrincipal, site: SiteRef) -> dict[str, Any]:
     found = await resolve_site(services(request).db, principal, site, Access.READ)
-    return site_json(request, found, principal)
+    out = site_json(request, found, principal)
+    if principal.allows(found.id, Access.MANAGE):
+        # signs user ids for leadtrail.identify (identity verification); admins only
+        key = server_key(services(request).settings)
+        out["identity_secret"] = identity_secret(key, found.id)
+    return out
 
 
 class SettingsPatch(BaseModel):

@@ -186,6 +186,29 @@ async def test_another_tenants_rows_never_arrive(
     assert all(p["data"]["record"]["site_id"] == str(tenants.site_b) for p in inbox_b.items)
 
 
+async def test_set_auth_back_to_the_connections_own_key_drops_the_other_tenant(
+    db: Database, tenants: Tenants, connect: Connect
+) -> None:
+    """setAuth(B) then setAuth(A) on a socket opened with A: the channel is A's again."""
+    client = await connect(tenants.key_a)
+    inbox = Inbox()
+    channel = client.channel("calls-reauth")
+    channel.on_postgres_changes("INSERT", inbox, schema="public", table="calls")
+    await subscribed(channel)
+    await client.set_auth(tenants.key_b)
+    await client.set_auth(tenants.key_a)
+    # The server handles frames in order: once a later join is answered, both tokens are in.
+    await subscribed(
+        client.channel("sync-point").on_postgres_changes("INSERT", Inbox(), table="calls")
+    )
+    async with db.system() as conn:
+        await insert_call(conn, tenants.site_b, "+15550301")
+        await insert_call(conn, tenants.site_a, "+15550302")
+    await inbox.wait_for(1)
+    await asyncio.sleep(0)  # nothing else is queued behind it
+    assert [p["data"]["record"]["phone_number"] for p in inbox.items] == ["+15550302"]
+
+
 async def test_broadcast_and_presence(tenants: Tenants, connect: Connect) -> None:
     alice = await connect(tenants.key_a)
     bob = await connect(tenants.key_a)

@@ -281,7 +281,7 @@
   var api = {
     _initialized: true,
     send: (c, a, l, v, m) => {
-      var deep = (o, n) => o && typeof o == 'object' ? Math.max(0, ...Object.values(o).map((x) => deep(x))) + 1 : 0;
+      var deep = (o) => o && typeof o == 'object' ? Math.max(0, ...Object.values(o).map(deep)) + 1 : 0;
       if (!/^(acquisition|interaction|conversion|system)$/.test(c) || !/^[\w.:-]{1,64}$/.test(a)) {
         con.warn(WARN, c, a);
         return false;
@@ -293,11 +293,12 @@
       track(c, a, l, v, m);
       return !off();
     },
-    identify: (p) => {
+    identify: p => {
       var o, n = 0;
       if (off() || !p || !S) return false;
-      o = { s: site, sid: S.id, fp: fp() };
-      each(['email', 'phone', 'id'], (k) => p[k] != null && p[k] !== '' && (o[k] = cut(k, p[k]), n++));
+      o = { s: site, sid: S.id };
+      // uh: the site's signature of id (identity verification, docs/security.md)
+      each(['email', 'phone', 'id', 'uh'], (k) => p[k] != null && p[k] !== '' && (o[k] = cut(k, p[k]), n++));
       if (n) {
         enq('/api/identify', o);
         flush();
@@ -312,7 +313,7 @@
       Q = [];
       S = FP = null;
     },
-    optIn: (was) => {
+    optIn: was => {
       was = off();
       put(LS, KO);
       if (was && !off()) track('acquisition', 'view', d.title);
