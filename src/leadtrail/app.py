@@ -19,6 +19,7 @@ from leadtrail.web import (
     analytics_routes,
     assets,
     auth_routes,
+    correlator_routes,
     dashboard,
     errors,
     health,
@@ -26,10 +27,12 @@ from leadtrail.web import (
     live_routes,
     metrics,
     money_routes,
+    ops_routes,
     people_routes,
     realtime_routes,
     site_routes,
     sync,
+    webhook_routes,
 )
 from leadtrail.web.access_log import AccessLogMiddleware
 from leadtrail.web.services import build_services
@@ -104,6 +107,9 @@ def create_app(
     app.include_router(live_routes.router)
     app.include_router(site_routes.router)
     app.include_router(dashboard.router)
+    app.include_router(ops_routes.router)
+    app.include_router(webhook_routes.router)
+    app.include_router(correlator_routes.router)
     app.mount("/assets", assets.static_files(), name="assets")
 
     def openapi() -> dict[str, Any]:

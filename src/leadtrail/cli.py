@@ -72,6 +72,9 @@ def _with_db(work: Callable[[Any], Awaitable[T]], *, migrate: bool = True) -> T:
 
 
 def _setup_logging(level: str) -> None:
+    from leadtrail import redact
+
+    redact.install()  # no API key, session token or password in any log line
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -75,6 +75,7 @@ class Writer:
         session_cache_size: int = 100_000,
         workers: int = 2,
         write_timeout: float = 30.0,
+        hot_score: int = 61,
     ) -> None:
         self._db = db
         self._max_batch = max_batch_events
@@ -89,7 +90,7 @@ class Writer:
         self._crash_pause = 0.0
         self._last_crash = 0.0
         self._wakeup: asyncio.Event | None = None
-        self.batches = BatchWriter(SessionCache(session_cache_size))
+        self.batches = BatchWriter(SessionCache(session_cache_size), hot_score)
 
     # -- component lifecycle ---------------------------------------------------------
 

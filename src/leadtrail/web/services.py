@@ -9,18 +9,21 @@ from starlette.requests import HTTPConnection
 from leadtrail.analytics.rollups import Rollups
 from leadtrail.auth.service import Authenticator
 from leadtrail.auth.signing import signing_key
-from leadtrail.components import Component, PeriodicTask
+from leadtrail.components import Component
 from leadtrail.config import Settings
+from leadtrail.heartbeats.publisher import HeartbeatPublisher
 from leadtrail.identity.resolver import IdentityResolver
 from leadtrail.ingest.geo import GeoResolver
 from leadtrail.ingest.service import IngestService
 from leadtrail.ingest.sites import SiteCache
 from leadtrail.ingest.writer import Writer
 from leadtrail.realtime.service import Realtime
+from leadtrail.scheduling import Scheduler
 from leadtrail.storage import Database
+from leadtrail.web import jobs
 from leadtrail.web.ratelimit import RateLimiter
-
-PARTITION_CHECK_SECONDS = 6 * 3600
+from leadtrail.webhooks.secrets import SecretBox
+from leadtrail.webhooks.sender import WebhookSender
 
 
 @dataclass
@@ -32,6 +35,12 @@ class Services:
     limiter: RateLimiter
     identity_resolver: IdentityResolver
     rollups: Rollups
+    #: leader election and every periodic job (see ``web/jobs.py``)
+    scheduler: Scheduler
+    heartbeats: HeartbeatPublisher
+    #: encrypts webhook endpoint secrets
+    secret_box: SecretBox
+    webhook_sender: WebhookSender
     #: started in order with the app, stopped in reverse
     components: list[Component] = field(default_factory=list)
     #: change feed, hub and WebSocket sessions (``/realtime/v1``)
@@ -47,6 +56,7 @@ def build_services(settings: Settings, db: Database) -> Services:
         max_pending_events=settings.ingest_max_pending_events,
         workers=settings.ingest_writers,
         write_timeout=settings.ingest_write_timeout,
+        hot_score=settings.webhook_hot_score,
     )
     svc = Services(
         settings=settings,
@@ -64,19 +74,17 @@ def build_services(settings: Settings, db: Database) -> Services:
             db, settings.identity_resolve_interval, settings.identity_batch_size
         ),
         rollups=Rollups(db, settle_hours=settings.rollup_settle_hours),
-    )
-    svc.components.append(
-        PeriodicTask(
-            "partition-upkeep",
-            PARTITION_CHECK_SECONDS,
-            lambda: db.ensure_partitions(settings.partitions_ahead),
-        )
+        scheduler=Scheduler(db, settings.node, ttl=settings.leader_lease_ttl),
+        heartbeats=HeartbeatPublisher(db, settings.heartbeat_interval),
+        secret_box=SecretBox(signing_key(settings)),
+        webhook_sender=jobs.webhook_sender(settings, db),
     )
     svc.components.append(writer)
-    svc.components.append(svc.identity_resolver)
     svc.realtime = Realtime(settings, db, svc.auth)
     svc.components.extend(svc.realtime.components)
-    svc.components.append(PeriodicTask("rollups", settings.rollup_interval, svc.rollups.run_once))
+    jobs.register(svc)
+    svc.components.append(svc.scheduler)
+    svc.components.append(svc.heartbeats)
     return svc
 
 
