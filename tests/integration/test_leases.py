@@ -44,7 +44,9 @@ async def test_one_holder_and_tokens_only_grow(db: Database, owner: asyncpg.Conn
     assert again is not None and again.token == 3
 
 
-async def test_a_deposed_leaders_write_never_commits(db: Database, owner: asyncpg.Connection) -> None:
+async def test_a_deposed_leaders_write_never_commits(
+    db: Database, owner: asyncpg.Connection
+) -> None:
     await owner.execute("CREATE TABLE IF NOT EXISTS fenced_writes (token bigint)")
     a, b = Lease(db, "t2", "a", 1.0), Lease(db, "t2", "b", 30)
     fence_a = await a.acquire()

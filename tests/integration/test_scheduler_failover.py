@@ -20,7 +20,9 @@ TTL = 3.0
 PERIOD = 0.5
 
 
-async def _wait_for(owner: asyncpg.Connection, query: str, *args: object, timeout: float = 60) -> None:
+async def _wait_for(
+    owner: asyncpg.Connection, query: str, *args: object, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     while not await owner.fetchval(query, *args):
         assert time.monotonic() < deadline, f"timed out waiting for: {query}"
@@ -59,7 +61,9 @@ async def test_leader_killed_another_takes_over_no_overlap_no_gap(
     nodes: list[ServeProcess], owner: asyncpg.Connection
 ) -> None:
     await _wait_for(owner, "SELECT count(*) >= 6 FROM leadtrail.scheduler_probe")
-    lease = await owner.fetchrow("SELECT holder, token FROM leadtrail.leases WHERE name = 'scheduler'")
+    lease = await owner.fetchrow(
+        "SELECT holder, token FROM leadtrail.leases WHERE name = 'scheduler'"
+    )
     assert lease is not None
     leader = next(s for s in nodes if s.env["LEADTRAIL_NODE_ID"] == lease["holder"])
 
@@ -99,8 +103,12 @@ async def test_leader_killed_another_takes_over_no_overlap_no_gap(
         assert start >= end, (node_a, node_b, start, end)
 
     # The scheduler's bookkeeping agrees, and the survivors report the new leader.
-    job = await owner.fetchrow("SELECT last_period, last_token FROM leadtrail.scheduler_jobs WHERE job = 'probe'")
-    assert job is not None and job["last_token"] == new["token"] and job["last_period"] >= periods[-1]
+    job = await owner.fetchrow(
+        "SELECT last_period, last_token FROM leadtrail.scheduler_jobs WHERE job = 'probe'"
+    )
+    assert (
+        job is not None and job["last_token"] == new["token"] and job["last_period"] >= periods[-1]
+    )
     await _wait_for(
         owner,
         "SELECT count(*) > 0 FROM leadtrail.system_heartbeats "

@@ -108,7 +108,8 @@ async def test_lead_and_call_are_delivered_signed(
     )
     assert again.status_code == 200
     log = await client.get(
-        f"/api/webhooks/{endpoint['id']}/deliveries", headers={"Authorization": f"Bearer {admin_key}"}
+        f"/api/webhooks/{endpoint['id']}/deliveries",
+        headers={"Authorization": f"Bearer {admin_key}"},
     )
     assert log.status_code == 200
     assert sorted(d["status"] for d in log.json()) == ["delivered", "delivered"]
@@ -192,15 +193,21 @@ async def test_dead_endpoint_is_dead_lettered_then_replayed(
     await _disable(client, admin_key, endpoint)
 
 
-async def test_bad_endpoints_are_refused(client: httpx.AsyncClient, admin_key: str, tenant: Tenant) -> None:
+async def test_bad_endpoints_are_refused(
+    client: httpx.AsyncClient, admin_key: str, tenant: Tenant
+) -> None:
     auth = {"Authorization": f"Bearer {admin_key}"}
-    bad_url = await client.post("/api/webhooks", json={"url": "ftp://x", "events": ["lead.created"]}, headers=auth)
+    bad_url = await client.post(
+        "/api/webhooks", json={"url": "ftp://x", "events": ["lead.created"]}, headers=auth
+    )
     assert bad_url.status_code == 400 and bad_url.json()["error"] == "invalid_webhook"
     bad_event = await client.post(
         "/api/webhooks", json={"url": "http://x.example/", "events": ["nope"]}, headers=auth
     )
     assert bad_event.status_code == 400 and bad_event.json()["error"] == "invalid_webhook"
     ingest = await client.post(
-        "/api/webhooks", json={"url": "http://x.example/", "events": ["lead.created"]}, headers=tenant.auth()
+        "/api/webhooks",
+        json={"url": "http://x.example/", "events": ["lead.created"]},
+        headers=tenant.auth(),
     )
     assert ingest.status_code == 403

@@ -72,7 +72,9 @@ class Receiver:
 async def running(receiver: Receiver) -> AsyncIterator[Receiver]:
     app = Starlette(routes=[Route("/hook", receiver._hook, methods=["POST"])])
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=receiver.port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=receiver.port, log_level="warning", lifespan="off"
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -17,6 +17,7 @@ from leadtrail.auth.principal import Access
 from leadtrail.errors import BadRequest, NotFound
 from leadtrail.identity import journey, tx
 from leadtrail.leads import service as lead_service
+from leadtrail.web.deps import current_principal
 from leadtrail.web.lead_routes import LeadBody, _lead_input
 from leadtrail.web.ops_routes import publish
 from leadtrail.web.people_common import json, parse_uuid, read_object, server_caller, validate
@@ -123,6 +124,7 @@ ACTIONS: dict[str, Handler] = {
     ),
 )
 async def session_correlator(request: Request) -> Response:
+    await current_principal(request)  # 401 before anything about the body is said
     body = await read_object(request)
     action = body.get("action")
     handler = ACTIONS.get(action) if isinstance(action, str) else None
