@@ -550,3 +550,8 @@ def rollups_rebuild(site_ref: str | None, since: datetime | None) -> None:
             click.echo(f"{site.public_id}: {hours} hours re-aggregated")
 
     _with_db(work)
+
+
+from leadtrail.commands import status as _status  # noqa: E402
+
+main.add_command(_status.status)

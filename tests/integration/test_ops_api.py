@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 
 from leadtrail.config import Settings
@@ -146,3 +147,20 @@ async def test_session_correlator_actions(
     )  # fmt: skip
     assert other.status_code == 404
     assert (await client.post(FN, json={"action": "get_user_journey"})).status_code == 401
+
+
+async def test_status_cli(
+    test_database: Any, cli_env: dict[str, str], server: Any, tenants: dict[str, Tenant]
+) -> None:
+    from tests.conftest import leadtrail_cli
+
+    await server.app.state.services.heartbeats.publish_once()
+    code, out, err = await leadtrail_cli(test_database, cli_env, "status", "--json")
+    assert code == 0, err
+    state = orjson.loads(out)
+    kinds = {c["component_type"] for c in state["health"]["components"]}
+    assert {"api_server", "scheduler", "webhook_sender"} <= kinds
+    assert state["leases"][0]["name"] == "scheduler" and state["leases"][0]["live"]
+    assert "outbox" in state["queues"] and any(j["job"] == "rollups" for j in state["jobs"])
+    code, text, _ = await leadtrail_cli(test_database, cli_env, "status")
+    assert code == 0 and "leader (scheduler):" in text and "jobs:" in text

@@ -5,6 +5,7 @@ the lease TTL, runs the missed periods, and no two runs ever overlapped."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -99,7 +100,7 @@ async def test_leader_killed_another_takes_over_no_overlap_no_gap(
     # No two runs overlapped in time (the fence's share lock holds a takeover back until
     # the deposed leader's transaction is over).
     spans = sorted((r["started_at"], r["finished_at"], r["node"]) for r in rows)
-    for (_, end, node_a), (start, _, node_b) in zip(spans, spans[1:], strict=False):
+    for (_, end, node_a), (start, _, node_b) in itertools.pairwise(spans):
         assert start >= end, (node_a, node_b, start, end)
 
     # The scheduler's bookkeeping agrees, and the survivors report the new leader.
