@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ class Received:
     body: bytes
     payload: Any
     answered: int
+    #: perf_counter when the request arrived
+    at: float = 0.0
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Receiver:
             await asyncio.wait_for(self.changed.wait_for(lambda: predicate(self)), timeout)
 
     async def _hook(self, request: Request) -> Response:
+        at = time.perf_counter()
         body = await request.body()
         headers = dict(request.headers)
         try:
@@ -62,7 +66,7 @@ class Receiver:
         status = 500 if len(self.requests) < self.fail_first else 204
         async with self.changed:
             self.requests.append(
-                Received(headers.get("webhook-id", ""), headers, body, payload, status)
+                Received(headers.get("webhook-id", ""), headers, body, payload, status, at)
             )
             self.changed.notify_all()
         return Response(status_code=status)
