@@ -24,6 +24,7 @@ from leadtrail.web import (
     auth_routes,
     behaviour_routes,
     call_provider_routes,
+    correlator_routes,
     dashboard,
     diagnostics_routes,
     dni_routes,
@@ -36,6 +37,7 @@ from leadtrail.web import (
     metrics,
     money_routes,
     openapi_contract,
+    ops_routes,
     people_routes,
     privacy_routes,
     proposal_routes,
@@ -44,6 +46,7 @@ from leadtrail.web import (
     site_script,
     sso_routes,
     sync,
+    webhook_routes,
 )
 from leadtrail.web.access_log import AccessLogMiddleware
 from leadtrail.web.request_guard import RequestGuard
@@ -138,6 +141,9 @@ def create_app(
     app.mount(api_docs.ASSETS_URL, api_docs.static_files(), name="api-docs-assets")
     app.include_router(experiment_routes.router)
     app.include_router(proposal_routes.router)
+    app.include_router(ops_routes.router)
+    app.include_router(webhook_routes.router)
+    app.include_router(correlator_routes.router)
     app.mount("/assets", assets.static_files(), name="assets")
 
     def openapi() -> dict[str, Any]:

@@ -72,6 +72,9 @@ def _with_db(work: Callable[[Any], Awaitable[T]], *, migrate: bool = True) -> T:
 
 
 def _setup_logging(level: str) -> None:
+    from leadtrail import redact
+
+    redact.install()  # no API key, session token or password in any log line
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -552,6 +555,7 @@ def _register_command_groups() -> None:
     from leadtrail.commands.calls import calls
     from leadtrail.commands.privacy import privacy
     from leadtrail.commands.retention import retention
+    from leadtrail.commands.status import status
 
     main.add_command(privacy)
     main.add_command(backup)
@@ -559,6 +563,7 @@ def _register_command_groups() -> None:
     main.add_command(retention)
     main.add_command(calls)
     main.add_command(behaviour)
+    main.add_command(status)
 
 
 _register_command_groups()

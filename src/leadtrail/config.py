@@ -137,6 +137,44 @@ class Settings(BaseSettings):
     #: Open realtime WebSockets one client IP may hold; more are refused (HTTP 429).
     realtime_max_connections_per_ip: int = Field(default=50, ge=1)
 
+    #: This process's name in leases, heartbeats and ``leadtrail status`` (default host:pid).
+    node_id: str | None = Field(default=None, max_length=100)
+    #: Seconds a scheduler lease lasts without renewal: a dead leader is replaced within it.
+    leader_lease_ttl: float = Field(default=15.0, ge=1, le=600)
+    #: Seconds between heartbeats of this process's components; 0 turns them off.
+    heartbeat_interval: float = Field(default=30.0, ge=0, le=3600)
+    #: Seconds without a beat after which a component counts as dead.
+    heartbeat_dead_after: float = Field(default=120.0, gt=0)
+    #: Seconds beats are kept (each component's latest stays until ``heartbeat_forget_after``).
+    heartbeat_keep: float = Field(default=86400.0, gt=0)
+    heartbeat_forget_after: float = Field(default=7 * 86400.0, gt=0)
+    #: Seconds between heartbeat clean-ups (the seed runs cleanup_old_heartbeats every 5 min).
+    heartbeat_cleanup_interval: float = Field(default=300.0, gt=0)
+    #: Period of the scheduler's canary job (a fenced row per period); 0 turns it off.
+    scheduler_probe_interval: float = Field(default=0.0, ge=0)
+    #: Seconds the canary holds its fenced transaction open.
+    scheduler_probe_hold: float = Field(default=0.2, ge=0, le=10)
+    #: Seconds one webhook request may take.
+    webhook_timeout: float = Field(default=10.0, gt=0, le=120)
+    #: First retry delay (doubles each failure, with jitter) and the largest delay, in seconds.
+    webhook_retry_base: float = Field(default=5.0, gt=0)
+    webhook_retry_cap: float = Field(default=3600.0, gt=0)
+    #: Seconds after the fact (or a replay) when retries stop and the delivery is dead.
+    webhook_retry_window: float = Field(default=86400.0, gt=0)
+    #: Seconds between sender rounds while there is work, and while there is none.
+    webhook_busy_interval: float = Field(default=0.02, gt=0, le=5)
+    webhook_idle_interval: float = Field(default=0.5, gt=0, le=60)
+    #: Lead score at which a session's visitor counts as hot (``visitor.hot``).
+    webhook_hot_score: int = Field(default=61, ge=1, le=1000)
+    #: Seconds delivered and dead deliveries stay in the delivery log.
+    webhook_keep: float = Field(default=30 * 86400.0, gt=0)
+    #: Size at which the embedded PostgreSQL starts a new log file, and files kept.
+    embedded_log_rotation_size: str = "10MB"
+    embedded_log_keep_files: int = Field(default=5, ge=1, le=1000)
+    #: Seconds between cheap WAL-position checks of an idle change feed (it polls the slot
+    #: only when WAL moved): the extra latency of the first change after a quiet spell.
+    realtime_idle_poll_interval: float = Field(default=0.05, gt=0, le=5)
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -144,6 +182,16 @@ class Settings(BaseSettings):
         if level not in {"critical", "error", "warning", "info", "debug"}:
             raise ValueError("must be one of critical, error, warning, info, debug")
         return level
+
+    @property
+    def node(self) -> str:
+        """This process's id in leases and heartbeats."""
+        if self.node_id:
+            return self.node_id
+        import os
+        import socket
+
+        return f"{socket.gethostname()}:{os.getpid()}"
 
     @property
     def base_url(self) -> str:

@@ -85,6 +85,18 @@ def _body(method: str, path: str, site: str) -> Any:
         },
         "/api/proposals/{proposal_id}": {"pr_number": 1},
         "/api/proposals/{proposal_id}/transition": {"to": "approved"},
+        "/api/webhooks": {
+            "site_id": site,
+            "url": "https://hooks.example.com/leadtrail",
+            "events": ["lead.created"],
+        },
+        "/api/heartbeats": {
+            "site_id": site,
+            "component_type": "scope-test",
+            "component_id": "scope-test-1",
+            "component_name": "scope test",
+            "status": "healthy",
+        },
     }
     if method in ("GET", "DELETE", "OPTIONS"):
         return None
@@ -141,7 +153,12 @@ async def test_every_operation_follows_the_scope_table(
                 )
                 # a scope refusal is 403 insufficient_role; other 403s (origin) are not about scope
                 refused = response.status_code == 403 and code == "insufficient_role"
-                denied = code in ("unauthorized", "login_required", "invalid_api_key")
+                denied = code in (
+                    "unauthorized",
+                    "login_required",
+                    "invalid_api_key",
+                    "superuser_required",
+                )
                 if need == "user":  # a dashboard login only: every key is turned away
                     if not denied:
                         wrong.append(f"{name} with a {scope} key: {response.status_code} {code}")

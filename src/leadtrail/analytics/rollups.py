@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from leadtrail.analytics.dimensions import DIMENSIONS
+from leadtrail.scheduling.lease import check_current_fence
 from leadtrail.storage import Claims, Connection, Database, DbRole
 from leadtrail.storage.queries import load
 
@@ -79,6 +80,8 @@ class Rollups:
         done = 0
         for start in range(0, len(ordered), CHUNK_HOURS):
             async with self._db.transaction(_claims(site_id)) as conn:
+                # On the scheduler's leader: commit only while this node still leads.
+                await check_current_fence(conn)
                 done += await refresh_hours(conn, site_id, ordered[start : start + CHUNK_HOURS])
         return done
 

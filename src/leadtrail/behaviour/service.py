@@ -4,18 +4,20 @@ marked days (``BehaviourJob``) and then brings ``conversion_funnels`` up to date
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from leadtrail.behaviour.job import BehaviourJob
-from leadtrail.components import PeriodicTask
 from leadtrail.config import Settings
 from leadtrail.funnels.service import FunnelJob
 from leadtrail.storage import Database
 
 
-def behaviour_jobs(settings: Settings, db: Database) -> PeriodicTask:
+def behaviour_pass(settings: Settings, db: Database) -> Callable[[], Awaitable[int]]:
+    """One pass of the behaviour rollups and the funnel rows (a scheduler job)."""
     behaviour = BehaviourJob(db, partitions_ahead=settings.partitions_ahead)
     funnels = FunnelJob(db)
 
     async def one_pass() -> int:
         return await behaviour.run_once() + await funnels.run_once()
 
-    return PeriodicTask("behaviour", settings.behaviour_interval, one_pass)
+    return one_pass

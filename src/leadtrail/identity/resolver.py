@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -30,6 +30,7 @@ from leadtrail.identity.rules import (
     net_key,
     resolve_visits,
 )
+from leadtrail.scheduling.lease import check_current_fence
 from leadtrail.storage import Claims, Connection, Database, DbRole
 
 Q = graph.Q
@@ -211,21 +212,26 @@ class IdentityResolver:
         total = 0
         for site_id in site_ids:
             while True:
-                done = await tx.run(
-                    self._db,
-                    writer_claims(site_id),
-                    lambda c, s=site_id: resolve_pending(c, s, self._batch_size),  # type: ignore[misc]
-                )
+                done = await tx.run(self._db, writer_claims(site_id), self._fenced(site_id))
                 total += done
                 if done < self._batch_size:
                     break
             await self._refresh_active(site_id)
         return total
 
+    def _fenced(self, site_id: UUID) -> Callable[[Connection], Awaitable[int]]:
+        async def work(conn: Connection) -> int:
+            # On the scheduler's leader: commit only while this node still leads.
+            await check_current_fence(conn)
+            return await resolve_pending(conn, site_id, self._batch_size)
+
+        return work
+
     async def _refresh_active(self, site_id: UUID) -> None:
         """Recompute the totals of people whose sessions changed (marked by triggers)."""
 
         async def work(conn: Connection) -> None:
+            await check_current_fence(conn)
             ids = sorted(r[0] for r in await conn.fetch(Q.take_dirty_people, site_id))
             for start in range(0, len(ids), 500):
                 await graph.refresh_users(conn, site_id, ids[start : start + 500])

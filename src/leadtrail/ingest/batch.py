@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from leadtrail.behaviour import capture
 from leadtrail.behaviour.records import behaviour_record, is_behaviour
@@ -26,6 +26,7 @@ from leadtrail.ingest.session_state import SessionCache, SessionKey, SessionStat
 from leadtrail.storage import Claims, Connection, DbRole
 from leadtrail.storage.database import transaction_on
 from leadtrail.storage.queries import load
+from leadtrail.webhooks import events, outbox
 
 QUERIES = load("leadtrail.ingest")
 NAME = "ingest-writer"
@@ -51,8 +52,10 @@ def _started(entry: _SessionWork, row: Any) -> datetime:
 class BatchWriter:
     """Writes batches; remembers recently written sessions between them."""
 
-    def __init__(self, sessions: SessionCache) -> None:
+    def __init__(self, sessions: SessionCache, hot_score: int = 61) -> None:
         self.sessions = sessions
+        #: a session crossing this lead score emits ``visitor.hot``
+        self.hot_score = hot_score
 
     async def write(
         self, conn: Connection, events: list[PreparedEvent], settings: str = ""
@@ -95,6 +98,41 @@ class BatchWriter:
                     row = behaviour_record(event, entry.state.created_month)
                     if row is not None:
                         yield row
+
+    def _crossings(
+        self, state: SessionState, row: Any
+    ) -> list[tuple[UUID, UUID, str, dict[str, Any]]]:
+        """``visitor.hot`` when the score crosses the threshold and ``session.high_value``
+        when the session first passes 300 s and 5 actions; ids are derived from the session
+        so a repeat (another process, a retry) adds nothing."""
+        out: list[tuple[UUID, UUID, str, dict[str, Any]]] = []
+        site_id, session_id = row["site_id"], row["id"]
+        data = {
+            "site_id": site_id,
+            "canonical_session_id": session_id,
+            "lead_score": row["lead_score"],
+            "session_duration_seconds": row["total_duration_sec"],
+            "actions_count": row["event_count"],
+            "page_views": row["page_views"],
+            "entry_page": row["entry_page"],
+            "utm_source": row["utm_source"],
+            "utm_campaign": row["utm_campaign"],
+            "attribution_source": row["attribution_source"],
+            "fingerprint": row["fingerprint"],
+        }
+        if state.lead_score < self.hot_score <= row["lead_score"]:
+            out.append((site_id, uuid5(session_id, events.VISITOR_HOT), events.VISITOR_HOT, data))
+        if not state.high_value and is_high_value(row["total_duration_sec"], row["event_count"]):
+            state.high_value = True
+            out.append(
+                (
+                    site_id,
+                    uuid5(session_id, events.SESSION_HIGH_VALUE),
+                    events.SESSION_HIGH_VALUE,
+                    data,
+                )
+            )
+        return out
 
     async def _resolve_sessions(
         self, conn: Connection, work: dict[SessionKey, _SessionWork]
@@ -141,6 +179,7 @@ class BatchWriter:
                         has_click_id=row["has_click_id"], returning_ad_user=returning
                     ),
                     lead_score=row["lead_score"],
+                    high_value=is_high_value(row["total_duration_sec"], row["event_count"]),
                 )
             else:
                 entry.landing = landing(entry.events[0])
@@ -191,8 +230,15 @@ class BatchWriter:
             await conn.copy_records_to_table(
                 "session_stage", records=records, columns=SESSION_COLUMNS
             )
+            crossings: list[tuple[UUID, UUID, str, dict[str, Any]]] = []
             for row in await conn.fetch(QUERIES.upsert_sessions):
-                scores[(row["site_id"], row["id"])] = row["lead_score"]
+                key = (row["site_id"], row["id"])
+                scores[key] = row["lead_score"]
+                state = work[key].state
+                assert state is not None
+                crossings += self._crossings(state, row)
+            # Same transaction as the sessions: a threshold event exists iff the data does.
+            await outbox.emit_many(conn, crossings)
         if untouched:
             rows = await conn.fetch(
                 QUERIES.session_scores,
@@ -203,3 +249,9 @@ class BatchWriter:
             for row in rows:
                 scores[(row["site_id"], row["id"])] = row["lead_score"]
         return scores
+
+
+def is_high_value(duration: int | None, actions: int | None) -> bool:
+    return (duration or 0) > events.HIGH_VALUE_SECONDS and (
+        actions or 0
+    ) > events.HIGH_VALUE_ACTIONS

@@ -26,6 +26,7 @@ CREATE TEMP TABLE IF NOT EXISTS session_stage (
 -- Sessions of the batch that already exist. Only months that can hold a live session are
 -- searched ($3 = the earliest such month), so each lookup probes one or two partitions.
 SELECT s.site_id, s.id, s.created_month, s.created_at, s.referrer, s.lead_score, s.attribution_source,
+       s.total_duration_sec, s.event_count,
        coalesce(s.gclid, s.wbraid, s.gbraid, s.fbclid, s.msclkid) IS NOT NULL AS has_click_id
 FROM sessions s
 JOIN unnest($1::uuid[], $2::uuid[]) AS k (site_id, id) ON s.site_id = k.site_id AND s.id = k.id
@@ -118,7 +119,8 @@ ON CONFLICT (site_id, id, created_month) DO UPDATE SET
     latitude = coalesce(s.latitude, excluded.latitude),
     longitude = coalesce(s.longitude, excluded.longitude),
     attribution_source = coalesce(s.attribution_source, excluded.attribution_source)
-RETURNING site_id, id, lead_score;
+RETURNING site_id, id, created_month, lead_score, total_duration_sec, event_count, page_views,
+          entry_page, utm_source, utm_campaign, attribution_source, fingerprint;
 
 -- name: session_scores
 SELECT s.site_id, s.id, s.lead_score

@@ -21,6 +21,8 @@ class SessionState:
     #: first-touch label of the session
     attribution: str
     lead_score: int
+    #: already longer than 300 s with more than 5 actions (``session.high_value`` was sent)
+    high_value: bool = False
 
 
 class SessionCache:

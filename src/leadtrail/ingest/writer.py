@@ -78,6 +78,7 @@ class Writer:
         workers: int = 2,
         write_timeout: float = 30.0,
         fault: str | None = None,
+        hot_score: int = 61,
     ) -> None:
         self._db = db
         self._max_batch = max_batch_events
@@ -92,7 +93,7 @@ class Writer:
         self._crash_pause = 0.0
         self._last_crash = 0.0
         self._wakeup: asyncio.Event | None = None
-        self.batches = BatchWriter(SessionCache(session_cache_size))
+        self.batches = BatchWriter(SessionCache(session_cache_size), hot_score)
         #: test-only fault (LEADTRAIL_INGEST_FAULT), applied once to the first batch
         self._fault = fault
 

@@ -27,6 +27,7 @@ from leadtrail.identity.service import resolve_session, tie
 from leadtrail.leads.service import Q, conversion_score, credit, credit_columns
 from leadtrail.sites.people import PeopleSettings
 from leadtrail.storage import Connection
+from leadtrail.webhooks import events, outbox
 
 METHODS = ("session", "dni", "fingerprint", "tel_click")
 
@@ -171,7 +172,12 @@ async def record_call(
             Q.mark_session_converted, site_id, session["id"], session["created_month"], score
         )
     await graph.refresh_users(conn, site_id, [person])
-    return dict(row), True
+    out = dict(row)
+    # Same transaction as the call: nothing is sent for a call that rolled back.
+    await outbox.emit(conn, site_id, events.CALL_RECEIVED, call_event(out))
+    if session is not None:
+        await outbox.emit(conn, site_id, events.CALL_MATCHED, call_event(out))
+    return out, True
 
 
 async def rematch_call(
@@ -224,7 +230,33 @@ async def rematch_call(
     )
     await conn.execute(Q.mark_session_converted, site_id, row["id"], row["created_month"], score)
     await graph.refresh_users(conn, site_id, [person, call["canonical_user_id"]])
-    return dict(updated) if updated else None
+    if updated is None:
+        return None
+    out = dict(updated)
+    await outbox.emit(conn, site_id, events.CALL_MATCHED, call_event(out))
+    return out
+
+
+def call_event(row: dict[str, Any]) -> dict[str, Any]:
+    """The payload of the ``call.*`` events."""
+    return {
+        "call_id": row["id"],
+        "site_id": row["site_id"],
+        "phone_number": row["phone_number"],
+        "caller_number": row["caller_number"],
+        "match_status": row["match_status"],
+        "status": row["status"],
+        "canonical_session_id": row["matched_session_id"],
+        "canonical_user_id": row["canonical_user_id"],
+        "lead_score": row["lead_score"],
+        "attribution_source": row["attribution_source"],
+        "gclid": row["gclid"],
+        "utm_source": row["utm_source"],
+        "utm_campaign": row["utm_campaign"],
+        "value": row["value"],
+        "currency": row["currency"],
+        "created_at": row["created_at"],
+    }
 
 
 async def set_call_status(
@@ -244,4 +276,7 @@ async def set_call_status(
     if row is None:
         return None
     await graph.refresh_users(conn, site_id, [row["canonical_user_id"]])
-    return dict(row)
+    out = dict(row)
+    if status_given and status == "qualified":
+        await outbox.emit(conn, site_id, events.CALL_QUALIFIED, call_event(out))
+    return out

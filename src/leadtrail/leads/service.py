@@ -26,6 +26,7 @@ from leadtrail.scoring import MAX_SCORE, explain
 from leadtrail.sites.people import PeopleSettings
 from leadtrail.storage import Connection
 from leadtrail.storage.queries import load
+from leadtrail.webhooks import events, outbox
 
 Q = load(__package__)
 
@@ -234,8 +235,34 @@ async def submit_lead(
     if result.canonical_user_id is not None:
         await graph.refresh_users(conn, site_id, [result.canonical_user_id])
     out = dict(row)
+    # Same transaction as the lead: the webhook exists exactly when the lead does.
+    await outbox.emit(conn, site_id, events.LEAD_CREATED, lead_event(out))
     out["merges"] = result.merges
     return out, True
+
+
+def lead_event(row: dict[str, Any]) -> dict[str, Any]:
+    """The ``lead.created`` payload (the seed's session_lead_submissions row)."""
+    return {
+        "lead_id": row["id"],
+        "site_id": row["site_id"],
+        "mmp_lead_id": row["external_lead_id"],
+        "canonical_session_id": row["session_id"],
+        "canonical_user_id": row["canonical_user_id"],
+        "form_type": row["form_type"],
+        "submitted_at": row["submitted_at"],
+        "name": row["name"],
+        "email": row["email"],
+        "phone": row["phone"],
+        "company": row["company"],
+        "lead_score": row["lead_score"],
+        "attributed_campaign": row["attributed_campaign"],
+        "attributed_source": row["attributed_source"],
+        "attribution_source": row["attribution_source"],
+        "gclid": row["gclid"],
+        "value": row["value"],
+        "currency": row["currency"],
+    }
 
 
 async def set_lead_status(

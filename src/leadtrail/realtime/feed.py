@@ -180,6 +180,7 @@ class ChangeFeed:
         #: the last poll saw changes or WAL written by others
         self._busy = True
         self._last_upto = 0
+        self._last_full_poll = 0.0
         #: this connection writes under the node's replication origin
         self._has_origin = False
         #: the database has replication origins besides leadtrail's (for the log message)
@@ -216,6 +217,10 @@ class ChangeFeed:
         self._stack = contextlib.AsyncExitStack()
         conn = await self._stack.enter_async_context(self.db.owner_connection())
         self._conn = conn
+        try:
+            await conn.execute(Q.quiet_session)
+        except PostgresError:  # not a superuser: the server log keeps the per-poll lines
+            logger.info("realtime: cannot quiet the feed session's server log lines")
         wal_level = await conn.fetchval("SHOW wal_level")
         if wal_level != "logical":
             raise RuntimeError(f"wal_level is '{wal_level}', it must be 'logical'")
@@ -336,6 +341,7 @@ class ChangeFeed:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         interval = self.settings.realtime_poll_interval
+        idle_interval = max(interval, self.settings.realtime_idle_poll_interval)
         while True:
             try:
                 if self._conn is None:
@@ -344,10 +350,13 @@ class ChangeFeed:
                 if started - self._last_upkeep >= UPKEEP_SECONDS:
                     self._last_upkeep = started
                     await self._upkeep()
-                await self.poll()
-                # At most one poll per interval, busy or not: a busy feed gets batches
-                # worth a round trip and a commit, an idle one costs little.
-                await asyncio.sleep(max(0.0, started + interval - loop.time()))
+                if self._busy or await self._wal_moved(started):
+                    await self.poll()
+                # At most one poll per interval while busy: a busy feed gets batches worth a
+                # round trip and a commit. Idle, a cheap look at the WAL position every
+                # `realtime_idle_poll_interval` replaces the decoding peek.
+                pause = interval if self._busy else idle_interval
+                await asyncio.sleep(max(0.0, started + pause - loop.time()))
             except asyncio.CancelledError:
                 raise
             except (PostgresError, OSError, ConnectionError, RuntimeError) as exc:
@@ -359,8 +368,17 @@ class ChangeFeed:
                 await self._close()
                 await asyncio.sleep(RECONNECT_SECONDS)
 
+    async def _wal_moved(self, now: float) -> bool:
+        """Whether an idle feed should poll: WAL was written since its last poll, a
+        confirmation is owed, or a second passed (the slot's snapshot record)."""
+        if self._target > self._confirmed or now - self._last_full_poll >= IDLE_SNAPSHOT_SECONDS:
+            return True
+        position = await self._require_conn().fetchval(Q.wal_position)
+        return int(position) > self._last_upto
+
     async def poll(self) -> int:
         """One confirm/peek/log/dispatch round; returns the number of changes."""
+        self._last_full_poll = asyncio.get_running_loop().time()
         conn = self._require_conn()
         clock = time.perf_counter
         now = asyncio.get_running_loop().time()

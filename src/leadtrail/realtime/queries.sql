@@ -135,3 +135,13 @@ WHERE slot_name = $1 AND (batch_end, site_id) > ($2::timestamptz, $3::uuid)
   AND first_position <= $4 AND last_position > $5
 ORDER BY batch_end, site_id
 LIMIT $6
+
+-- name: wal_position
+-- The cheap check of an idle feed: has anything been written since the last poll?
+SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint
+
+-- name: quiet_session
+-- Each poll starts a logical decoding context, which PostgreSQL logs at LOG level ("starting
+-- logical decoding for slot ..."); LOG outranks WARNING in the server log, so only FATAL
+-- keeps this session's polls out of it. Its errors still reach leadtrail, which logs them.
+SET log_min_messages = fatal

@@ -131,6 +131,7 @@ class Database:
             settings.data_dir,
             shared_buffers=settings.embedded_shared_buffers,
             max_slot_wal_keep_size=settings.embedded_max_slot_wal_keep_size,
+            log_rotation_size=settings.embedded_log_rotation_size,
         )
         dsn = await asyncio.to_thread(embedded.start)
         return dsn, embedded

@@ -71,7 +71,10 @@ def binaries_dir() -> Path:
 
 
 def server_settings(
-    shared_buffers: str, max_slot_wal_keep_size: str, socket_dir: Path
+    shared_buffers: str,
+    max_slot_wal_keep_size: str,
+    socket_dir: Path,
+    log_rotation_size: str = "10MB",
 ) -> dict[str, str]:
     """The configuration leadtrail writes into ``leadtrail.conf`` on every start.
 
@@ -104,8 +107,20 @@ def server_settings(
         "jit": "off",
         "timezone": "'UTC'",
         "log_timezone": "'UTC'",
-        "logging_collector": "off",
+        # Quiet, bounded logs: warnings and worse, no checkpoint or autovacuum chatter, a
+        # new file every `log_rotation_size` (the log housekeeping job deletes old ones).
+        # The realtime feed's session also raises its own threshold (each poll would log
+        # "starting logical decoding for slot" at LOG level).
+        "logging_collector": "on",
+        "log_directory": "'log'",
+        "log_filename": "'postgresql-%Y%m%d-%H%M%S.log'",
+        "log_rotation_size": log_rotation_size,
+        "log_rotation_age": "'1d'",
+        "log_truncate_on_rotation": "off",
+        "log_line_prefix": "'%m [%p] '",
         "log_min_messages": "warning",
+        "log_checkpoints": "off",
+        "log_autovacuum_min_duration": "-1",
         "log_min_duration_statement": "-1",
     }
 
@@ -117,6 +132,7 @@ class EmbeddedPostgres:
     data_dir: Path
     shared_buffers: str = "1GB"
     max_slot_wal_keep_size: str = "4GB"
+    log_rotation_size: str = "10MB"
     _started_here: bool = field(default=False, init=False)
     _registered: bool = field(default=False, init=False)
 
@@ -361,7 +377,10 @@ class EmbeddedPostgres:
     def _write_config(self) -> None:
         self._prepare_folders()
         settings = server_settings(
-            self.shared_buffers, self.max_slot_wal_keep_size, self.socket_dir
+            self.shared_buffers,
+            self.max_slot_wal_keep_size,
+            self.socket_dir,
+            self.log_rotation_size,
         )
         body = "# written by leadtrail on every start; edit LEADTRAIL_* settings instead\n"
         body += "".join(f"{key} = {value}\n" for key, value in settings.items())

@@ -116,6 +116,18 @@ REQUIRED: dict[str, str] = {
     "GET /api/proposals/{proposal_id}": READ,
     "PATCH /api/proposals/{proposal_id}": INGEST,
     "POST /api/proposals/{proposal_id}/transition": INGEST,
+    # operations (issue 15); the session-correlator's actions check their own need (read for
+    # get_user_journey, ingest for the others)
+    "POST /api/heartbeats": INGEST,
+    "GET /api/system/health": READ,
+    "GET /api/system/scheduler": USER,
+    "POST /api/webhooks": ADMIN,
+    "GET /api/webhooks": READ,
+    "PATCH /api/webhooks/{endpoint_id}": ADMIN,
+    "DELETE /api/webhooks/{endpoint_id}": ADMIN,
+    "GET /api/webhooks/{endpoint_id}/deliveries": READ,
+    "POST /api/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay": ADMIN,
+    "POST /functions/v1/session-correlator": ANY,
 }
 
 #: what each key scope may use

@@ -51,6 +51,7 @@ _EXTRA: dict[str, dict[str, str]] = {
     "POST /api/webhooks/twilio/{site}": {"401": "The request's signature does not verify"},
     "POST /api/webhooks/calls/{site}": {"401": "The request's signature does not verify"},
     "POST /api/dni/lease": {"400": "Bad request: the body"},
+    "POST /functions/v1/session-correlator": {"400": "An unknown action, or its data is invalid"},
     "DELETE /api/sites/{site}/call-providers/{kind}": {"204": "Removed"},
     "POST /api/sites/{site}/dni/numbers": {"201": "Added to the pool"},
     "DELETE /api/sites/{site}/dni/numbers/{number}": {"204": "Removed from the pool"},

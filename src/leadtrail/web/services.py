@@ -10,10 +10,11 @@ from leadtrail.analytics.rollups import Rollups
 from leadtrail.auth.service import Authenticator
 from leadtrail.auth.signing import signing_key
 from leadtrail.auth.throttle import LoginThrottle
-from leadtrail.behaviour.service import behaviour_jobs
-from leadtrail.components import Component, PeriodicTask
+from leadtrail.behaviour.service import behaviour_pass
+from leadtrail.components import Component
 from leadtrail.config import Settings
 from leadtrail.experiments.job import run_once as experiments_job
+from leadtrail.heartbeats.publisher import HeartbeatPublisher
 from leadtrail.identity.resolver import IdentityResolver
 from leadtrail.ingest.geo import GeoResolver
 from leadtrail.ingest.rejections import Rejections
@@ -23,9 +24,11 @@ from leadtrail.ingest.writer import Writer
 from leadtrail.lifecycle import retention
 from leadtrail.ratelimit import RateLimiter
 from leadtrail.realtime.service import Realtime
+from leadtrail.scheduling import Job, Scheduler, simple
 from leadtrail.storage import Database
-
-PARTITION_CHECK_SECONDS = 6 * 3600
+from leadtrail.web import jobs
+from leadtrail.webhooks.secrets import SecretBox
+from leadtrail.webhooks.sender import WebhookSender
 
 
 @dataclass
@@ -37,6 +40,12 @@ class Services:
     limiter: RateLimiter
     identity_resolver: IdentityResolver
     rollups: Rollups
+    #: leader election and every periodic job (see ``web/jobs.py``)
+    scheduler: Scheduler
+    heartbeats: HeartbeatPublisher
+    #: encrypts webhook endpoint secrets
+    secret_box: SecretBox
+    webhook_sender: WebhookSender
     #: started in order with the app, stopped in reverse
     components: list[Component] = field(default_factory=list)
     #: change feed, hub and WebSocket sessions (``/realtime/v1``)
@@ -53,6 +62,7 @@ def build_services(settings: Settings, db: Database) -> Services:
         workers=settings.ingest_writers,
         write_timeout=settings.ingest_write_timeout,
         fault=settings.ingest_fault,
+        hot_score=settings.webhook_hot_score,
     )
     svc = Services(
         settings=settings,
@@ -76,32 +86,30 @@ def build_services(settings: Settings, db: Database) -> Services:
             db, settings.identity_resolve_interval, settings.identity_batch_size
         ),
         rollups=Rollups(db, settle_hours=settings.rollup_settle_hours),
-    )
-    svc.components.append(
-        PeriodicTask(
-            "partition-upkeep",
-            PARTITION_CHECK_SECONDS,
-            lambda: db.ensure_partitions(settings.partitions_ahead),
-        )
+        scheduler=Scheduler(db, settings.node, ttl=settings.leader_lease_ttl),
+        heartbeats=HeartbeatPublisher(db, settings.heartbeat_interval),
+        secret_box=SecretBox(signing_key(settings)),
+        webhook_sender=jobs.webhook_sender(settings, db),
     )
     svc.components.append(writer)
     if svc.ingest.rejections is not None:
-        svc.components.append(svc.ingest.rejections)
-    svc.components.append(svc.identity_resolver)
+        svc.components.append(svc.ingest.rejections)  # per process: its own counts
     svc.realtime = Realtime(settings, db, svc.auth)
     svc.components.extend(svc.realtime.components)
-    svc.components.append(PeriodicTask("rollups", settings.rollup_interval, svc.rollups.run_once))
-    svc.components.append(
-        PeriodicTask(
-            "retention",
-            settings.retention_interval,
-            lambda: retention.run(db, settings.archive_dir or settings.data_dir / "archive"),
-        )
+    jobs.register(svc)
+    # leader-only jobs of the later features (issues 12, 13, 16)
+    archive = settings.archive_dir or settings.data_dir / "archive"
+    svc.scheduler.add(
+        Job("retention", settings.retention_interval, simple(lambda: retention.run(db, archive)))
     )
-    svc.components.append(
-        PeriodicTask("experiments", settings.experiments_interval, lambda: experiments_job(db))
+    svc.scheduler.add(
+        Job("experiments", settings.experiments_interval, simple(lambda: experiments_job(db)))
     )
-    svc.components.append(behaviour_jobs(settings, db))
+    svc.scheduler.add(
+        Job("behaviour", settings.behaviour_interval, simple(behaviour_pass(settings, db)))
+    )
+    svc.components.append(svc.scheduler)
+    svc.components.append(svc.heartbeats)
     return svc
 
 

@@ -1,0 +1,1 @@
+"""Heartbeats of components (leadtrail's own and a site's) and the system's health."""

@@ -1,0 +1,284 @@
+"""The webhook sender: a leader service (runs on the scheduler's leader only).
+
+Each round moves outbox rows into deliveries, then starts the due deliveries each endpoint
+has room for (``max_concurrency`` requests in flight per endpoint), never waiting for a
+response: a slow or dead endpoint holds only its own slots. Every write checks the fence.
+A delivery is claimed for ``timeout + CLAIM_MARGIN`` seconds; if the leader dies
+mid-request the next leader sends it again with the same ``webhook-id`` (at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from leadtrail.scheduling import Fence, FenceLost
+from leadtrail.storage import Database
+from leadtrail.webhooks import metrics
+from leadtrail.webhooks.events import envelope, next_delay, slack_body
+from leadtrail.webhooks.outbox import Q
+from leadtrail.webhooks.secrets import SecretBox
+
+logger = logging.getLogger(__name__)
+CLAIM_MARGIN = 5.0
+FAN_OUT_BATCH = 1000
+DUE_BATCH = 500
+ENDPOINTS_REFRESH = 5.0
+MAX_IN_FLIGHT = 256
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    timeout: float
+    retry_base: float
+    retry_cap: float
+    retry_window: float
+    busy_interval: float
+    idle_interval: float
+    dashboard_url: str
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    site_id: UUID
+    id: UUID
+    url: str
+    format: str
+    signer: Webhook
+    max_concurrency: int
+
+
+class WebhookSender:
+    name = "webhook-sender"
+
+    def __init__(self, db: Database, box: SecretBox, config: SenderConfig) -> None:
+        self._db = db
+        self._box = box
+        self.config = config
+        self._fence: Fence | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._endpoints: dict[UUID, Endpoint] = {}
+        self._endpoints_at = 0.0
+        self._in_flight: dict[UUID, set[UUID]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self.delivered = 0
+        self.failures = 0
+        self.last_error: str | None = None
+
+    # -- leader service -----------------------------------------------------------------
+
+    async def start_leading(self, fence: Fence) -> None:
+        self._fence = fence
+        self._client = httpx.AsyncClient(
+            timeout=self.config.timeout,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=64),
+        )
+        self._task = asyncio.create_task(self._loop(), name=self.name)
+
+    async def stop_leading(self) -> None:
+        self._fence = None
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        self._in_flight.clear()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    @property
+    def in_flight(self) -> int:
+        return sum(len(s) for s in self._in_flight.values())
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- loop ---------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while True:
+            busy = False
+            try:
+                busy = await self.round()
+            except asyncio.CancelledError:
+                raise
+            except FenceLost:
+                return  # the scheduler notices on its next renewal
+            except Exception as exc:
+                self._error(f"round: {exc}")
+                logger.warning("webhooks: sender round failed: %s", exc)
+            wait = self.config.busy_interval if busy else self.config.idle_interval
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+            self._wake.clear()
+
+    async def round(self) -> bool:
+        """Fan out and start due deliveries; True when there was work."""
+        fence = self._require_fence()
+        async with self._db.system() as conn, conn.transaction():
+            await fence.check(conn)
+            row = await conn.fetchrow(Q.fan_out, FAN_OUT_BATCH)
+        assert row is not None
+        moved = int(row["taken"])
+        started = await self._start_due(fence)
+        return moved > 0 or started > 0
+
+    async def _start_due(self, fence: Fence) -> int:
+        if len(self._tasks) >= MAX_IN_FLIGHT:
+            return 0
+        async with self._db.system() as conn:
+            due = await conn.fetch(Q.due, DUE_BATCH)
+        if not due:
+            return 0
+        await self._load_endpoints(force=any(r["endpoint_id"] not in self._endpoints for r in due))
+        room = {
+            eid: ep.max_concurrency - len(self._in_flight.get(eid, ()))
+            for eid, ep in self._endpoints.items()
+        }
+        picked: list[Any] = []
+        for r in due:
+            eid = r["endpoint_id"]
+            if room.get(eid, 0) > 0 and len(self._tasks) + len(picked) < MAX_IN_FLIGHT:
+                room[eid] -= 1
+                picked.append(r)
+        if not picked:
+            return 0
+        async with self._db.system() as conn, conn.transaction():
+            await fence.check(conn)
+            claimed = await conn.fetch(
+                Q.claim,
+                [r["site_id"] for r in picked],
+                [r["id"] for r in picked],
+                self.config.timeout + CLAIM_MARGIN,
+            )
+        for d in claimed:
+            endpoint = self._endpoints.get(d["endpoint_id"])
+            if endpoint is None:
+                continue
+            self._in_flight.setdefault(endpoint.id, set()).add(d["id"])
+            task = asyncio.create_task(self._attempt(fence, endpoint, dict(d)))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        metrics.IN_FLIGHT.set(self.in_flight)
+        return len(claimed)
+
+    async def _load_endpoints(self, *, force: bool) -> None:
+        if not force and time.monotonic() - self._endpoints_at < ENDPOINTS_REFRESH:
+            return
+        async with self._db.system() as conn:
+            rows = await conn.fetch(Q.endpoints)
+        endpoints: dict[UUID, Endpoint] = {}
+        for r in rows:
+            try:
+                secret = self._box.open(r["secret_ciphertext"])
+            except Exception:
+                self._error(f"endpoint {r['id']}: cannot decrypt its secret (secret key changed?)")
+                continue
+            endpoints[r["id"]] = Endpoint(
+                r["site_id"], r["id"], r["url"], r["format"], Webhook(secret), r["max_concurrency"]
+            )
+        self._endpoints = endpoints
+        self._endpoints_at = time.monotonic()
+
+    # -- one attempt --------------------------------------------------------------------
+
+    def body(self, endpoint: Endpoint, d: dict[str, Any]) -> bytes:
+        if endpoint.format == "slack":
+            return slack_body(d["event_type"], d["payload"], self.config.dashboard_url)
+        return envelope(d["event_type"], d["event_at"], d["payload"])
+
+    async def _attempt(self, fence: Fence, endpoint: Endpoint, d: dict[str, Any]) -> None:
+        msg_id = f"msg_{d['id'].hex}"
+        at = datetime.now(UTC)
+        body = self.body(endpoint, d)
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "leadtrail-webhooks",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": endpoint.signer.sign(msg_id, at, body),
+        }
+        status: int | None = None
+        error: str | None = None
+        t0 = time.perf_counter()
+        try:
+            assert self._client is not None
+            response = await self._client.post(endpoint.url, content=body, headers=headers)
+            status = response.status_code
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+        except httpx.HTTPError as exc:
+            error = f"{exc.__class__.__name__}: {exc}"[:500] or exc.__class__.__name__
+        duration = (time.perf_counter() - t0) * 1000
+        try:
+            await self._record(fence, endpoint, d, at, duration, status, error)
+        except FenceLost:
+            pass
+        except Exception as exc:
+            self._error(f"recording {msg_id}: {exc}")
+            logger.warning("webhooks: could not record %s: %s", msg_id, exc)
+        finally:
+            self._in_flight.get(endpoint.id, set()).discard(d["id"])
+            metrics.IN_FLIGHT.set(self.in_flight)
+            self._wake.set()
+
+    async def _record(
+        self,
+        fence: Fence,
+        endpoint: Endpoint,
+        d: dict[str, Any],
+        at: datetime,
+        duration: float,
+        status: int | None,
+        error: str | None,
+    ) -> None:
+        attempt = int(d["attempts"]) + 1
+        async with self._db.system() as conn, conn.transaction():
+            await fence.check(conn)
+            if error is None:
+                await conn.execute(Q.delivered, d["site_id"], d["id"], at, status)
+            else:
+                delay = next_delay(attempt, self.config.retry_base, self.config.retry_cap)
+                retry_at: datetime | None = at + timedelta(seconds=delay)
+                window_end = d["window_start"] + timedelta(seconds=self.config.retry_window)
+                if retry_at is not None and retry_at > window_end:
+                    retry_at = None
+                await conn.execute(Q.failed, d["site_id"], d["id"], at, status, retry_at, error)
+            await conn.execute(
+                Q.attempt, d["site_id"], d["id"], endpoint.id, attempt, at, duration, status, error
+            )
+        if error is None:
+            self.delivered += 1
+            metrics.DELIVERIES.labels("delivered").inc()
+            metrics.LATENCY.observe(max(0.0, (datetime.now(UTC) - d["event_at"]).total_seconds()))
+        else:
+            self.failures += 1
+            metrics.DELIVERIES.labels("failed").inc()
+            self.last_error = f"{endpoint.url}: {error}"[:500]
+
+    def _require_fence(self) -> Fence:
+        if self._fence is None:
+            raise FenceLost("not leading")
+        return self._fence
+
+    def _error(self, message: str) -> None:
+        self.failures += 1
+        self.last_error = message[:500]
