@@ -547,3 +547,8 @@ def rollups_rebuild(site_ref: str | None, since: datetime | None) -> None:
             click.echo(f"{site.public_id}: {hours} hours re-aggregated")
 
     _with_db(work)
+
+
+from leadtrail.commands.sync import register as _register_sync  # noqa: E402
+
+_register_sync(main, import_)
