@@ -127,28 +127,43 @@ def tables(seed: int = 2026) -> dict[str, list[dict[str, Any]]]:
         "firespring-backdoor-visitors-dev": list(visitors(rng)),
         "firespring-backdoor-extraction-jobs-dev": list(jobs(rng)),
         "firespring-backdoor-traffic-sources-dev": list(
-            simple("firespring-backdoor-traffic-sources-dev", "src",
-                   lambda n: {"type": "referral", "domain": f"site{n}.example", "visits": n % 90})
-        ),  # fmt: skip
+            simple(
+                "firespring-backdoor-traffic-sources-dev",
+                "src",
+                lambda n: {"type": "referral", "domain": f"site{n}.example", "visits": n % 90},
+            )
+        ),
         "firespring-backdoor-segments-dev": list(
-            simple("firespring-backdoor-segments-dev", "seg",
-                   lambda n: {"name": f"Segment {n}", "value": n % 500, "raw": {"rule": n}})
-        ),  # fmt: skip
+            simple(
+                "firespring-backdoor-segments-dev",
+                "seg",
+                lambda n: {"name": f"Segment {n}", "value": n % 500, "raw": {"rule": n}},
+            )
+        ),
         "firespring-backdoor-searches-dev": [],
         "firespring-backdoor-network-state-dev": [],
         "Lead-sqiqbtbugvfabolqwdt4rz3dla-NONE": list(
-            simple("Lead-sqiqbtbugvfabolqwdt4rz3dla-NONE", "lead",
-                   lambda n: {"name": f"Lead {n}", "email": f"lead{n}@example.com",
-                              "phone": f"+1419555{n:04d}", "company": "Test Corp",
-                              "createdAt": _iso(START + timedelta(days=n)),
-                              "updatedAt": _iso(START + timedelta(days=n)),
-                              "__typename": "Lead"})
-        ),  # fmt: skip
+            simple(
+                "Lead-sqiqbtbugvfabolqwdt4rz3dla-NONE",
+                "lead",
+                lambda n: {
+                    "name": f"Lead {n}",
+                    "email": f"lead{n}@example.com",
+                    "phone": f"+1419555{n:04d}",
+                    "company": "Test Corp",
+                    "createdAt": _iso(START + timedelta(days=n)),
+                    "updatedAt": _iso(START + timedelta(days=n)),
+                    "__typename": "Lead",
+                },
+            )
+        ),
         "toledo-consulting-dashboard-data": list(
-            simple("toledo-consulting-dashboard-data", "dash",
-                   lambda n: {"metric": "visits", "data": {"count": n},
-                              "updated_at": _iso(START)})
-        ),  # fmt: skip
+            simple(
+                "toledo-consulting-dashboard-data",
+                "dash",
+                lambda n: {"metric": "visits", "data": {"count": n}, "updated_at": _iso(START)},
+            )
+        ),
     }
 
 

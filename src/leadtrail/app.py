@@ -30,6 +30,7 @@ from leadtrail.web import (
     realtime_routes,
     site_routes,
     sync,
+    sync_routes,
 )
 from leadtrail.web.access_log import AccessLogMiddleware
 from leadtrail.web.services import build_services
@@ -104,6 +105,7 @@ def create_app(
     app.include_router(live_routes.router)
     app.include_router(site_routes.router)
     app.include_router(dashboard.router)
+    app.include_router(sync_routes.router)
     app.mount("/assets", assets.static_files(), name="assets")
 
     def openapi() -> dict[str, Any]:

@@ -86,7 +86,9 @@ def change_from_record(spec: TableSpec, record: Mapping[str, Any]) -> Change:
                 "REMOVE without OldImage on a table with a version field; "
                 "enable the stream with NEW_AND_OLD_IMAGES"
             )
-        return Change(key_of(spec, item), (version_of(spec, item), time_ms, int(seq_text)), None, item)
+        return Change(
+            key_of(spec, item), (version_of(spec, item), time_ms, int(seq_text)), None, item
+        )
     new = body.get("NewImage")
     if not isinstance(new, Mapping):
         raise TransformError(f"{name} without NewImage; enable the stream with NEW_AND_OLD_IMAGES")

@@ -76,7 +76,9 @@ class Report:
         }
 
 
-def digests_of_items(spec: TableSpec, raw_items: Iterable[dict[str, Any]]) -> tuple[int, dict[tuple[str, ...], int]]:
+def digests_of_items(
+    spec: TableSpec, raw_items: Iterable[dict[str, Any]]
+) -> tuple[int, dict[tuple[str, ...], int]]:
     """(items read, digest per mirror key) of DynamoDB-JSON items."""
     items = list(raw_items)
     changes, _ = to_changes(spec, items, 0)
@@ -99,7 +101,9 @@ def scan_items(clients: Clients, spec: TableSpec) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-async def mirror_digests(db: Database, site_id: UUID, spec: TableSpec) -> dict[tuple[str, ...], int]:
+async def mirror_digests(
+    db: Database, site_id: UUID, spec: TableSpec
+) -> dict[tuple[str, ...], int]:
     keys = ", ".join(_q(c) for c in spec.key_columns)
     sql = f"SELECT {keys}, item FROM {_q(spec.target)} WHERE site_id = $1 AND deleted_at IS NULL"
     async with db.transaction(writer_claims(site_id)) as conn:
@@ -109,7 +113,10 @@ async def mirror_digests(db: Database, site_id: UUID, spec: TableSpec) -> dict[t
 
 
 def compare(
-    spec: TableSpec, items: int, source: dict[tuple[str, ...], int], mirror: dict[tuple[str, ...], int]
+    spec: TableSpec,
+    items: int,
+    source: dict[tuple[str, ...], int],
+    mirror: dict[tuple[str, ...], int],
 ) -> Report:
     report = Report(spec.source, spec.target)
     report.source = Side(len(source), sum(source.values()) % MOD, items)

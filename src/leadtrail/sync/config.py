@@ -17,7 +17,17 @@ from typing import Any
 from leadtrail.errors import ConfigError
 
 TYPES = frozenset(
-    {"text", "integer", "bigint", "numeric", "double", "boolean", "timestamptz", "jsonb", "location"}
+    {
+        "text",
+        "integer",
+        "bigint",
+        "numeric",
+        "double",
+        "boolean",
+        "timestamptz",
+        "jsonb",
+        "location",
+    }
 )
 DELETE_MODES = frozenset({"hard", "soft"})
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -142,7 +152,7 @@ def _table(source: str, raw: Any, where: str) -> TableSpec:
     target = _ident(raw.get("target"), f"{where}.target")
     key_raw = raw.get("key")
     if not isinstance(key_raw, dict) or not key_raw:
-        raise ConfigError(f"{where}.key: expected {{ column = \"path\" }}")
+        raise ConfigError(f'{where}.key: expected {{ column = "path" }}')
     key = tuple(
         (_ident(col, f"{where}.key"), _paths(path, f"{where}.key.{col}")[0])
         for col, path in key_raw.items()
@@ -164,7 +174,7 @@ def _table(source: str, raw: Any, where: str) -> TableSpec:
         raise ConfigError(f"{where}.version: expected a path")
     delete = raw.get("delete", "hard")
     if delete not in DELETE_MODES:
-        raise ConfigError(f"{where}.delete: expected \"hard\" or \"soft\", not {delete!r}")
+        raise ConfigError(f'{where}.delete: expected "hard" or "soft", not {delete!r}')
     region = raw.get("region")
     if region is not None and not isinstance(region, str):
         raise ConfigError(f"{where}.region: expected a string")
@@ -187,7 +197,7 @@ def parse(text: str, source: str) -> SyncConfig:
         raise ConfigError(f"{source}: not valid TOML ({exc})") from None
     tables = raw.get("tables")
     if not isinstance(tables, dict) or not tables:
-        raise ConfigError(f"{source}: no [tables.\"<name>\"] sections")
+        raise ConfigError(f'{source}: no [tables."<name>"] sections')
     specs = {name: _table(name, spec, f"{source}: tables.{name}") for name, spec in tables.items()}
     targets = [s.target for s in specs.values()]
     for target in targets:

@@ -11,15 +11,16 @@ the leads service (idempotent on ``external_lead_id``).
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from leadtrail.errors import BadRequest, LeadtrailError
 from leadtrail.auth.service import AUTH_CLAIMS
+from leadtrail.errors import BadRequest, LeadtrailError
 from leadtrail.identity import normalize, tx
 from leadtrail.identity.resolver import IdentityResolver
 from leadtrail.identity.service import resolve_session
@@ -37,6 +38,8 @@ from leadtrail.sync.transform import TransformError, to_timestamp
 
 Q = load("leadtrail.sync", "correlate.sql")
 _NAMESPACE = uuid.UUID("6f0c1f7e-3a51-4d0e-9a55-1c6a2b1f7e01")
+#: Firespring action types counted as conversions (the rest are interactions)
+CONVERSIONS = frozenset({"submit", "form_submit", "conversion", "lead", "purchase"})
 #: visitors written per writer transaction
 BATCH = 500
 
@@ -74,7 +77,7 @@ def _time(data: Mapping[str, Any], *keys: str) -> datetime | None:
 
 
 def visit_events(
-    site: SiteConfig, data: Mapping[str, Any], actions: list[Mapping[str, Any]]
+    site: SiteConfig, data: Mapping[str, Any], actions: Sequence[Mapping[str, Any]]
 ) -> list[PreparedEvent]:
     """The events of one Firespring visit (seed 000's correlate payload shape)."""
     fs_id = _text(data, "session_id") or _text(data, "visitor_id")
@@ -110,16 +113,17 @@ def visit_events(
             value=value, referrer=referrer, meta=dict(meta), visit=visit,
         )  # fmt: skip
 
-    events = [event("fs:landing", started, landing, "page", "page_view")]
+    events = [event("fs:landing", started, landing, "acquisition", "view")]
     for action in actions:
         when = _time(action, "occurred_at") or started
-        kind = _text(action, "action_type") or "action"
+        kind = re.sub(r"[^\w.:-]", "_", _text(action, "action_type") or "action")[:64]
         url = _text(action, "page_url") or landing
-        events.append(event(f"fs:action:{action['action_id']}", when, url, "firespring", kind))
+        category = "conversion" if kind in CONVERSIONS else "interaction"
+        events.append(event(f"fs:action:{action['action_id']}", when, url, category, kind))
     duration = data.get("session_duration_seconds") or data.get("duration_seconds")
     if isinstance(duration, int | float | Decimal) and duration > 0:
         end = started + timedelta(seconds=float(duration))
-        events.append(event("fs:end", end, landing, "engagement", "session_end", value=float(duration)))
+        events.append(event("fs:end", end, landing, "system", "session_end", value=float(duration)))
     return events
 
 
@@ -154,11 +158,46 @@ async def correlate_firespring_session(
     state = await tx.run(db, writer_claims(site_id), lambda c: resolve_session(c, site_id, sid))
     started = events[0].created_at
     return {
-        "canonical_user_id": str(state.canonical_user_id) if state and state.canonical_user_id else None,
+        "canonical_user_id": str(state.canonical_user_id)
+        if state and state.canonical_user_id
+        else None,
         "canonical_session_id": canonical_session_id(fs_id, started),
         "session_id": str(sid),
         "events": len(events),
     }
+
+
+async def _populate(db: Database, site: SiteConfig, rows: list[dict[str, Any]]) -> int:
+    """Write the sessions and events of mirrored visitor rows; returns the events."""
+    ids = [r["visitor_id"] for r in rows]
+    async with db.transaction(writer_claims(site.id)) as conn:
+        actions: dict[str, list[Mapping[str, Any]]] = {}
+        for action in await conn.fetch(Q.visitor_actions, site.id, ids):
+            actions.setdefault(action["visitor_id"], []).append(dict(action))
+    out: list[PreparedEvent] = []
+    for row in rows:
+        row["session_id"] = row["visitor_id"]
+        out.extend(visit_events(site, row, actions.get(row["visitor_id"], [])))
+    if out:
+        await _write(db, site.id, out)
+    return len(out)
+
+
+async def correlate_visitors(db: Database, site_id: UUID, visitor_ids: list[str]) -> int:
+    """Sessions and events for these mirrored visitors (the stream path's step); the
+    background identity resolver links them to people."""
+    site = await _site(db, site_id)
+    events = 0
+    for start in range(0, len(visitor_ids), BATCH):
+        async with db.transaction(writer_claims(site_id)) as conn:
+            rows = [
+                dict(r)
+                for r in await conn.fetch(
+                    Q.visitors_by_id, site_id, visitor_ids[start : start + BATCH]
+                )
+            ]
+        events += await _populate(db, site, rows)
+    return events
 
 
 async def batch_populate_from_firespring(
@@ -172,19 +211,10 @@ async def batch_populate_from_firespring(
     while True:
         async with db.transaction(writer_claims(site_id)) as conn:
             rows = [dict(r) for r in await conn.fetch(Q.visitors_page, site_id, after, batch)]
-            if not rows:
-                break
-            ids = [r["visitor_id"] for r in rows]
-            actions: dict[str, list[Mapping[str, Any]]] = {}
-            for action in await conn.fetch(Q.visitor_actions, site_id, ids):
-                actions.setdefault(action["visitor_id"], []).append(dict(action))
-        out: list[PreparedEvent] = []
-        for row in rows:
-            row["session_id"] = row["visitor_id"]
-            out.extend(visit_events(site, row, actions.get(row["visitor_id"], [])))
-        await _write(db, site_id, out)
+        if not rows:
+            break
+        events += await _populate(db, site, rows)
         sessions += len(rows)
-        events += len(out)
         after = rows[-1]["visitor_id"]
     leads = await populate_leads(db, site_id)
     linked = 0
@@ -236,5 +266,6 @@ async def populate_leads(db: Database, site_id: UUID) -> int:
 __all__ = [
     "batch_populate_from_firespring",
     "correlate_firespring_session",
+    "correlate_visitors",
     "populate_leads",
 ]

@@ -12,6 +12,13 @@ WHERE site_id = $1 AND deleted_at IS NULL AND visitor_id > $2
 ORDER BY visitor_id
 LIMIT $3
 
+-- name: visitors_by_id
+SELECT visitor_id, visit_started_at, last_visit_at, ip_address, organization, browser, os,
+       device, referrer, referrer_domain, landing_page, city, region, country_code,
+       duration_seconds AS session_duration_seconds, coalesce(visit_started_at, last_visit_at) AS visit_time
+FROM firespring_visitors
+WHERE site_id = $1 AND deleted_at IS NULL AND visitor_id = ANY($2::text[])
+
 -- name: visitor_actions
 SELECT action_id, action_type, visitor_id, page_url, occurred_at FROM firespring_actions
 WHERE site_id = $1 AND visitor_id = ANY($2::text[]) AND deleted_at IS NULL

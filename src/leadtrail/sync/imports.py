@@ -77,7 +77,7 @@ def read_export(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     raise BadRequest(f"{path.name} line {number}: not JSON") from None
                 item = doc.get("Item") if isinstance(doc, dict) else None
                 if not isinstance(item, dict):
-                    raise BadRequest(f"{path.name} line {number}: no \"Item\" object")
+                    raise BadRequest(f'{path.name} line {number}: no "Item" object')
                 yield number, item
     except (OSError, EOFError) as exc:
         raise BadRequest(f"{path.name}: {exc}") from None
@@ -97,7 +97,11 @@ def to_changes(
 
 
 async def import_export(
-    db: Database, site_id: UUID, spec: TableSpec, files: list[Path], progress: Progress | None = None
+    db: Database,
+    site_id: UUID,
+    spec: TableSpec,
+    files: list[Path],
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Every item of the export files, applied in one transaction per import."""
     snapshot_ms = int(time.time() * 1000)
@@ -151,7 +155,16 @@ async def scan_progress(
         now = datetime.now(UTC)
         for segment in range(segments):
             await conn.execute(
-                Q.save_import_progress, site_id, source, segment, segments, None, 0, False, started, now
+                Q.save_import_progress,
+                site_id,
+                source,
+                segment,
+                segments,
+                None,
+                0,
+                False,
+                started,
+                now,
             )
         return started, {s: SegmentState(None, 0, False) for s in range(segments)}
 
@@ -207,9 +220,7 @@ async def import_scan(
             if last_key is None or (stop_after_pages is not None and pages >= stop_after_pages):
                 return
 
-    await asyncio.gather(
-        *(segment(n, s) for n, s in sorted(states.items()) if not s.finished)
-    )
+    await asyncio.gather(*(segment(n, s) for n, s in sorted(states.items()) if not s.finished))
     return result
 
 

@@ -94,7 +94,16 @@ def _delete_sql(spec: TableSpec) -> str:
 def _record(site_id: UUID, spec: TableSpec, change: Change, now: datetime) -> tuple[Any, ...]:
     version, time_ms, seq = change.order
     if change.row is not None:
-        return (site_id, *change.key, *change.row.values, change.row.item, version, time_ms, seq, None)
+        return (
+            site_id,
+            *change.key,
+            *change.row.values,
+            change.row.item,
+            version,
+            time_ms,
+            seq,
+            None,
+        )
     # a soft delete keeps the last known values, marked deleted at the record's time
     empty = (None,) * len(spec.value_columns)
     deleted = datetime.fromtimestamp(time_ms / 1000, UTC) if time_ms else now
@@ -108,7 +117,6 @@ async def apply(conn: Connection, site_id: UUID, spec: TableSpec, changes: list[
         return out
     await conn.execute(Q.lock_target, site_id, spec.target)
     winners = latest(changes)
-    out.stale = len(changes) - len(winners)
     tombs = {
         r["key"]: (r["src_version"], r["src_time"], int(r["src_seq"]))
         for r in await conn.fetch(
@@ -118,9 +126,7 @@ async def apply(conn: Connection, site_id: UUID, spec: TableSpec, changes: list[
     live: list[Change] = []
     for change in winners:
         tomb = tombs.get(key_text(change.key))
-        if tomb is not None and change.order <= tomb:
-            out.stale += 1
-        else:
+        if tomb is None or change.order > tomb:
             live.append(change)
     upserts = [c for c in live if c.row is not None or spec.delete == "soft"]
     removes = [c for c in live if c.row is None and spec.delete == "hard"]
@@ -128,6 +134,7 @@ async def apply(conn: Connection, site_id: UUID, spec: TableSpec, changes: list[
         out.upserted = await _upsert(conn, site_id, spec, upserts)
     if removes:
         out.removed = await _remove(conn, site_id, spec, removes)
+    out.stale = len(changes) - out.upserted - out.removed
     return out
 
 

@@ -94,6 +94,8 @@ def parse_location(text: str) -> tuple[str | None, str | None, str | None]:
 
 def to_timestamp(value: Any) -> datetime:
     """ISO 8601 text or epoch seconds/milliseconds."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, bool):
         raise TransformError(f"{value!r} is not a time")
     if isinstance(value, int | float):

@@ -18,6 +18,7 @@ from leadtrail.ingest.sites import SiteCache
 from leadtrail.ingest.writer import Writer
 from leadtrail.realtime.service import Realtime
 from leadtrail.storage import Database
+from leadtrail.sync.component import SyncService
 from leadtrail.web.ratelimit import RateLimiter
 
 PARTITION_CHECK_SECONDS = 6 * 3600
@@ -36,6 +37,8 @@ class Services:
     components: list[Component] = field(default_factory=list)
     #: change feed, hub and WebSocket sessions (``/realtime/v1``)
     realtime: Realtime | None = None
+    #: DynamoDB sync: configuration, clients, stream reader (``/api/sync/dynamodb``)
+    sync: SyncService | None = None
 
 
 def build_services(settings: Settings, db: Database) -> Services:
@@ -77,6 +80,8 @@ def build_services(settings: Settings, db: Database) -> Services:
     svc.realtime = Realtime(settings, db, svc.auth)
     svc.components.extend(svc.realtime.components)
     svc.components.append(PeriodicTask("rollups", settings.rollup_interval, svc.rollups.run_once))
+    svc.sync = SyncService(settings, db)
+    svc.components.append(svc.sync)
     return svc
 
 

@@ -39,7 +39,9 @@ def client(url: str, service: str = "dynamodb", region: str = "us-east-1") -> An
     return boto3.client(service, endpoint_url=url, region_name=region)
 
 
-def create_table(url: str, name: str, hash_key: str, range_key: str | None = None, region: str = "us-east-1") -> str:
+def create_table(
+    url: str, name: str, hash_key: str, range_key: str | None = None, region: str = "us-east-1"
+) -> str:
     """A table with a NEW_AND_OLD_IMAGES stream; returns the stream ARN."""
     schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
     attrs = [{"AttributeName": hash_key, "AttributeType": "S"}]

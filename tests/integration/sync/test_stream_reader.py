@@ -19,7 +19,7 @@ from leadtrail.sync.service import apply_records
 from leadtrail.sync.streams import StreamReader
 from tests.conftest import ModuleDatabase
 from tests.integration.sync.conftest import AWS_ENV, client, create_table, stream_records
-from tests.integration.sync.test_stream_replay import mirror, new_site
+from tests.integration.sync.test_stream_replay import new_site
 
 TEMPLATE = """
 [tables."NAME"]
@@ -155,7 +155,9 @@ async def test_sigkill_during_sync_loses_and_duplicates_nothing(
         await first.wait()
     killed_at = await checkpoint()
     records = stream_records(dynamodb_url, arn)
-    done = next(i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] == killed_at) + 1
+    done = (
+        next(i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] == killed_at) + 1
+    )
     assert done < len(records), "the first process finished before it was killed"
 
     # lose nothing: what the killed process committed is exactly the first `done` records
@@ -189,5 +191,3 @@ async def _truthy(value: Any) -> bool:
 
 async def _equals(value: Any, expected: str) -> bool:
     return await value == expected
-
-

@@ -68,9 +68,7 @@ def churn(url: str, table: str, rng: random.Random, ops: int, leads: bool = Fals
 
 
 async def mirror(owner: asyncpg.Connection, table: str, site: UUID) -> dict[str, Any]:
-    rows = await owner.fetch(
-        f"SELECT * FROM {table} WHERE site_id = $1", site
-    )
+    rows = await owner.fetch(f"SELECT * FROM {table} WHERE site_id = $1", site)
     out = {}
     for row in rows:
         values = dict(row)
@@ -115,7 +113,10 @@ async def test_replay_with_duplicates_and_reordering_matches_ordered_delivery(
         row = expected[item["segment_id"]["S"]]
         assert row["segment_name"] == item["name"]["S"]
         assert row["member_count"] == int(item["value"]["N"])
-        assert orjson.loads(row["segment_criteria"]) == {"n": int(item["value"]["N"]), "tags": ["a", "b"]}
+        assert orjson.loads(row["segment_criteria"]) == {
+            "n": int(item["value"]["N"]),
+            "tags": ["a", "b"],
+        }
 
     for seed in (2, 3, 4):
         site = await new_site(owner, f"replay_scrambled_{seed}")
