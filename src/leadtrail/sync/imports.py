@@ -52,15 +52,21 @@ def export_files(directory: Path) -> list[Path]:
 
 
 def export_table(directory: Path) -> str | None:
-    """The source table named by the export's ``manifest-summary.json``, if there is one."""
+    """The source table named by the export's ``manifest-summary.json``, if exactly one
+    table is named below ``directory``."""
+    names: set[str] = set()
     for manifest in directory.rglob("manifest-summary.json"):
         try:
             arn = orjson.loads(manifest.read_bytes()).get("tableArn", "")
         except (orjson.JSONDecodeError, OSError, AttributeError):
             continue
         if isinstance(arn, str) and ":table/" in arn:
-            return arn.split(":table/", 1)[1].split("/", 1)[0]
-    return None
+            names.add(arn.split(":table/", 1)[1].split("/", 1)[0])
+    if len(names) > 1:
+        raise BadRequest(
+            f"{directory} holds exports of {len(names)} tables: import one table's directory"
+        )
+    return names.pop() if names else None
 
 
 def read_export(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
