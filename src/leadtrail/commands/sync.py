@@ -4,7 +4,9 @@ and the DynamoDB commands of ``leadtrail import``."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -309,9 +311,10 @@ def import_dynamodb_export(site_ref: str, table: str | None, directory: Path) ->
         await _checked(database, config)
         site_id = await _site_id(database, site_ref)
         progress, task = _progress(None, spec.source)
-        with progress:
+        workers = min(len(files), os.cpu_count() or 1)
+        with progress, ProcessPoolExecutor(workers) as pool:
             out = await import_export(
-                database, site_id, spec, files, lambda n: progress.advance(task, n)
+                database, site_id, spec, files, lambda n: progress.advance(task, n), pool
             )
         click.echo(f"{out.items} items read, {out.rows} rows written, {out.failed} to the DLQ")
 

@@ -11,6 +11,7 @@ import asyncio
 import gzip
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,26 +103,39 @@ def to_changes(
     return changes, failures
 
 
+def file_changes(
+    spec: TableSpec, path: Path, snapshot_ms: int
+) -> tuple[int, list[Change], list[Failure]]:
+    """(items, changes, failures) of one export file; runs in a worker process."""
+    items = [item for _, item in read_export(path)]
+    changes, failures = to_changes(spec, items, snapshot_ms)
+    return len(items), latest(changes), failures
+
+
 async def import_export(
     db: Database,
     site_id: UUID,
     spec: TableSpec,
     files: list[Path],
     progress: Progress | None = None,
+    pool: Executor | None = None,
 ) -> ImportResult:
-    """Every item of the export files, applied in one transaction per import."""
+    """Every item of the export files, applied in one transaction per import. Files are
+    parsed and transformed in ``pool`` (worker processes: the Python side is most of the
+    work) or, without one, in a thread."""
     snapshot_ms = int(time.time() * 1000)
+    loop = asyncio.get_running_loop()
+    jobs = [loop.run_in_executor(pool, file_changes, spec, path, snapshot_ms) for path in files]
     changes: list[Change] = []
     failures: list[Failure] = []
     count = 0
-    for path in files:
-        batch = [item for _, item in read_export(path)]
-        more, failed = await asyncio.to_thread(to_changes, spec, batch, snapshot_ms)
+    for job in asyncio.as_completed(jobs):
+        items, more, failed = await job
         changes.extend(more)
         failures.extend(failed)
-        count += len(batch)
+        count += items
         if progress is not None:
-            progress(len(batch))
+            progress(items)
     winners = latest(changes)
     async with db.transaction(writer_claims(site_id)) as conn:
         result = await apply_in(conn, site_id, spec, winners, failures)

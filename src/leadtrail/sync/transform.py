@@ -29,6 +29,8 @@ class TransformError(ValueError):
 
 def plain(value: Any) -> Any:
     """A deserialized DynamoDB value as JSON-ready Python."""
+    if type(value) is str:  # the common case first: imports spend their time here
+        return value
     if isinstance(value, Decimal):
         if value == value.to_integral_value():
             return int(value)
@@ -46,16 +48,25 @@ def plain(value: Any) -> Any:
     return value
 
 
+def _value(value: Any) -> Any:
+    # a string attribute deserializes to itself: skip the dispatch for the most common type
+    if type(value) is dict and len(value) == 1 and type(value.get("S")) is str:
+        return value["S"]
+    return plain(_DESERIALIZER.deserialize(value))
+
+
 def unmarshal(image: Mapping[str, Any]) -> dict[str, Any]:
     """A DynamoDB-JSON item (``{"a": {"S": "x"}}``) as a plain dict."""
     try:
-        return {k: plain(_DESERIALIZER.deserialize(v)) for k, v in image.items()}
+        return {k: _value(v) for k, v in image.items()}
     except (TypeError, ValueError, AttributeError, KeyError, InvalidOperation) as exc:
         raise TransformError(f"not DynamoDB JSON: {exc}") from None
 
 
 def lookup(item: Any, path: tuple[str | int, ...]) -> Any:
     """The value at ``path`` (missing steps give None)."""
+    if len(path) == 1 and type(item) is dict:
+        return item.get(path[0])
     value = item
     for step in path:
         if isinstance(step, int):
