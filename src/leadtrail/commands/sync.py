@@ -321,8 +321,62 @@ def import_dynamodb_export(site_ref: str, table: str | None, directory: Path) ->
     _with_db(work)
 
 
+@click.command("events")
+@click.option("--site", "site_ref", required=True, help="Site public id or id.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@friendly
+def import_events(site_ref: str, file: Path) -> None:
+    """Import page views and events from another tool (JSON lines or CSV).
+
+    Columns: timestamp, session_id, url (required); action, category, label, value,
+    referrer, ip, user_agent, visitor_id, event_id, utm_*, country_code, region, city.
+    docs/sync.md lists the aliases. Safe to re-run: rows map to the same event ids.
+    """
+    from leadtrail.analytics.rollups import Rollups
+    from leadtrail.errors import BadRequest
+    from leadtrail.ingest.sites import SiteConfig
+    from leadtrail.sync.correlate import write_history
+    from leadtrail.sync.history import Skipped, rows, to_event
+
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"{file} is not UTF-8 text (byte {exc.start})") from None
+
+    async def work(database: Any) -> None:
+        from leadtrail.sites.service import get_site
+
+        async with database.system() as conn:
+            site = await get_site(conn, site_ref)
+            row = await conn.fetchrow(
+                "SELECT id, public_id, domain, allowed_origins, settings FROM sites WHERE id = $1",
+                site.id,
+            )
+        config = SiteConfig.from_row(row)
+        events, skipped = [], 0
+        for line, data in rows(text, file.name):
+            out = to_event(config, line, data)
+            if isinstance(out, Skipped):
+                skipped += 1
+            else:
+                events.append(out)
+        if not events:
+            raise BadRequest(f"{file} holds no events")
+        first = min(e.created_at for e in events)
+        linked = await write_history(database, site.id, events)
+        hours = await Rollups(database).rebuild_sites([site.id], first)
+        sessions = len({e.session_id for e in events})
+        click.echo(
+            f"{len(events)} events in {sessions} sessions imported ({skipped} bot rows skipped); "
+            f"{linked} sessions linked to people; {hours} report hours re-aggregated"
+        )
+
+    _with_db(work)
+
+
 def register(main: click.Group, import_group: click.Group) -> None:
     """Add ``sync`` to the CLI and the DynamoDB commands to ``import``."""
     main.add_command(sync)
     import_group.add_command(import_dynamodb)
     import_group.add_command(import_dynamodb_export)
+    import_group.add_command(import_events)

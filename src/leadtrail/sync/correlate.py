@@ -269,3 +269,14 @@ __all__ = [
     "correlate_visitors",
     "populate_leads",
 ]
+
+
+async def write_history(
+    db: Database, site_id: UUID, events: list[PreparedEvent], batch: int = 2000
+) -> int:
+    """Imported events through the ingest batch writer, oldest first, then one
+    identity-resolver pass; returns sessions linked to people."""
+    events.sort(key=lambda e: (e.created_at, e.session_id))
+    for start in range(0, len(events), batch):
+        await _write(db, site_id, events[start : start + batch])
+    return await IdentityResolver(db, 0, 1000).run_once()
