@@ -62,10 +62,14 @@ class SyncService:
         return self._config
 
     async def start(self) -> None:
-        if not self._settings.sync_site:
+        """Validate a configured sync file (a mistake stops the start with one message) and
+        start the stream reader when a site is set."""
+        if not self._settings.sync_site and not self._settings.sync_config:
             return
         async with self._db.system() as conn:
             await check_tables(conn, self.config)
+            if not self._settings.sync_site:
+                return
             site_id = await conn.fetchval(
                 "SELECT id FROM sites WHERE public_id = $1", self._settings.sync_site
             )

@@ -11,13 +11,17 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import pytest
 
+from leadtrail.config import Settings
+from leadtrail.errors import ConfigError
 from leadtrail.storage import Database
 from leadtrail.sync import config as sync_config
 from leadtrail.sync.aws import Clients
+from leadtrail.sync.component import SyncService
 from leadtrail.sync.service import apply_records
 from leadtrail.sync.streams import StreamReader
-from tests.conftest import ModuleDatabase
+from tests.conftest import ModuleDatabase, leadtrail_cli
 from tests.integration.sync.conftest import AWS_ENV, client, create_table, stream_records
 from tests.integration.sync.test_stream_replay import new_site
 
@@ -191,3 +195,27 @@ async def _truthy(value: Any) -> bool:
 
 async def _equals(value: Any, expected: str) -> bool:
     return await value == expected
+
+
+async def test_configuration_is_checked_against_the_database_at_start(
+    db: Database,
+    settings: Settings,
+    tmp_path: Path,
+    test_database: ModuleDatabase,
+    cli_env: dict[str, str],
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[tables.t]\ntarget = "firespring_segments"\nkey = { segment_id = "id" }\n'
+        'fields = { colour = { path = "c" } }\n'
+    )
+    service = SyncService(settings.model_copy(update={"sync_config": str(bad)}), db)
+    with pytest.raises(ConfigError, match=r"tables\.t: firespring_segments has no column 'colour'"):
+        await service.start()
+    code, _, err = await leadtrail_cli(
+        test_database, {**cli_env, "LEADTRAIL_SYNC_CONFIG": str(bad)}, "sync", "check"
+    )
+    assert code == 1
+    assert err == f"error: {bad}: tables.t: firespring_segments has no column 'colour'\n"
+    code, out, _ = await leadtrail_cli(test_database, cli_env, "sync", "check")
+    assert (code, out) == (0, "default.toml: 9 tables, configuration is valid\n")
