@@ -46,6 +46,7 @@ from leadtrail.web import (
     site_script,
     sso_routes,
     sync,
+    sync_routes,
     webhook_routes,
 )
 from leadtrail.web.access_log import AccessLogMiddleware
@@ -144,6 +145,7 @@ def create_app(
     app.include_router(ops_routes.router)
     app.include_router(webhook_routes.router)
     app.include_router(correlator_routes.router)
+    app.include_router(sync_routes.router)
     app.mount("/assets", assets.static_files(), name="assets")
 
     def openapi() -> dict[str, Any]:

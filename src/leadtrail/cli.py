@@ -556,6 +556,7 @@ def _register_command_groups() -> None:
     from leadtrail.commands.privacy import privacy
     from leadtrail.commands.retention import retention
     from leadtrail.commands.status import status
+    from leadtrail.commands.sync import register as register_sync
 
     main.add_command(privacy)
     main.add_command(backup)
@@ -564,6 +565,7 @@ def _register_command_groups() -> None:
     main.add_command(calls)
     main.add_command(behaviour)
     main.add_command(status)
+    register_sync(main, import_)
 
 
 _register_command_groups()

@@ -174,6 +174,19 @@ class Settings(BaseSettings):
     #: Seconds between cheap WAL-position checks of an idle change feed (it polls the slot
     #: only when WAL moved): the extra latency of the first change after a quiet spell.
     realtime_idle_poll_interval: float = Field(default=0.05, gt=0, le=5)
+    #: DynamoDB sync (docs/sync.md): transformer configuration file (TOML); unset uses the
+    #: shipped configuration for seed 002's nine tables.
+    sync_config: str | None = None
+    #: Site (public id) the stream reader writes into; unset means no stream reader runs.
+    sync_site: str | None = None
+    #: Source tables the stream reader follows (comma-separated; empty: every configured one).
+    sync_tables: str = ""
+    #: Seconds between polls of each stream shard when it had nothing new.
+    sync_poll_interval: float = Field(default=1.0, gt=0, le=300)
+    #: DynamoDB endpoint (a local DynamoDB or moto); unset means AWS.
+    dynamodb_endpoint_url: str | None = None
+    #: AWS region of source tables that name none in the sync configuration.
+    aws_region: str = "us-east-1"
 
     @field_validator("log_level")
     @classmethod

@@ -136,9 +136,15 @@ async def test_session_correlator_actions(
     assert {"user", "sessions", "events", "leads", "ad_spend", "journey_summary"} <= set(j)
     assert j["journey_summary"]["total_leads"] == 1 and j["journey_summary"]["converted"] is True
 
-    for action in ("correlate_firespring_session", "batch_populate_from_firespring"):
-        r = await client.post(FN, json={"action": action, "data": {}}, headers=a.auth())
-        assert r.status_code == 400 and r.json()["error"] == "action_unavailable"
+    # the Firespring actions are the DynamoDB sync's (tests/integration/test_sync_*.py)
+    r = await client.post(
+        FN, json={"action": "correlate_firespring_session", "data": {}}, headers=a.auth()
+    )
+    assert r.status_code == 400 and r.json()["field"] == "data.session_id"
+    r = await client.post(
+        FN, json={"action": "batch_populate_from_firespring", "data": {}}, headers=a.auth()
+    )
+    assert r.status_code == 200 and r.json()["sessions"] == 0  # nothing mirrored on this site
     unknown = await client.post(FN, json={"action": "nope"}, headers=a.auth())
     assert unknown.status_code == 400 and unknown.json()["error"] == "unknown_action"
     other = await client.post(

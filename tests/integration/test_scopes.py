@@ -36,6 +36,7 @@ PATH_VALUES = {
 #: query parameters an operation needs before it looks at the caller
 QUERIES: dict[str, dict[str, str]] = {
     "/api/privacy/export": {"kind": "email", "value": "nobody@example.com"},
+    "/api/sync/dynamodb/checksum": {"table": "firespring-visitors"},
 }
 
 

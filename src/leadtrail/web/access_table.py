@@ -128,6 +128,9 @@ REQUIRED: dict[str, str] = {
     "GET /api/webhooks/{endpoint_id}/deliveries": READ,
     "POST /api/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay": ADMIN,
     "POST /functions/v1/session-correlator": ANY,
+    # DynamoDB sync (issue 14)
+    "POST /api/sync/dynamodb": INGEST,
+    "GET /api/sync/dynamodb/checksum": READ,
 }
 
 #: what each key scope may use

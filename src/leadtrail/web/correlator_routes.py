@@ -17,6 +17,7 @@ from leadtrail.auth.principal import Access
 from leadtrail.errors import BadRequest, NotFound
 from leadtrail.identity import journey, tx
 from leadtrail.leads import service as lead_service
+from leadtrail.sync import correlate
 from leadtrail.web.deps import current_principal
 from leadtrail.web.lead_routes import LeadBody, _lead_input
 from leadtrail.web.ops_routes import publish
@@ -88,6 +89,30 @@ async def publish_heartbeat(
     return await publish(request, data, site_ref)
 
 
+async def correlate_firespring_session(
+    request: Request, data: dict[str, Any], site_ref: str | None
+) -> dict[str, Any]:
+    """A mirrored Firespring visitor as a session, its events and a canonical user."""
+    if not any(isinstance(data.get(k), str) and data[k] for k in ("session_id", "visitor_id")):
+        raise BadRequest(
+            "data.session_id (the Firespring visitor's id) is required",
+            code="invalid_request",
+            field="data.session_id",
+        )
+    caller = await server_caller(request, site_ref, Access.OPERATE)
+    return await correlate.correlate_firespring_session(services(request).db, caller.site.id, data)
+
+
+async def batch_populate_from_firespring(
+    request: Request, data: dict[str, Any], site_ref: str | None
+) -> dict[str, Any]:
+    """Every mirrored visitor and lead into leadtrail's model (no 1,000 cap)."""
+    caller = await server_caller(request, site_ref, Access.OPERATE)
+    return dict(
+        await correlate.batch_populate_from_firespring(services(request).db, caller.site.id)
+    )
+
+
 def not_available(action: str) -> Handler:
     """An action of the seed that this build does not offer yet (a 400, never a 500)."""
 
@@ -107,9 +132,9 @@ ACTIONS: dict[str, Handler] = {
     "correlate_lead_submission": correlate_lead_submission,
     "get_user_journey": get_user_journey,
     "publish_heartbeat": publish_heartbeat,
-    # Firespring sync (leadtrail.sync.correlate) plugs in here, one line each:
-    "correlate_firespring_session": not_available("correlate_firespring_session"),
-    "batch_populate_from_firespring": not_available("batch_populate_from_firespring"),
+    # the Firespring sync (leadtrail.sync.correlate, issue 14)
+    "correlate_firespring_session": correlate_firespring_session,
+    "batch_populate_from_firespring": batch_populate_from_firespring,
 }
 
 
@@ -118,9 +143,9 @@ ACTIONS: dict[str, Handler] = {
     summary="The seed's session-correlator function: one endpoint, the action picks the work",
     description=(
         'Body `{"action": …, "data": {…}}`. Actions: `correlate_lead_submission`, '
-        "`get_user_journey`, `publish_heartbeat`; `correlate_firespring_session` and "
-        "`batch_populate_from_firespring` answer 400 `action_unavailable` until the Firespring "
-        "sync is installed. Site API key required."
+        "`get_user_journey`, `publish_heartbeat`, `correlate_firespring_session` and "
+        "`batch_populate_from_firespring` (the DynamoDB sync's mirrored visitors, "
+        "docs/sync.md). Site API key required."
     ),
 )
 async def session_correlator(request: Request) -> Response:

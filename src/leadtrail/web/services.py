@@ -26,6 +26,7 @@ from leadtrail.ratelimit import RateLimiter
 from leadtrail.realtime.service import Realtime
 from leadtrail.scheduling import Job, Scheduler, simple
 from leadtrail.storage import Database
+from leadtrail.sync.component import SyncService
 from leadtrail.web import jobs
 from leadtrail.webhooks.secrets import SecretBox
 from leadtrail.webhooks.sender import WebhookSender
@@ -50,6 +51,8 @@ class Services:
     components: list[Component] = field(default_factory=list)
     #: change feed, hub and WebSocket sessions (``/realtime/v1``)
     realtime: Realtime | None = None
+    #: DynamoDB sync: configuration, clients, stream reader (``/api/sync/dynamodb``)
+    sync: SyncService | None = None
 
 
 def build_services(settings: Settings, db: Database) -> Services:
@@ -110,6 +113,8 @@ def build_services(settings: Settings, db: Database) -> Services:
     )
     svc.components.append(svc.scheduler)
     svc.components.append(svc.heartbeats)
+    svc.sync = SyncService(settings, db)
+    svc.components.append(svc.sync)
     return svc
 
 

@@ -1,0 +1,1 @@
+"""Sync from DynamoDB: stream reader, Lambda payloads, bulk imports, checksums, DLQ."""
