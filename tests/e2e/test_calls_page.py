@@ -68,7 +68,7 @@ async def test_calls_page_shows_matching_and_matches_by_hand(
     await page.get_by_label("Email").fill("calls@example.com")
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Log in").click()
-    await page.get_by_role("link", name="Calls").click()
+    await page.locator(".nav").get_by_role("link", name="Calls").click()
     await expect(page.get_by_role("heading", name="Call monitor")).to_be_visible()
 
     matched = page.locator(".call", has_text="+14195550201").first
