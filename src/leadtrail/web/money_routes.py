@@ -14,7 +14,7 @@ from leadtrail.adspend.rows import parse_row
 from leadtrail.analytics.csvout import to_csv
 from leadtrail.attribution.models import MODELS
 from leadtrail.attribution.service import CONVERSION_TYPES, report
-from leadtrail.auth.principal import Access
+from leadtrail.auth.principal import Access, Principal
 from leadtrail.errors import BadRequest
 from leadtrail.identity import tx
 from leadtrail.web.deps import CurrentPrincipal
@@ -219,6 +219,30 @@ async def campaigns_performance(
     )
 
 
+async def _offline_conversions(
+    request: Request,
+    principal: Principal,
+    site_id: str | None,
+    start: str | None,
+    to: str | None,
+    conversion_name: str,
+    conversions: str,
+    *,
+    click: str,
+) -> tuple[SiteRef, str, list[spend_service.OfflineConversion]]:
+    """What both offline-conversion exports read: the site, the checked conversion name and
+    the qualified leads and calls credited to an ad click of kind ``click``."""
+    site = await site_for(request, principal, site_id, Access.READ)
+    name = google_ads.conversion_name(conversion_name)
+    span = period(start, to, site.timezone, default_days=90)
+    types = [t for t in _types(conversions) if t != "event"]
+    async with services(request).db.transaction(principal.claims(site.id)) as conn:
+        rows = await spend_service.offline_conversions(
+            conn, site.id, span.start, span.end, types, click=click
+        )
+    return site, name, rows
+
+
 @router.get(
     "/api/exports/google-ads-offline-conversions.csv",
     summary="Qualified calls and leads with a gclid, as a Google Ads offline conversion import file",
@@ -235,12 +259,9 @@ async def google_ads_export(
     ),
     conversions: str = Query(default="lead,call", description="lead, call or both"),
 ) -> Response:
-    site = await site_for(request, principal, site_id, Access.READ)
-    name = google_ads.conversion_name(conversion_name)
-    span = period(start, to, site.timezone, default_days=90)
-    types = [t for t in _types(conversions) if t != "event"]
-    async with services(request).db.transaction(principal.claims(site.id)) as conn:
-        rows = await spend_service.offline_conversions(conn, site.id, span.start, span.end, types)
+    site, name, rows = await _offline_conversions(
+        request, principal, site_id, start, to, conversion_name, conversions, click="gclid"
+    )
     text = google_ads.render(rows, name, site.timezone, site.people.currency)
     return csv_download(f"google-ads-offline-conversions-{site.public_id}.csv", text)
 
@@ -261,13 +282,8 @@ async def microsoft_ads_export(
     ),
     conversions: str = Query(default="lead,call", description="lead, call or both"),
 ) -> Response:
-    site = await site_for(request, principal, site_id, Access.READ)
-    name = google_ads.conversion_name(conversion_name)
-    span = period(start, to, site.timezone, default_days=90)
-    types = [t for t in _types(conversions) if t != "event"]
-    async with services(request).db.transaction(principal.claims(site.id)) as conn:
-        rows = await spend_service.offline_conversions(
-            conn, site.id, span.start, span.end, types, click="msclkid"
-        )
+    site, name, rows = await _offline_conversions(
+        request, principal, site_id, start, to, conversion_name, conversions, click="msclkid"
+    )
     text = microsoft_ads.render(rows, name, site.people.currency)
     return csv_download(f"microsoft-ads-offline-conversions-{site.public_id}.csv", text)
