@@ -229,7 +229,7 @@ async def _offline_conversions(
     conversions: str,
     *,
     click: str,
-) -> tuple[SiteRef, str, list[spend_service.OfflineConversion]]:
+) -> tuple[SiteRef, str, list[google_ads.OfflineConversion]]:
     """What both offline-conversion exports read: the site, the checked conversion name and
     the qualified leads and calls credited to an ad click of kind ``click``."""
     site = await site_for(request, principal, site_id, Access.READ)
