@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from leadtrail import __version__
 from leadtrail.config import Settings
-from leadtrail.errors import LeadtrailError
+from leadtrail.errors import ConfigError, LeadtrailError
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -96,8 +96,17 @@ def main() -> None:
 @click.option(
     "--port", type=click.IntRange(1, 65535), help="Port (default LEADTRAIL_PORT or 8000)."
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    help="API worker processes on the port (default LEADTRAIL_WORKERS or 1); see docs/processes.md.",
+)
+@click.option(
+    "--role",
+    help="all (default), or a comma-separated list of api, realtime, worker (LEADTRAIL_ROLE).",
+)
 @friendly
-def serve(host: str | None, port: int | None) -> None:
+def serve(host: str | None, port: int | None, workers: int | None, role: str | None) -> None:
     """Run the server (starts the embedded PostgreSQL unless LEADTRAIL_DATABASE_URL is set)."""
     import uvicorn
 
@@ -105,11 +114,18 @@ def serve(host: str | None, port: int | None) -> None:
     from leadtrail.bootstrap import banner
     from leadtrail.web.server_config import uvicorn_config
 
-    settings = _settings()
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    if overrides:
-        settings = settings.model_copy(update=overrides)
+    given = {"host": host, "port": port, "workers": workers, "role": role}
+    try:
+        settings = Settings(**(_settings().model_dump() | {k: v for k, v in given.items() if v}))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"--{first['loc'][0]}: {first['msg']}") from None
     _setup_logging(settings.log_level)
+    if settings.workers > 1:
+        from leadtrail.processes import supervisor
+
+        supervisor.serve(settings, lambda line: click.echo(line, err=True))
+        return
     app = create_app(settings, on_first_run=lambda r: banner(r, settings, click.echo))
     config = uvicorn_config(app, settings)
     server = uvicorn.Server(config)

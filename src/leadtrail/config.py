@@ -188,6 +188,17 @@ class Settings(BaseSettings):
     #: AWS region of source tables that name none in the sync configuration.
     aws_region: str = "us-east-1"
 
+    #: What this process runs: ``all`` (default: everything in one process), or any of
+    #: ``api`` (HTTP + ingest), ``realtime`` (change feed + WebSocket), ``worker`` (leader
+    #: jobs: scheduler, webhooks, rollups, stream reader), comma-separated (docs/processes.md).
+    role: str = "all"
+    #: API worker processes ``leadtrail serve`` runs on its port (uvicorn's supervisor
+    #: replaces one that dies); more than one needs ``LEADTRAIL_REDIS_URL``.
+    workers: int = Field(default=1, ge=1, le=256)
+    #: Port of the realtime + background node that ``serve --workers N`` (N > 1, role all)
+    #: starts beside its API workers; unset means ``LEADTRAIL_PORT`` + 1.
+    realtime_port: int | None = Field(default=None, ge=1, le=65535)
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -195,6 +206,20 @@ class Settings(BaseSettings):
         if level not in {"critical", "error", "warning", "info", "debug"}:
             raise ValueError("must be one of critical, error, warning, info, debug")
         return level
+
+    @field_validator("role")
+    @classmethod
+    def _known_roles(cls, value: str) -> str:
+        names = {part.strip().lower() for part in value.split(",") if part.strip()}
+        if not names or not names <= {"all", "api", "realtime", "worker"}:
+            raise ValueError("must be all, or a comma-separated list of api, realtime, worker")
+        return ",".join(sorted(names))
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """The roles of this process (``all`` expanded)."""
+        names = frozenset(self.role.split(","))
+        return frozenset({"api", "realtime", "worker"}) if "all" in names else names
 
     @property
     def node(self) -> str:

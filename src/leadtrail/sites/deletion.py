@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from leadtrail.sites import changes
 from leadtrail.storage import Connection, catalog
 
 
@@ -23,4 +24,5 @@ async def delete_site(conn: Connection, site_id: UUID) -> dict[str, int]:
         if count := int(status.split()[-1]):
             removed[table[1] if table[0] == "public" else ".".join(table)] = count
     await conn.execute("DELETE FROM sites WHERE id = $1", site_id)
+    await changes.announce(conn)  # every process's ingest cache forgets the site
     return removed

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from leadtrail.errors import BadRequest, Conflict, Forbidden, NotFound
 from leadtrail.sites import settings as site_settings
+from leadtrail.sites.changes import announce as changes_announce
 from leadtrail.sites.domains import normalize_domain
 from leadtrail.sites.service import Site, get_site
 from leadtrail.storage import Connection
@@ -62,6 +63,7 @@ async def update_site(conn: Connection, site_id: UUID, changes: Mapping[str, Any
     )
     if row is None:
         raise NotFound("no such site", code="site_not_found")
+    await changes_announce(conn)  # every process's ingest cache forgets the old settings
     return Site.from_row(row)
 
 

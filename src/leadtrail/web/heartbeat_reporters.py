@@ -90,14 +90,15 @@ def add_reporters(svc: Services) -> None:
         if hub is not None and hub.dispatched is not None:
             lag = round(max(0.0, time.time() - hub.dispatched.timestamp()), 3)
         status = "healthy"
-        if problem and svc.settings.realtime_enabled:
+        enabled = rt is not None and svc.settings.realtime_enabled  # not in API-only processes
+        if problem and enabled:
             status = "unhealthy"
         return beat(
             "realtime_feed",
             "Realtime change feed",
             status,
             {
-                "enabled": svc.settings.realtime_enabled,
+                "enabled": enabled,
                 "problem": problem,
                 "seconds_since_last_change": lag,
                 "subscribers": hub.subscriber_count() if hub else 0,

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from leadtrail.auth.principal import Principal
 from leadtrail.auth.service import COOKIE_NAME
-from leadtrail.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
+from leadtrail.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized, Unavailable
 from leadtrail.realtime import protocol
 from leadtrail.realtime.access import Viewer
 from leadtrail.realtime.service import Realtime, viewer_for
@@ -32,7 +32,13 @@ CLOSE_POLICY = 1008
 
 def _realtime(conn: Request | WebSocket) -> Realtime:
     realtime = services(conn).realtime
-    assert realtime is not None
+    if realtime is None:  # an API-only process (docs/processes.md)
+        raise Unavailable(
+            "this process does not run realtime: route /realtime/ to the realtime node "
+            "(docs/processes.md)",
+            code="realtime_elsewhere",
+            retry_after=60,
+        )
     return realtime
 
 
@@ -79,7 +85,12 @@ class _Transport:
 
 @router.websocket("/websocket")
 async def websocket(ws: WebSocket) -> None:
-    realtime = _realtime(ws)
+    try:
+        realtime = _realtime(ws)
+    except Unavailable as exc:
+        headers = {"retry-after": str(exc.retry_after)}
+        await ws.send_denial_response(Response(orjson.dumps(exc.body()), 503, headers))
+        return
     vsn = ws.query_params.get("vsn") or protocol.VSN_1
     if vsn not in protocol.VERSIONS:
         await ws.close(CLOSE_POLICY, f"unsupported vsn {vsn}")

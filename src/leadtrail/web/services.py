@@ -22,6 +22,7 @@ from leadtrail.ingest.service import IngestService
 from leadtrail.ingest.sites import SiteCache
 from leadtrail.ingest.writer import Writer
 from leadtrail.lifecycle import retention
+from leadtrail.processes.invalidation import SiteInvalidations
 from leadtrail.ratelimit import RateLimiter
 from leadtrail.realtime.service import Realtime
 from leadtrail.scheduling import Job, Scheduler, simple
@@ -97,8 +98,12 @@ def build_services(settings: Settings, db: Database) -> Services:
     svc.components.append(writer)
     if svc.ingest.rejections is not None:
         svc.components.append(svc.ingest.rejections)  # per process: its own counts
-    svc.realtime = Realtime(settings, db, svc.auth)
-    svc.components.extend(svc.realtime.components)
+    roles = settings.roles  # docs/processes.md: what runs in which process
+    if "realtime" in roles:
+        svc.realtime = Realtime(settings, db, svc.auth)
+        svc.components.extend(svc.realtime.components)
+    # every process caches sites: a change made anywhere clears every cache
+    svc.components.append(SiteInvalidations(db, svc.ingest.sites))
     jobs.register(svc)
     # leader-only jobs of the later features (issues 12, 13, 16)
     archive = settings.archive_dir or settings.data_dir / "archive"
@@ -111,10 +116,12 @@ def build_services(settings: Settings, db: Database) -> Services:
     svc.scheduler.add(
         Job("behaviour", settings.behaviour_interval, simple(behaviour_pass(settings, db)))
     )
-    svc.components.append(svc.scheduler)
+    if "worker" in roles:  # leader jobs, webhooks and the stream reader: background nodes
+        svc.components.append(svc.scheduler)
     svc.components.append(svc.heartbeats)
     svc.sync = SyncService(settings, db)
-    svc.components.append(svc.sync)
+    if "worker" in roles:
+        svc.components.append(svc.sync)
     return svc
 
 
