@@ -27,7 +27,7 @@ from leadtrail.auth.api_keys import create_key, revoke_key
 from leadtrail.sites import manage
 from leadtrail.sites.service import Site, create_site
 from leadtrail.storage import Database
-from tests.conftest import ModuleDatabase, free_port
+from tests.conftest import ModuleDatabase, free_port, run_leadtrail
 
 RATE = 40
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
@@ -74,6 +74,7 @@ class Supervisor:
     proc: subprocess.Popen[bytes]
     url: str
     log: Path
+    realtime_url: str
 
     def children(self) -> list[tuple[int, str]]:
         path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
@@ -113,7 +114,7 @@ async def supervisor(
     site: Site,
 ) -> AsyncIterator[Supervisor]:
     folder = tmp_path_factory.mktemp("workers")
-    port = free_port()
+    port, realtime_port = free_port(), free_port()
     env = {
         **cli_env,
         "LEADTRAIL_DATABASE_URL": test_database.owner_dsn,
@@ -122,7 +123,7 @@ async def supervisor(
         "LEADTRAIL_REDIS_URL": redis_url,
         "LEADTRAIL_SYNC_IP_RATE_LIMIT": f"{RATE}/minute",
         "LEADTRAIL_REALTIME_ENABLED": "false",
-        "LEADTRAIL_REALTIME_PORT": str(free_port()),
+        "LEADTRAIL_REALTIME_PORT": str(realtime_port),
         "LEADTRAIL_POOL_MIN_SIZE": "1",
         "LEADTRAIL_POOL_MAX_SIZE": "4",
         "LEADTRAIL_LOG_LEVEL": "info",
@@ -133,16 +134,18 @@ async def supervisor(
             [sys.executable, "-m", "leadtrail", "serve", "--workers", "2", "--port", str(port)],
             env=env, stdout=out, stderr=out,
         )  # fmt: skip
-    sup = Supervisor(proc, f"http://127.0.0.1:{port}", log)
+    sup = Supervisor(proc, f"http://127.0.0.1:{port}", log, f"http://127.0.0.1:{realtime_port}")
     try:
         deadline = time.monotonic() + 120
         async with httpx.AsyncClient() as http:
             while True:
                 assert proc.poll() is None, log.read_text()[-3000:]
                 with contextlib.suppress(httpx.TransportError):
-                    if (await http.get(f"{sup.url}/readyz")).status_code == 200 and len(
-                        sup.workers()
-                    ) == 2:
+                    ready = [
+                        (await http.get(f"{u}/readyz")).status_code
+                        for u in (sup.url, sup.realtime_url)
+                    ]
+                    if ready == [200, 200] and len(sup.workers()) == 2:
                         break
                 assert time.monotonic() < deadline, log.read_text()[-3000:]
                 await asyncio.sleep(0.1)  # other processes starting: nothing to await
@@ -298,3 +301,38 @@ async def test_killed_worker_is_replaced_and_no_acknowledged_event_is_lost(
     stored = await _stored(owner, site, acked)
     assert stored == dict.fromkeys(acked, 1)
     assert victim not in supervisor.workers() and len(supervisor.workers()) == 2
+
+
+async def test_realtime_and_leader_jobs_run_beside_the_api_workers(
+    supervisor: Supervisor, owner: asyncpg.Connection
+) -> None:
+    side = {pid for pid, cmd in supervisor.children() if "--role realtime,worker" in cmd}
+    assert len(side) == 1
+    async with httpx.AsyncClient() as http:
+        body = {"messages": [{"topic": "t", "event": "e", "payload": {}}]}
+        for _ in range(6):  # whichever worker answers
+            api = await http.post(f"{supervisor.url}/realtime/v1/api/broadcast", json=body)
+            assert api.status_code == 503 and api.json()["error"] == "realtime_elsewhere"
+        there = await http.post(f"{supervisor.realtime_url}/realtime/v1/api/broadcast", json=body)
+        assert there.status_code == 401  # served: it asks who is broadcasting
+    deadline = time.monotonic() + 30
+    while (
+        holder := await owner.fetchval(
+            "SELECT holder FROM leadtrail.leases WHERE name = 'scheduler'"
+        )
+    ) is None:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)  # the side node's first lease: another process
+    assert int(holder.rsplit(":", 1)[1]) in side  # leader jobs run in the side node only
+
+
+def test_several_workers_need_redis(cli_env: dict[str, str], tmp_path: Path) -> None:
+    env = cli_env | {"LEADTRAIL_DATA_DIR": str(tmp_path)}
+    done = run_leadtrail(env, "serve", "--workers", "2", "--port", str(free_port()))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "error: several API workers share rate limits and login throttles through Redis: "
+        "set LEADTRAIL_REDIS_URL (docs/processes.md)"
+    ]
+    done = run_leadtrail(env, "serve", "--role", "api,nope")
+    assert done.returncode == 1 and done.stderr.startswith("error: --role:")

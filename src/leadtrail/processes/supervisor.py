@@ -85,11 +85,13 @@ class SideNode:
     """The realtime / background ``leadtrail serve`` beside the API workers, restarted
     (after a second's pause) whenever it exits while the supervisor runs."""
 
-    def __init__(self, roles: str, port: int, env: dict[str, str]) -> None:
+    def __init__(self, roles: str, port: int, env: dict[str, str], public_url: str) -> None:
         self.port = port
         self._argv = [sys.executable, "-m", "leadtrail", "serve", "--workers", "1"]
         self._argv += ["--role", roles, "--port", str(port)]
         self._env = env | {"LEADTRAIL_ROLE": roles, "LEADTRAIL_WORKERS": "1"}
+        # its first-run banner and snippets name the address visitors use: the API port
+        self._env.setdefault("LEADTRAIL_PUBLIC_URL", public_url)
         self._proc: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="side-node", daemon=True)
@@ -132,7 +134,7 @@ def serve(settings: Settings, echo: Callable[[str], Any]) -> None:
         "LEADTRAIL_HOST": settings.host,
         "LEADTRAIL_PORT": str(settings.port),
     })  # fmt: skip
-    side = SideNode(rest, port, dict(os.environ)) if rest and port else None
+    side = SideNode(rest, port, dict(os.environ), settings.base_url) if rest and port else None
     config = uvicorn_config(
         WORKER_APP, settings, factory=True, workers=settings.workers, http=WORKER_HTTP
     )
