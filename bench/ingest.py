@@ -1,6 +1,6 @@
 """Ingest throughput and latency of /api/sync, next to baselines measured in the same run.
 
-    python bench/ingest.py [--duration 15] [--connections 256]
+    python bench/ingest.py [--duration 15] [--connections 256] [--workers 2]
 
 Starts ``leadtrail serve`` on a fresh embedded PostgreSQL (default settings, request logging
 off) and drives it with ``wrk`` (Debian's package, installed when missing) from a separate
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -36,6 +37,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -312,9 +314,17 @@ def postgres_processes(data_dir: Path) -> list[psutil.Process]:
 
 
 def cpu_seconds(server_pid: int, data_dir: Path) -> tuple[float, float]:
-    """CPU time used so far by the leadtrail process and by the embedded PostgreSQL's
-    processes: a figure that, unlike throughput, other load on the machine barely moves."""
-    server = psutil.Process(server_pid).cpu_times()
+    """CPU time used so far by the leadtrail process (with its worker processes) and by the
+    embedded PostgreSQL's processes: a figure that, unlike throughput, other load on the
+    machine barely moves."""
+    root = psutil.Process(server_pid)
+    own = 0.0
+    for proc in [root, *root.children(recursive=True)]:  # API workers and their side node
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        own += times.user + times.system
     pg = 0.0
     for proc in postgres_processes(data_dir):
         try:
@@ -322,7 +332,7 @@ def cpu_seconds(server_pid: int, data_dir: Path) -> tuple[float, float]:
         except psutil.Error:
             continue
         pg += times.user + times.system
-    return server.user + server.system, pg
+    return own, pg
 
 
 def acknowledged_ids(ack_dir: Path) -> list[str]:
@@ -447,6 +457,77 @@ async def copy_baseline(dsn: str, site_id: uuid.UUID, rows: int) -> float:
     return rows / elapsed
 
 
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A throwaway redis-server on loopback: several API workers share rate limits there."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("--workers needs redis-server (Debian: apt-get install redis-server)")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="lt-redis-") as folder:
+        proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                 "--dir", folder], stdout=subprocess.DEVNULL)  # fmt: skip
+        try:
+            for _ in range(600):
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", port), 1) as sock,
+                ):
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        break
+                time.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+@dataclass
+class Scaling:
+    workers: int
+    single: WrkResult
+    #: CPU seconds of leadtrail's processes and of PostgreSQL's during the measured phase
+    cpu: tuple[float, float]
+
+    @property
+    def per_cpu_second(self) -> float:
+        """Requests per CPU-second of the server side (leadtrail + PostgreSQL): throughput per
+        core, unmoved by how many cores the load generator and other tenants leave free."""
+        return self.single.requests / max(sum(self.cpu), 1e-9)
+
+
+async def scaling_run(
+    workers: int, env: dict[str, str], args: argparse.Namespace, ack_dir: Path, pg_dir: Path
+) -> Scaling:
+    """``serve --workers N`` on the shared database: warm-up, then single events at full load."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "leadtrail", "serve", "--workers", str(workers), "--port", str(port)],
+                              env=env | {"LEADTRAIL_REALTIME_PORT": str(free_port())},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    sync = f"http://127.0.0.1:{port}/api/sync"
+    try:
+        await wait_ready(f"http://127.0.0.1:{port}/readyz", server)
+        run_wrk(
+            sync,
+            LUA_SINGLE,
+            min(3, args.duration),
+            args.connections,
+            phase=f"warmw{workers}",
+            ack_dir=ack_dir,
+        )
+        before = cpu_seconds(server.pid, pg_dir)
+        single = run_wrk(
+            sync, LUA_SINGLE, args.duration, args.connections, phase=f"w{workers}", ack_dir=ack_dir
+        )
+        after = cpu_seconds(server.pid, pg_dir)
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
+    cpu = (after[0] - before[0], after[1] - before[1])
+    return Scaling(workers, single, cpu)  # fmt: skip
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -467,6 +548,13 @@ async def main() -> int:
         metavar="LEADTRAIL_X=VALUE",
         help="extra setting for the server (repeatable), e.g. LEADTRAIL_REALTIME_ENABLED=false",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="also measure `serve --workers N` against `serve --workers 1` (both with rate limits in a "
+        "throwaway redis-server): single-event throughput and requests per server CPU-second",
+    )
     args = parser.parse_args()
     if args.check:
         args.duration, args.connections, args.copy_rows = 2, 8, 2000
@@ -481,6 +569,8 @@ async def main() -> int:
     # are reconciled after the server has stopped and its writer has drained.
     embedded = EmbeddedPostgres(data_dir)
     dsn = await asyncio.to_thread(embedded.start)
+    # PostgreSQL's processes name their data folder (run as root: a service account's own)
+    pg_dir = embedded.pgdata
     try:
         create_bench_site(env)
         server = subprocess.Popen([sys.executable, "-m", "leadtrail", "serve", "--port", str(port)], env=env,
@@ -489,7 +579,7 @@ async def main() -> int:
         sync = f"{url}/api/sync"
         try:
             await wait_ready(f"{url}/readyz", server)
-            with PeakMemory(server.pid, data_dir) as memory:
+            with PeakMemory(server.pid, pg_dir) as memory:
                 run_wrk(
                     sync,
                     LUA_SINGLE,
@@ -498,7 +588,7 @@ async def main() -> int:
                     phase="warm",
                     ack_dir=ack_dir,
                 )
-                cpu0 = cpu_seconds(server.pid, data_dir)
+                cpu0 = cpu_seconds(server.pid, pg_dir)
                 single = run_wrk(
                     sync,
                     LUA_SINGLE,
@@ -507,11 +597,11 @@ async def main() -> int:
                     phase="single",
                     ack_dir=ack_dir,
                 )
-                cpu1 = cpu_seconds(server.pid, data_dir)
+                cpu1 = cpu_seconds(server.pid, pg_dir)
                 batch = run_wrk(
                     sync, LUA_BATCH, args.duration, args.connections, phase="batch", ack_dir=ack_dir
                 )
-                cpu2 = cpu_seconds(server.pid, data_dir)
+                cpu2 = cpu_seconds(server.pid, pg_dir)
                 paced = run_wrk(
                     sync,
                     LUA_SINGLE + lua_paced(single.rps / 2, args.connections),
@@ -523,6 +613,12 @@ async def main() -> int:
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=60)
+        scaling: list[Scaling] = []
+        if args.workers > 1:
+            with redis_server() as redis_url:
+                shared = env | {"LEADTRAIL_REDIS_URL": redis_url}
+                for n in (1, args.workers):
+                    scaling.append(await scaling_run(n, shared, args, ack_dir, pg_dir))
         counted = await reconcile(dsn, ack_dir)
         conn = await asyncpg.connect(dsn)
         site_id = await conn.fetchval("SELECT id FROM sites WHERE public_id = 'bench'")
@@ -586,6 +682,27 @@ async def main() -> int:
     print(
         f"{'peak RSS MB during load (server / postgres)':42} {memory.server_mb:6.0f} / {memory.postgres_mb:4.0f}   (sampled every 100 ms; postgres sums its processes, shared buffers counted in each)"
     )
+    if scaling:
+        one, many = scaling
+        results["scaling"] = {
+            f"w{x.workers}": {"rps": x.single.rps, "requests_per_cpu_second": x.per_cpu_second,
+                              "leadtrail_cpu_s": x.cpu[0], "postgres_cpu_s": x.cpu[1], "p99_ms": x.single.p99_ms}
+            for x in scaling
+        }  # fmt: skip
+        print()
+        print(
+            f"{'API workers (rate limits in Redis in both)':42} {'ratio':>7} {f'{many.workers} workers':>12} {'1 worker':>12}"
+        )
+        print(
+            f"{'single-event requests/s':42} {many.single.rps / one.single.rps:7.2f} {many.single.rps:12,.0f} {one.single.rps:12,.0f}"
+        )
+        print(
+            f"{'requests per server CPU-second (per core)':42} {many.per_cpu_second / one.per_cpu_second:7.2f} "
+            f"{many.per_cpu_second:12,.0f} {one.per_cpu_second:12,.0f}  (server: leadtrail + postgres; target >= 0.90)"
+        )
+        print(
+            f"{'CPU s leadtrail / postgres':42} {'':7} {many.cpu[0]:5.1f}/{many.cpu[1]:5.1f} {one.cpu[0]:6.1f}/{one.cpu[1]:5.1f}"
+        )
     print(
         f"{'non-2xx answers / socket errors':42} {results['non2xx']:12d} {results['socket_errors']:12d}"
     )
