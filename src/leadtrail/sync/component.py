@@ -11,6 +11,7 @@ from uuid import UUID
 
 from leadtrail.config import Settings
 from leadtrail.errors import ConfigError
+from leadtrail.scheduling import Fence
 from leadtrail.storage import Database
 from leadtrail.sync import config as sync_config
 from leadtrail.sync.aws import Clients
@@ -63,7 +64,7 @@ class SyncService:
 
     async def start(self) -> None:
         """Validate a configured sync file (a mistake stops the start with one message) and
-        start the stream reader when a site is set."""
+        prepare the stream reader when a site is set (it starts when this process leads)."""
         if not self._settings.sync_site and not self._settings.sync_config:
             return
         async with self._db.system() as conn:
@@ -85,7 +86,16 @@ class SyncService:
             self._settings.sync_poll_interval,
             on_applied=lambda s, spec, r: flow_into_model(self._db, s, spec, r),
         )
-        await self.reader.start()
+
+    # The reader runs on the scheduler's leader only: with several worker processes, one
+    # reader follows each stream (web/services.py registers this as a leader service).
+    async def start_leading(self, fence: Fence) -> None:
+        if self.reader is not None:
+            await self.reader.start()
+
+    async def stop_leading(self) -> None:
+        if self.reader is not None:
+            await self.reader.stop()
 
     async def stop(self) -> None:
         if self.reader is not None:

@@ -122,6 +122,7 @@ def build_services(settings: Settings, db: Database) -> Services:
     svc.sync = SyncService(settings, db)
     if "worker" in roles:
         svc.components.append(svc.sync)
+        svc.scheduler.add_service(svc.sync)  # its stream reader: on the leader only
     return svc
 
 
