@@ -2,10 +2,11 @@
 ``LEADTRAIL_REDIS_URL`` is set (shared by several leadtrail processes).
 
 Fixed windows: one counter per key and window, so memory stays bounded whatever the limit
-(a moving window keeps one timestamp per hit). In memory the library's synchronous limiter
-is used: its asyncio flavour takes an ``asyncio.Lock`` per hit, measured at ~15 % of a
-single-event ``/api/sync`` request against ~2 us for the synchronous one (nothing awaits
-in between, so it is just as safe on one event loop).
+(a moving window keeps one timestamp per hit). In memory the counters are a plain dict
+(``MemoryWindows``): the library's asyncio flavour takes an ``asyncio.Lock`` per hit and its
+memory storage runs expiry timers, both measured as a noticeable share of a single-event
+``/api/sync`` request; nothing awaits between reading and adding, so a dict is just as
+safe on one event loop.
 
 Used by the ingest path, the API's per-IP limits and the login throttle; it lives below
 ``web`` because domain code counts with it too.
@@ -17,9 +18,8 @@ import math
 import time
 
 import limits
-from limits import strategies
 from limits.aio import strategies as aio_strategies
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import storage_from_string
 
 from leadtrail.errors import ConfigError, RateLimited
 
@@ -44,12 +44,53 @@ def parse_limits(text: str, setting: str) -> list[limits.RateLimitItem]:
     return items
 
 
+class MemoryWindows:
+    """Fixed windows of one process in a dict: a window starts at its key's first hit and
+    ends ``expiry`` seconds later; ended windows are dropped every few seconds.
+
+    ``limits``' own memory storage schedules expiry on a timer thread and took ~7 % of a
+    single-event ``/api/sync`` request (py-spy); this is a dict lookup and an add. Same
+    semantics as ``limits``' fixed window: a hit counts even when over the limit.
+    """
+
+    PRUNE_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        #: (amount, expiry, *keys) -> [window end (epoch seconds), hits]
+        self._windows: dict[tuple[object, ...], list[float]] = {}
+        self._prune_at = 0.0
+
+    def _window(self, item: limits.RateLimitItem, keys: tuple[str, ...]) -> list[float]:
+        now = time.time()
+        if now >= self._prune_at:
+            self._prune_at = now + self.PRUNE_SECONDS
+            self._windows = {k: w for k, w in self._windows.items() if w[0] > now}
+        key = (item.amount, item.get_expiry(), *keys)
+        window = self._windows.get(key)
+        if window is None or window[0] <= now:
+            window = self._windows[key] = [now + item.get_expiry(), 0]
+        return window
+
+    def hit(self, item: limits.RateLimitItem, *keys: str) -> bool:
+        """Count one hit; whether it is within the limit."""
+        window = self._window(item, keys)
+        window[1] += 1
+        return window[1] <= item.amount
+
+    def test(self, item: limits.RateLimitItem, *keys: str) -> bool:
+        """Whether one more hit would be within the limit (nothing counted)."""
+        return self._window(item, keys)[1] < item.amount
+
+    def reset_time(self, item: limits.RateLimitItem, *keys: str) -> float:
+        return self._window(item, keys)[0]
+
+
 class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
-        self._memory: strategies.FixedWindowRateLimiter | None = None
+        self._memory: MemoryWindows | None = None
         self._shared: aio_strategies.FixedWindowRateLimiter | None = None
         if not redis_url:
-            self._memory = strategies.FixedWindowRateLimiter(MemoryStorage())
+            self._memory = MemoryWindows()
             return
         url = redis_url if redis_url.startswith("async+") else "async+" + redis_url
         try:
@@ -63,7 +104,7 @@ class RateLimiter:
         if self._memory is not None:
             if self._memory.hit(item, *keys):
                 return
-            reset = self._memory.get_window_stats(item, *keys).reset_time
+            reset = self._memory.reset_time(item, *keys)
         else:
             assert self._shared is not None
             if await self._shared.hit(item, *keys):
@@ -79,7 +120,7 @@ class RateLimiter:
             if self._memory is not None:
                 if self._memory.test(item, *keys):
                     continue
-                reset = self._memory.get_window_stats(item, *keys).reset_time
+                reset = self._memory.reset_time(item, *keys)
             else:
                 assert self._shared is not None
                 if await self._shared.test(item, *keys):
