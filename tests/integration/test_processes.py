@@ -22,6 +22,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+import websockets
 
 from leadtrail.auth.api_keys import create_key, revoke_key
 from leadtrail.sites import manage
@@ -315,6 +316,13 @@ async def test_realtime_and_leader_jobs_run_beside_the_api_workers(
             assert api.status_code == 503 and api.json()["error"] == "realtime_elsewhere"
         there = await http.post(f"{supervisor.realtime_url}/realtime/v1/api/broadcast", json=body)
         assert there.status_code == 401  # served: it asks who is broadcasting
+    socket_url = supervisor.url.replace("http", "ws") + "/realtime/v1/websocket?vsn=1.0.0"
+    for _ in range(4):  # the handshake too, on whichever worker
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            async with websockets.connect(socket_url):
+                pass
+        assert refused.value.response.status_code == 503
+        assert b"realtime_elsewhere" in refused.value.response.body
     deadline = time.monotonic() + 30
     while (
         holder := await owner.fetchval(
