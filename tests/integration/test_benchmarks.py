@@ -55,8 +55,9 @@ async def test_import_check_catches_a_lost_or_altered_row(cli_env: dict[str, str
         bench("-m", "bench.import", "--check", "--fault", "alter_one", env=cli_env),
     )
     assert dropped[0] == 1, dropped[1][-2000:]
-    assert "IMPORT CHECK FAILED: firespring-backdoor-actions-dev: 1 lost, 0 stored twice" in (
-        dropped[1]
+    assert (
+        "IMPORT CHECK FAILED: firespring-backdoor-actions-dev: 1 lost, 0 stored twice"
+        in (dropped[1])
     )
     assert altered[0] == 1, altered[1][-2000:]
     assert "0 lost, 0 stored twice, 0 extra, 1 different" in altered[1]
