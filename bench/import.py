@@ -33,6 +33,7 @@ import logging
 import os
 import socket
 import statistics
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -42,6 +43,8 @@ from typing import Any
 import boto3
 import orjson
 from moto.server import ThreadedMotoServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find bench/
 
 from bench.import_data import KEYS, SEED_COUNTS, dynamo_json, tables, write_export
 from bench.machine import print_machine_line
