@@ -2,6 +2,13 @@
 
     python bench/import.py                 # 48,124 items over 9 tables + 300 live writes
     python bench/import.py --lag-writes 100
+    python bench/import.py --check         # ~1,200 items + 5 live writes: a few seconds
+
+After the import, every table's mirror is compared with its export the way ``leadtrail sync
+checksum`` compares it with DynamoDB (per-key BLAKE2b digests of the item the mirror should
+hold, summed): the script exits 1 on any key lost, stored twice, extra or different, or a
+digest mismatch. ``--fault drop_one|alter_one`` (a test hook) removes or edits one mirror row
+before the comparison, to show that it does.
 
 Import: the nine tables of seed 002 with its counts and duplicate ratios (13,804 visitor
 items over 2,247 sessions, 1,915 job states over 1,165 jobs, ...; 48,124 items, 35,817
@@ -26,6 +33,7 @@ import logging
 import os
 import socket
 import statistics
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -36,13 +44,19 @@ import boto3
 import orjson
 from moto.server import ThreadedMotoServer
 
-from bench.import_data import KEYS, SEED_COUNTS, tables, write_export
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find bench/
+
+from bench.import_data import KEYS, SEED_COUNTS, dynamo_json, tables, write_export
+from bench.machine import print_machine_line
 from leadtrail.config import Settings
 from leadtrail.sites.service import create_site
 from leadtrail.storage import Database
 from leadtrail.sync import config as sync_config
 from leadtrail.sync.aws import Clients
+from leadtrail.sync.checksum import compare, digests_of_items, mirror_digests
 from leadtrail.sync.imports import export_files, import_export
+from leadtrail.sync.mirror import _q
+from leadtrail.sync.service import writer_claims
 from leadtrail.sync.streams import StreamReader
 
 LIVE_TABLE = "firespring-backdoor-segments-dev"
@@ -83,6 +97,51 @@ async def bench_import(db: Database, site_id: Any, root: Path) -> tuple[float, f
             await conn.copy_records_to_table("bench_raw", records=records)
     raw = time.perf_counter() - started
     return took, raw, rows
+
+
+async def verify(
+    db: Database, site_id: Any, data: dict[str, list[dict[str, Any]]], fault: str | None
+) -> list[str]:
+    """Compare each table's mirror with its export items; returns the problems found."""
+    config = sync_config.load()
+    problems: list[str] = []
+    for table, items in data.items():
+        if not items:
+            continue
+        spec = config.table(table)
+        keys = ", ".join(_q(c) for c in spec.key_columns)
+        if fault is not None:
+            async with db.system() as conn:
+                victim = f"ctid = (SELECT ctid FROM {_q(spec.target)} WHERE site_id = $1 LIMIT 1)"
+                if fault == "drop_one":
+                    await conn.execute(f"DELETE FROM {_q(spec.target)} WHERE {victim}", site_id)
+                else:
+                    await conn.execute(
+                        f"UPDATE {_q(spec.target)} SET item = item || '{{\"bench\": 1}}'"
+                        f" WHERE {victim}",
+                        site_id,
+                    )
+            fault = None  # one row of one table
+        async with db.transaction(writer_claims(site_id)) as conn:
+            twice = await conn.fetchval(
+                f"SELECT count(*) - count(DISTINCT ({keys})) FROM {_q(spec.target)}"
+                " WHERE site_id = $1 AND deleted_at IS NULL",
+                site_id,
+            )
+        count, source = digests_of_items(spec, [dynamo_json(i) for i in items])
+        report = compare(spec, count, source, await mirror_digests(db, site_id, spec))
+        if twice or not report.matches:
+            problems.append(
+                f"{table}: {report.counts['missing']} lost, {twice} stored twice, "
+                f"{report.counts['extra']} extra, {report.counts['different']} different, "
+                f"digest export {report.source.digest:032x} mirror {report.mirror.digest:032x}"
+            )
+    return problems
+
+
+def tiny(data: dict[str, list[dict[str, Any]]], per_table: int) -> dict[str, list[dict[str, Any]]]:
+    """The first items of every table (several versions of a key stay together)."""
+    return {table: items[:per_table] for table, items in data.items()}
 
 
 def free_port() -> int:
@@ -151,16 +210,32 @@ async def bench_lag(
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--lag-writes", type=int, default=300)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--lag-writes", type=int, default=300, help="live writes timed")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="tiny run for the test suite (300 items per table, 5 live writes): exits 1 on "
+        "any lost, doubled or different row",
+    )
+    parser.add_argument(
+        "--fault",
+        choices=["drop_one", "alter_one"],
+        help="test hook: remove or edit one mirror row before the comparison",
+    )
     args = parser.parse_args()
+    print_machine_line()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     for name, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}.items():
         os.environ.setdefault(name, value)
-    print(f"load average before: {os.getloadavg()}")
+    failed = False
     with tempfile.TemporaryDirectory(prefix="lt-bench-import-") as tmp:
         root = Path(tmp) / "exports"
         data = tables()
+        if args.check:
+            data, args.lag_writes = tiny(data, 300), 5
         for table, items in data.items():
             write_export(root, table, items)
         items = sum(len(v) for v in data.values())
@@ -180,6 +255,15 @@ async def main() -> None:
                 f"({items / took:,.0f} items/s); raw COPY of the same items: {raw:.2f} s "
                 f"({took / raw:.1f}x the raw COPY)   target < 2 s"
             )
+            problems = await verify(db, site.id, data, args.fault)
+            for problem in problems:
+                print(f"IMPORT CHECK FAILED: {problem}")
+            if not problems:
+                print(
+                    "import check: every exported key stored once, with the item the export "
+                    "says (checksums match)"
+                )
+            failed = bool(problems)
             url = f"http://127.0.0.1:{port}"
             lags, baseline = await bench_lag(db, site.id, url, args.lag_writes)
             print(
@@ -192,6 +276,9 @@ async def main() -> None:
         finally:
             moto.stop()
             await db.close()
+
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

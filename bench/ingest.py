@@ -37,7 +37,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -371,7 +371,12 @@ async def reconcile(dsn: str, ack_dir: Path) -> Reconciliation:
         )
     finally:
         await conn.close()
-    stored = {r["client_event_id"]: r["n"] for r in rows}
+    return classify(acked, {r["client_event_id"]: r["n"] for r in rows})
+
+
+def classify(acked: Iterable[str], stored: Mapping[str, int]) -> Reconciliation:
+    """Acknowledged ids against stored ids (id -> rows holding it): lost, duplicated (any id
+    on more than one row, acknowledged or not), and stored-but-unacknowledged."""
     acked_set = set(acked)
     return Reconciliation(
         acknowledged=len(acked_set),

@@ -569,8 +569,10 @@ async def run(args: argparse.Namespace) -> int:
                 """
                 SELECT (SELECT count(*) FROM rollup_hourly) AS hourly, (SELECT count(*) FROM rollup_dim_hourly) AS dim_hourly,
                        (SELECT count(*) FROM rollup_dim_daily) AS dim_daily,
+                       (SELECT count(*) FROM rollup_local_daily) AS local_daily,
                        pg_size_pretty(pg_total_relation_size('rollup_hourly') + pg_total_relation_size('rollup_dim_hourly')
-                                      + pg_total_relation_size('rollup_dim_daily')) AS rollup_size,
+                                      + pg_total_relation_size('rollup_dim_daily') + pg_total_relation_size('rollup_daily')
+                                      + pg_total_relation_size('rollup_local_daily')) AS rollup_size,
                        (SELECT pg_size_pretty(sum(pg_total_relation_size(inhrelid))) FROM pg_inherits
                         WHERE inhparent = 'events'::regclass) AS events_size,
                        (SELECT pg_size_pretty(sum(pg_total_relation_size(inhrelid))) FROM pg_inherits
@@ -592,7 +594,7 @@ async def run(args: argparse.Namespace) -> int:
         )
         print(
             f"rows: rollup_hourly {sizes['hourly']:,}, rollup_dim_hourly {sizes['dim_hourly']:,}, rollup_dim_daily "
-            f"{sizes['dim_daily']:,}; size: rollups {sizes['rollup_size']}, events {sizes['events_size']}, sessions {sizes['sessions_size']}"
+            f"{sizes['dim_daily']:,}, rollup_local_daily {sizes['local_daily']:,}; size: rollups {sizes['rollup_size']}, events {sizes['events_size']}, sessions {sizes['sessions_size']}"
         )
 
         claims = Claims(role=DbRole.ANALYST, sub="bench", site_ids=(site,))

@@ -49,6 +49,20 @@ async def test_ingest_check_passes_and_catches_a_lost_or_doubled_event(
     assert "0 acknowledged event(s) lost [], 1 stored twice" in doubled[1]
 
 
+async def test_import_check_catches_a_lost_or_altered_row(cli_env: dict[str, str]) -> None:
+    dropped, altered = await asyncio.gather(
+        bench("-m", "bench.import", "--check", "--fault", "drop_one", env=cli_env),
+        bench("-m", "bench.import", "--check", "--fault", "alter_one", env=cli_env),
+    )
+    assert dropped[0] == 1, dropped[1][-2000:]
+    assert (
+        "IMPORT CHECK FAILED: firespring-backdoor-actions-dev: 1 lost, 0 stored twice"
+        in (dropped[1])
+    )
+    assert altered[0] == 1, altered[1][-2000:]
+    assert "0 lost, 0 stored twice, 0 extra, 1 different" in altered[1]
+
+
 #: every benchmark in bench/ and how to run it; each --check exits 0 only when its own
 #: correctness checks hold (other branches' benchmarks are added here as they land)
 CHECKS = [
@@ -62,6 +76,7 @@ CHECKS = [
     ("-m", "bench.behaviour_reports", "--check"),
     ("-m", "bench.behaviour_ingest", "--check"),
     ("-m", "bench.friction_accuracy", "--check"),
+    ("-m", "bench.import", "--check"),
 ]
 
 

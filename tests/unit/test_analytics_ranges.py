@@ -151,3 +151,20 @@ def test_the_extreme_supported_days_give_valid_instants_and_previous_periods(zon
             before = span.previous(compare)
             assert before is not None and before.lower < before.upper <= span.upper
             before.split()
+
+
+@pytest.mark.parametrize(
+    ("zone", "whole"),
+    [
+        ("UTC", True),
+        ("America/New_York", True),  # across both changes of daylight saving time
+        ("Europe/Berlin", True),
+        ("Asia/Kolkata", False),  # +05:30
+        ("Australia/Lord_Howe", False),  # +11:00, then +10:30 from April
+    ],
+)
+def test_whole_hour_days_only_where_every_local_midnight_is_a_whole_utc_hour(
+    zone: str, whole: bool
+) -> None:
+    span = DateRange(date(2026, 3, 1), date(2026, 11, 10), ZoneInfo(zone))
+    assert span.whole_hour_days is whole

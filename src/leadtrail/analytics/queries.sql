@@ -127,24 +127,94 @@ JOIN rollup_dim_hourly AS r
  AND r.hour < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
 GROUP BY m.dim, d.day, r.value
 
+-- name: delete_local_daily
+-- Local days ($2: the site's zone) holding the hours $3, and every row cut in another zone.
+DELETE FROM rollup_local_daily
+WHERE site_id = $1
+  AND (tz <> $2 OR day IN (SELECT (h AT TIME ZONE $2)::date
+                           FROM unnest($3::timestamptz[]) AS h))
+
+-- name: insert_local_daily
+-- Merges the hourly overview rows of the local days (in zone $2) holding the hours $3. An
+-- hour belongs to the local day its start falls on, as the series buckets it
+-- (date_trunc('day', hour, zone)).
+WITH days AS (
+    SELECT DISTINCT (h AT TIME ZONE $2)::date AS day FROM unnest($3::timestamptz[]) AS h
+)
+INSERT INTO rollup_local_daily (site_id, day, tz, sessions, new_sessions, page_views, events,
+                                bounces, duration_sec, conversions, lead_score_sum,
+                                hot_sessions, paid_sessions, visitors, returning_visitors,
+                                converted_visitors)
+SELECT $1, d.day, $2, sum(r.sessions), sum(r.new_sessions), sum(r.page_views), sum(r.events),
+       sum(r.bounces), sum(r.duration_sec), sum(r.conversions), sum(r.lead_score_sum),
+       sum(r.hot_sessions), sum(r.paid_sessions), bit_or(r.visitors),
+       bit_or(r.returning_visitors), bit_or(r.converted_visitors)
+FROM days AS d
+JOIN rollup_hourly AS r
+  ON r.site_id = $1
+ -- the hour before the local midnight, for zones whose offset is not whole hours
+ AND r.hour >= (d.day::timestamp AT TIME ZONE $2) - interval '1 hour'
+ AND r.hour < ((d.day + 1)::timestamp AT TIME ZONE $2)
+ AND (r.hour AT TIME ZONE $2)::date = d.day
+GROUP BY d.day
+
+-- name: delete_site_local_daily
+DELETE FROM rollup_local_daily WHERE site_id = $1
+
+-- name: recut_local_daily
+-- Every local day of one site in zone $2 (its time zone changed, or it never had them),
+-- after delete_site_local_daily.
+INSERT INTO rollup_local_daily (site_id, day, tz, sessions, new_sessions, page_views, events,
+                                bounces, duration_sec, conversions, lead_score_sum,
+                                hot_sessions, paid_sessions, visitors, returning_visitors,
+                                converted_visitors)
+SELECT $1, (r.hour AT TIME ZONE $2)::date, $2, sum(r.sessions), sum(r.new_sessions),
+       sum(r.page_views), sum(r.events), sum(r.bounces), sum(r.duration_sec),
+       sum(r.conversions), sum(r.lead_score_sum), sum(r.hot_sessions), sum(r.paid_sessions),
+       bit_or(r.visitors), bit_or(r.returning_visitors), bit_or(r.converted_visitors)
+FROM rollup_hourly AS r
+WHERE r.site_id = $1
+GROUP BY 2
+
 -- ---------------------------------------------------------------------------------------
 -- Reports (run as the caller: RLS applies)
 
 -- name: overview_totals
--- Whole UTC days [$2, $3) from the daily table, the hours [$4, $5) and [$6, $7) at the ends
--- from the hourly one.
-WITH facts AS (
+-- With $8 (the range is whole local days of zone $9 with whole-hour edges): the local days
+-- $10..$11 from the local-day table, and the hours [$12, $13) of local days without a row
+-- there from the hourly one. Without: whole UTC days [$2, $3) from the daily table, the
+-- hours [$4, $5) and [$6, $7) at the ends from the hourly one.
+WITH local AS MATERIALIZED (
+    SELECT day, sessions, new_sessions, page_views, events, bounces, duration_sec, conversions,
+           lead_score_sum, hot_sessions, paid_sessions, visitors, returning_visitors,
+           converted_visitors
+    FROM rollup_local_daily
+    WHERE $8 AND site_id = $1 AND tz = $9 AND day >= $10 AND day <= $11
+),
+facts AS (
     SELECT sessions, new_sessions, page_views, events, bounces, duration_sec, conversions,
            lead_score_sum, hot_sessions, paid_sessions, visitors, returning_visitors,
            converted_visitors
-    FROM rollup_daily
-    WHERE site_id = $1 AND day >= $2 AND day < $3
+    FROM local
     UNION ALL
     SELECT sessions, new_sessions, page_views, events, bounces, duration_sec, conversions,
            lead_score_sum, hot_sessions, paid_sessions, visitors, returning_visitors,
            converted_visitors
     FROM rollup_hourly
-    WHERE site_id = $1 AND ((hour >= $4 AND hour < $5) OR (hour >= $6 AND hour < $7))
+    WHERE $8 AND site_id = $1 AND hour >= $12 AND hour < $13
+      AND (hour AT TIME ZONE $9)::date NOT IN (SELECT day FROM local)
+    UNION ALL
+    SELECT sessions, new_sessions, page_views, events, bounces, duration_sec, conversions,
+           lead_score_sum, hot_sessions, paid_sessions, visitors, returning_visitors,
+           converted_visitors
+    FROM rollup_daily
+    WHERE NOT $8 AND site_id = $1 AND day >= $2 AND day < $3
+    UNION ALL
+    SELECT sessions, new_sessions, page_views, events, bounces, duration_sec, conversions,
+           lead_score_sum, hot_sessions, paid_sessions, visitors, returning_visitors,
+           converted_visitors
+    FROM rollup_hourly
+    WHERE NOT $8 AND site_id = $1 AND ((hour >= $4 AND hour < $5) OR (hour >= $6 AND hour < $7))
 )
 SELECT coalesce(sum(sessions), 0)::bigint AS sessions,
        coalesce(sum(new_sessions), 0)::bigint AS new_sessions,
@@ -176,17 +246,36 @@ SELECT (SELECT count(*) FROM calls
 
 -- name: overview_series
 -- One row per bucket ($4 = hour|day|week|month in time zone $5), empty buckets included.
+-- With $6 (day, week or month buckets of whole local days with whole-hour edges): the local
+-- days $7..$8 from the local-day table, and the hours of local days without a row there
+-- from the hourly one; without: every hour from the hourly table.
 WITH buckets AS (
     SELECT DISTINCT date_trunc($4, h, $5) AS bucket
     FROM generate_series($2::timestamptz, $3::timestamptz - interval '1 hour', interval '1 hour') AS h
 ),
+local AS MATERIALIZED (
+    SELECT day, sessions, page_views, events, bounces, duration_sec, conversions, hot_sessions,
+           visitors
+    FROM rollup_local_daily
+    WHERE $6 AND site_id = $1 AND tz = $5 AND day >= $7 AND day <= $8
+),
+facts AS (
+    SELECT day::timestamp AT TIME ZONE $5 AS at, sessions, page_views, events, bounces,
+           duration_sec, conversions, hot_sessions, visitors
+    FROM local
+    UNION ALL
+    SELECT hour, sessions, page_views, events, bounces, duration_sec, conversions,
+           hot_sessions, visitors
+    FROM rollup_hourly
+    WHERE site_id = $1 AND hour >= $2 AND hour < $3
+      AND NOT ($6 AND (hour AT TIME ZONE $5)::date IN (SELECT day FROM local))
+),
 r AS (
-    SELECT date_trunc($4, hour, $5) AS bucket, sum(sessions) AS sessions,
+    SELECT date_trunc($4, at, $5) AS bucket, sum(sessions) AS sessions,
            sum(page_views) AS page_views, sum(events) AS events, sum(bounces) AS bounces,
            sum(duration_sec) AS duration_sec, sum(conversions) AS conversions,
            sum(hot_sessions) AS hot_sessions, bit_or(visitors) AS visitors
-    FROM rollup_hourly
-    WHERE site_id = $1 AND hour >= $2 AND hour < $3
+    FROM facts
     GROUP BY 1
 ),
 c AS (

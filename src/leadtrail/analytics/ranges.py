@@ -1,6 +1,7 @@
 """Report ranges: local dates in an IANA time zone turned into UTC instants, the previous
-period to compare with, and how a range splits into whole UTC days (daily rollups) and
-leftover hours (hourly rollups). Pure: no I/O."""
+period to compare with, whether the range is whole local days (local-day rollups), and how
+it splits into whole UTC days (daily rollups) and leftover hours (hourly rollups) when it is
+not. Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -112,6 +113,19 @@ class DateRange:
         return DateRange(
             self.start - timedelta(days=self.days), self.start - timedelta(days=1), self.zone
         )
+
+    @property
+    def whole_hour_days(self) -> bool:
+        """Whether every local day of the range starts on a whole UTC hour (true for all
+        but a few zones such as India's or Nepal's): then the range is exactly its local
+        days, and the local-day rollups can answer it."""
+        day = self.start
+        while day <= self.end + timedelta(days=1):
+            offset = datetime.combine(day, time(0), tzinfo=self.zone).utcoffset()
+            if offset is None or offset % timedelta(hours=1):
+                return False
+            day += timedelta(days=1)
+        return True
 
     def split(self) -> Split:
         """Whole UTC days inside the range, and the hours left at either end."""

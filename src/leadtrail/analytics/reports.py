@@ -1,6 +1,7 @@
 """The reports: overview (KPIs, time series, comparison), breakdowns and the conversion
-funnel. They read rollup tables only, so their cost grows with the number of hours and
-distinct values in the range, not with the number of events."""
+funnel. They read rollup tables only, so their cost grows with the number of days (local
+days in the site's zone), edge hours and distinct values in the range, not with the number
+of events."""
 
 from __future__ import annotations
 
@@ -31,7 +32,18 @@ def range_json(span: DateRange) -> dict[str, str]:
 async def _totals_row(conn: Connection, site_id: UUID, span: DateRange) -> Any:
     part = span.split()
     return await conn.fetchrow(
-        Q.overview_totals, site_id, part.day_from, part.day_to, *part.head, *part.tail
+        Q.overview_totals,
+        site_id,
+        part.day_from,
+        part.day_to,
+        *part.head,
+        *part.tail,
+        span.whole_hour_days,
+        span.tz,
+        span.start,
+        span.end,
+        span.lower,
+        span.upper,
     )
 
 
@@ -49,8 +61,17 @@ async def totals(conn: Connection, site_id: UUID, span: DateRange) -> dict[str, 
 async def series(
     conn: Connection, site_id: UUID, span: DateRange, interval: Interval
 ) -> list[dict[str, Any]]:
+    local = interval is not Interval.HOUR and span.whole_hour_days
     rows = await conn.fetch(
-        Q.overview_series, site_id, span.lower, span.upper, interval.value, span.tz
+        Q.overview_series,
+        site_id,
+        span.lower,
+        span.upper,
+        interval.value,
+        span.tz,
+        local,
+        span.start,
+        span.end,
     )
     out = []
     for r in rows:

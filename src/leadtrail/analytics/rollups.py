@@ -31,6 +31,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import asyncpg
+
 from leadtrail.analytics.dimensions import DIMENSIONS
 from leadtrail.scheduling.lease import check_current_fence
 from leadtrail.storage import Claims, Connection, Database, DbRole
@@ -49,8 +51,11 @@ def _claims(site_id: UUID) -> Claims:
     return Claims(role=DbRole.WRITER, sub="rollups", site_ids=(site_id,))
 
 
-async def refresh_hours(conn: Connection, site_id: UUID, hours: Iterable[datetime]) -> int:
-    """Re-aggregate ``hours`` (UTC hour starts) of one site; returns how many."""
+async def refresh_hours(
+    conn: Connection, site_id: UUID, hours: Iterable[datetime], zone: str = "UTC"
+) -> int:
+    """Re-aggregate ``hours`` (UTC hour starts) of one site, and the days holding them (UTC
+    days, and local days in the site's ``zone``); returns how many hours."""
     wanted = sorted({h.astimezone(UTC).replace(minute=0, second=0, microsecond=0) for h in hours})
     if not wanted:
         return 0
@@ -64,6 +69,8 @@ async def refresh_hours(conn: Connection, site_id: UUID, hours: Iterable[datetim
     await conn.execute(Q.insert_daily, site_id, days)
     await conn.execute(Q.delete_dim_daily, site_id, days, DIM_NAMES)
     await conn.execute(Q.insert_dim_daily, site_id, days, DIM_NAMES)
+    await conn.execute(Q.delete_local_daily, site_id, zone, wanted)
+    await conn.execute(Q.insert_local_daily, site_id, zone, wanted)
     return len(wanted)
 
 
@@ -77,13 +84,58 @@ class Rollups:
     async def refresh(self, site_id: UUID, hours: Iterable[datetime]) -> int:
         """Re-aggregate hours of one site, a week per transaction."""
         ordered = sorted(set(hours))
+        if not ordered:
+            return 0
+        zone = (await self._zone(site_id))[1]
         done = 0
         for start in range(0, len(ordered), CHUNK_HOURS):
             async with self._db.transaction(_claims(site_id)) as conn:
                 # On the scheduler's leader: commit only while this node still leads.
                 await check_current_fence(conn)
-                done += await refresh_hours(conn, site_id, ordered[start : start + CHUNK_HOURS])
+                done += await refresh_hours(
+                    conn, site_id, ordered[start : start + CHUNK_HOURS], zone
+                )
         return done
+
+    async def _zone(self, site_id: UUID) -> tuple[str, str]:
+        """The site's time zone as stored, and as the local days are cut: the same, or UTC
+        when PostgreSQL does not know it (a zone newer than its tz database)."""
+        async with self._db.system() as conn:
+            stored = await conn.fetchval("SELECT timezone FROM sites WHERE id = $1", site_id)
+            stored = str(stored or "UTC")
+            try:
+                async with conn.transaction():
+                    await conn.execute("SELECT now() AT TIME ZONE $1", stored)
+            except asyncpg.PostgresError:
+                return stored, "UTC"
+        return stored, stored
+
+    async def recut_local_days(self) -> int:
+        """Re-cut the local days of sites whose time zone changed since their days were cut
+        (or that never had them); returns how many sites."""
+        async with self._db.system() as conn:
+            rows = await conn.fetch(
+                """
+                SELECT p.site_id FROM leadtrail.rollup_progress AS p
+                JOIN sites AS s ON s.id = p.site_id
+                WHERE p.backfilled_at IS NOT NULL AND p.local_tz IS DISTINCT FROM s.timezone
+                """
+            )
+        for row in rows:
+            site_id = row["site_id"]
+            stored, zone = await self._zone(site_id)
+            async with self._db.transaction(_claims(site_id)) as conn:
+                await check_current_fence(conn)
+                await conn.execute(Q.rollup_lock, str(site_id))
+                await conn.execute(Q.delete_site_local_daily, site_id)
+                await conn.execute(Q.recut_local_daily, site_id, zone)
+            async with self._db.system() as conn:
+                await conn.execute(
+                    "UPDATE leadtrail.rollup_progress SET local_tz = $2 WHERE site_id = $1",
+                    site_id,
+                    stored,
+                )
+        return len(rows)
 
     async def rebuild(self, site_id: UUID, since: datetime | None = None) -> int:
         """Re-aggregate every hour of a site from ``since`` (default: all history), also
@@ -137,6 +189,7 @@ class Rollups:
                     + " WHERE backfilled_at IS NOT NULL",
                     started,
                 )
+        await self.recut_local_days()
         return done
 
     async def _refresh_changed(self, *, skip: set[UUID], settle_since: datetime | None) -> int:
