@@ -94,6 +94,16 @@ async def main() -> None:
     print(
         f"{'CPU us/event (leadtrail + postgres)':36} {off_cpu:9,.0f} {on_cpu:9,.0f} {on_cpu / off_cpu:7.2f}"
     )
+    pairs = [
+        on_run[0] / off_run[0] for off_run, on_run in zip(runs[False], runs[True], strict=True)
+    ]
+    cpu_pairs = [
+        (b[1] + b[2]) / (a[1] + a[2]) for a, b in zip(runs[False], runs[True], strict=True)
+    ]
+    print(f"{'on/off throughput per pair':36} " + " ".join(f"{r:.2f}" for r in pairs)
+          + f"  (median {statistics.median(pairs):.2f}, spread {min(pairs):.2f}-{max(pairs):.2f})")  # fmt: skip
+    print(f"{'on/off CPU per event per pair':36} " + " ".join(f"{r:.2f}" for r in cpu_pairs)
+          + f"  (median {statistics.median(cpu_pairs):.2f}, spread {min(cpu_pairs):.2f}-{max(cpu_pairs):.2f})")  # fmt: skip
     print(f"target on/off throughput >= {TARGET}: {'met' if on / off >= TARGET else 'NOT met'}")
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import statistics
 import sys
 import tempfile
@@ -33,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script:
 from bench.machine import print_machine_line
 from leadtrail.behaviour import reports
 from leadtrail.behaviour.job import BehaviourJob
+from leadtrail.behaviour.records import FRICTION_TYPES
 from leadtrail.config import Settings
 from leadtrail.funnels import service
 from leadtrail.funnels.evaluate import Q as FQ
@@ -52,88 +52,117 @@ BX_KINDS = ["click"] * 70 + ["rage_click"] * 4 + ["dead_click"] * 6 + ["hesitati
 ]  # fmt: skip
 
 
-def zipf(rng: random.Random, items: list[Any], s: float = 1.1) -> Callable[[], Any]:
-    cumulative, acc = [], 0.0
-    for i in range(len(items)):
-        acc += 1 / (i + 1) ** s
-        cumulative.append(acc)
-    return lambda: rng.choices(items, cum_weights=cumulative)[0]
+# The data is generated inside PostgreSQL (INSERT … SELECT over generate_series), in chunks
+# of sessions: the issue's size (10M events, 20M behaviour events) loads in minutes rather
+# than hours of Python tuples. Pages and elements are close to Zipf (an index drawn as
+# floor(N ** random()) - 1 has P(i) ∝ log((i + 2) / (i + 1)) ≈ 1 / (i + 1)).
+GEN_SESSIONS = """
+CREATE TEMP TABLE IF NOT EXISTS gen_sessions (
+    id uuid, month date, started timestamptz, n integer, m integer, device text, campaign text);
+TRUNCATE gen_sessions;
+INSERT INTO gen_sessions
+SELECT gen_random_uuid(), date_trunc('month', st AT TIME ZONE 'UTC')::date, st,
+       greatest(1, round(-5 * ln(1 - random())))::int,
+       round(-$3::float8 * ln(1 - random()))::int,
+       (ARRAY['desktop', 'desktop', 'mobile', 'tablet'])[1 + floor(random() * 4)::int],
+       (ARRAY[NULL, 'spring', 'brand'])[1 + floor(random() * 3)::int]
+FROM (SELECT $1::timestamptz - random() * $2::float8 * interval '1 day' AS st
+      FROM generate_series(1, $4::int)) g;
+"""
+GEN_REST = """
+INSERT INTO sessions (site_id, id, created_month, created_at, last_seen_at, device_type, utm_campaign)
+SELECT $1, id, month, started, started + make_interval(secs => n * 62 + 60), device, campaign
+FROM gen_sessions;
+CREATE TEMP TABLE IF NOT EXISTS gen_events (session_id uuid, month date, at timestamptz, submit boolean);
+TRUNCATE gen_events;
+INSERT INTO gen_events
+SELECT s.id, s.month, s.started + make_interval(secs => k * 62 + random() * 50), k > 1 AND random() < 0.08
+FROM gen_sessions s, generate_series(1, s.n) k;
+INSERT INTO events (site_id, session_id, session_month, created_at, url, event_category, event_action)
+SELECT $1, session_id, month, at,
+       'https://b.example' || CASE WHEN submit THEN '/signup' ELSE ($2::text[])[floor($3::float8 ^ random())::int] END,
+       CASE WHEN submit THEN 'conversion' ELSE 'acquisition' END,
+       CASE WHEN submit THEN 'form_submit' ELSE 'view' END
+FROM gen_events;
+INSERT INTO leads (site_id, session_id, session_month, submitted_at)
+SELECT $1, session_id, month, at + interval '2 seconds' FROM gen_events WHERE submit AND random() < 0.5;
+INSERT INTO behavior_events (site_id, session_id, id, session_month, created_at, event_type, page_url,
+    page_path, device_class, element_path, element_type, element_text, component_id, coordinates,
+    viewport_size, event_data)
+SELECT $1, id, gen_random_uuid(), month, at, kind, 'https://b.example' || pg, pg, device,
+       'main>section:nth-of-type(' || (el % 7 + 1) || ')>button:nth-of-type(' || (el % 3 + 1) || ')',
+       'button', 'Buy', 'cta-' || (el % 12),
+       jsonb_build_object('x', floor(random() * 201), 'y', floor(random() * 41),
+                          'px', floor(random() * 1201), 'py', floor(4000 * random() * random()),
+                          'pw', 1200, 'ph', 4000),
+       '{"w": 1200, "h": 800}',
+       CASE kind WHEN 'hesitation' THEN jsonb_build_object('hesitation_ms', 2000 + floor(random() * 7001))
+                 WHEN 'scroll_depth' THEN jsonb_build_object('percentage', 5 + floor(random() * 96))
+                 WHEN 'form_abandon' THEN jsonb_build_object('form', 'signup', 'field',
+                     (ARRAY['email', 'phone', 'name'])[1 + floor(random() * 3)::int])
+                 ELSE '{}' END
+FROM (SELECT s.id, s.month, s.device, s.started + make_interval(secs => k * 15 + random() * 14) AS at,
+             ($4::text[])[1 + floor(random() * $5::int)::int] AS kind,
+             ($2::text[])[floor($3::float8 ^ random())::int] AS pg,
+             floor($6::float8 ^ random())::int - 1 AS el
+      FROM gen_sessions s, generate_series(1, s.m) k) b;
+"""
+PAGES = ["/", "/pricing", "/signup"] + [f"/services/{i}" for i in range(40)]
+ELEMENTS = 120
+CHUNK_SESSIONS = 50_000
 
 
-def generate(site_id: uuid.UUID, events: int, behaviour: int, days: int, now: datetime, seed: int) -> dict[str, list[tuple[Any, ...]]]:  # fmt: skip
-    rng = random.Random(seed)
-    pages = ["/", "/pricing", "/signup"] + [f"/services/{i}" for i in range(40)]
-    page = zipf(rng, pages)
-    elements = [(f"main>section:nth-of-type({i % 7 + 1})>button:nth-of-type({i % 3 + 1})", "button", f"cta-{i % 12}") for i in range(120)]  # fmt: skip
-    element = zipf(rng, elements, 1.0)
+def _statements(script: str) -> list[str]:
+    return [q.strip() for q in script.split(";\n") if q.strip()]
+
+
+async def load(db: Database, site_id: uuid.UUID, events: int, behaviour: int, days: int, now: datetime) -> dict[str, int]:  # fmt: skip
+    """Generate and store the data in chunks of sessions; returns the row counts."""
     sessions_n = max(1, events // 5)
-    per_session_bx = behaviour / sessions_n
-    out: dict[str, list[tuple[Any, ...]]] = {"sessions": [], "events": [], "leads": [], "bx": []}
-    for _ in range(sessions_n):
-        sid = uuid.uuid4()
-        start = now - timedelta(seconds=rng.random() * days * 86400)
-        month = date(start.year, start.month, 1)
-        device = rng.choice(["desktop", "desktop", "mobile", "tablet"])
-        t = start
-        n = max(1, round(rng.expovariate(1 / 5)))
-        for i in range(n):
-            t += timedelta(seconds=rng.randint(5, 120))
-            if i and rng.random() < 0.08:
-                out["events"].append((site_id, uuid.uuid4(), sid, month, t, "https://b.example/signup", "conversion", "form_submit"))  # fmt: skip
-                if rng.random() < 0.5:
-                    out["leads"].append((site_id, sid, month, t + timedelta(seconds=2)))
-            else:
-                out["events"].append((site_id, uuid.uuid4(), sid, month, t, f"https://b.example{page()}", "acquisition", "view"))  # fmt: skip
-        out["sessions"].append(
-            (site_id, sid, month, start, t, device, rng.choice([None, "spring", "brand"]))
-        )
-        bt = start
-        for _ in range(max(0, round(rng.expovariate(1 / per_session_bx)) if per_session_bx else 0)):
-            bt += timedelta(seconds=rng.randint(1, 30))
-            kind = rng.choice(BX_KINDS)
-            path, etype, comp = element()
-            pg = page()
-            coords = {"x": rng.randint(0, 200), "y": rng.randint(0, 40), "px": rng.randint(0, 1200),
-                      "py": int(rng.betavariate(1.2, 3) * 4000), "pw": 1200, "ph": 4000}  # fmt: skip
-            data: dict[str, Any] = {}
-            if kind == "hesitation":
-                data = {"hesitation_ms": rng.randint(2000, 9000)}
-            elif kind == "scroll_depth":
-                data = {"percentage": rng.randint(5, 100)}
-            elif kind == "form_abandon":
-                data = {"form": "signup", "field": rng.choice(["email", "phone", "name"])}
-            out["bx"].append((site_id, sid, uuid.uuid4(), month, bt, kind, f"https://b.example{pg}", pg, device,
-                              path, etype, "Buy", comp, coords, {"w": 1200, "h": 800}, data))  # fmt: skip
-    return out
-
-
-async def load(db: Database, data: dict[str, list[tuple[Any, ...]]]) -> None:
+    per_session = behaviour / sessions_n
     async with db.owner_connection() as conn:
         await conn.execute("SELECT leadtrail.ensure_partitions(1, 2)")
-        await conn.copy_records_to_table(
-            "sessions", records=data["sessions"],
-            columns=("site_id", "id", "created_month", "created_at", "last_seen_at", "device_type", "utm_campaign"),
-        )  # fmt: skip
-        await conn.copy_records_to_table(
-            "events", records=data["events"],
-            columns=("site_id", "id", "session_id", "session_month", "created_at", "url", "event_category", "event_action"),
-        )  # fmt: skip
-        await conn.copy_records_to_table(
-            "leads",
-            records=data["leads"],
-            columns=("site_id", "session_id", "session_month", "submitted_at"),
-        )
-        await conn.copy_records_to_table(
-            "behavior_events", records=data["bx"],
-            columns=("site_id", "session_id", "id", "session_month", "created_at", "event_type", "page_url",
-                     "page_path", "device_class", "element_path", "element_type", "element_text",
-                     "component_id", "coordinates", "viewport_size", "event_data"),
-        )  # fmt: skip
+        await conn.execute("SELECT leadtrail.ensure_behaviour_partitions(2)")
+        # a month in the past: behaviour partitions for it (ensure_* only go forward)
+        for month in {date(d.year, d.month, 1) for d in (now - timedelta(days=days + 1), now)}:
+            part = await conn.fetchval(
+                "SELECT leadtrail.partition_name('behavior_events', $1)", month
+            )
+            if await conn.fetchval("SELECT to_regclass($1)", f"public.{part}") is None:
+                upper = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+                await conn.execute(f"CREATE TABLE {part} PARTITION OF behavior_events "
+                                   f"FOR VALUES FROM ('{month}') TO ('{upper}')")  # fmt: skip
+                await conn.execute(f"ALTER TABLE {part} ENABLE ROW LEVEL SECURITY")
+                await conn.execute(f"ALTER TABLE {part} FORCE ROW LEVEL SECURITY")
+        await conn.execute("SELECT setseed(0.5)")
+        done = 0
+        while done < sessions_n:
+            n = min(CHUNK_SESSIONS, sessions_n - done)
+            async with conn.transaction():
+                create, truncate, fill = _statements(GEN_SESSIONS)
+                await conn.execute(create)
+                await conn.execute(truncate)
+                await conn.execute(fill, now, days, per_session, n)
+                statements = _statements(GEN_REST)
+                await conn.execute(statements[0], site_id)
+                await conn.execute(statements[1])
+                await conn.execute(statements[2])
+                await conn.execute(statements[3])
+                await conn.execute(statements[4], site_id, PAGES, len(PAGES) + 1)
+                await conn.execute(statements[5], site_id)
+                await conn.execute(statements[6], site_id, PAGES, len(PAGES) + 1, BX_KINDS,
+                                   len(BX_KINDS), ELEMENTS + 1)  # fmt: skip
+            done += n
+            print(f"  generated {done:,} / {sessions_n:,} sessions", flush=True)
         await conn.execute(
             "INSERT INTO leadtrail.behaviour_dirty SELECT DISTINCT site_id, (created_at AT TIME ZONE 'UTC')::date "
             "FROM behavior_events ON CONFLICT DO NOTHING"
         )
         await conn.execute("ANALYZE")
+        counts = {}
+        for table in ("sessions", "events", "leads", "behavior_events"):
+            counts[table] = await conn.fetchval(f"SELECT count(*) FROM {table}")
+        return counts
 
 
 def pct(values: list[float], q: float) -> float:
@@ -157,6 +186,22 @@ async def raw_funnel(db: Database, claims: Claims, site_id: uuid.UUID, stored: A
         subjects = await load_subjects(conn, site_id, sessions, False)
     reached = [evaluate(stored.funnel, s).reached for s in subjects]
     return [sum(1 for r in reached if r >= k) for k in range(1, len(STEPS) + 1)]
+
+
+async def explain(db: Database, claims: Claims, site_id: uuid.UUID, funnel_id: uuid.UUID, first: date, last: date, page: str) -> None:  # fmt: skip
+    """EXPLAIN (ANALYZE, BUFFERS) of every query the three reports run."""
+    plans = [
+        ("friction points", reports.Q.friction_points, (site_id, first, last, list(FRICTION_TYPES), 10)),
+        ("click grid", reports.Q.click_grid, (site_id, first, last, page, "", list(reports.CLICK_TYPES))),
+        ("click elements", reports.Q.click_elements, (site_id, first, last, page)),
+        ("funnel steps", FQ.daily_steps, (site_id, funnel_id, first, last + timedelta(days=1))),
+        ("funnel durations", FQ.daily_durations, (site_id, funnel_id, first, last + timedelta(days=1))),
+    ]  # fmt: skip
+    for name, query, params in plans:
+        async with db.transaction(claims) as conn:
+            rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + query, *params)
+        print(f"\n-- {name}")
+        print("\n".join(r[0] for r in rows))
 
 
 def friction_agrees(rollup: list[dict[str, Any]], raw: list[dict[str, Any]]) -> bool:
@@ -197,13 +242,10 @@ async def measure(db: Database, args: argparse.Namespace, now: datetime) -> int:
     async with db.system() as conn:
         site = await create_site(conn, name="bench", domain="b.example", public_id="bx_reports")
     started = time.perf_counter()
-    data = generate(site.id, args.events, args.behaviour_events, args.days, now, args.seed)
-    generated = time.perf_counter() - started
-    started = time.perf_counter()
-    await load(db, data)
+    counts = await load(db, site.id, args.events, args.behaviour_events, args.days, now)
     loaded = time.perf_counter() - started
-    print(f"loaded {len(data['sessions']):,} sessions, {len(data['events']):,} events, {len(data['leads']):,} leads, "
-          f"{len(data['bx']):,} behaviour events over {args.days} days (generated in {generated:.0f} s, COPY {loaded:.0f} s)")  # fmt: skip
+    print(f"loaded {counts['sessions']:,} sessions, {counts['events']:,} events, {counts['leads']:,} leads, "
+          f"{counts['behavior_events']:,} behaviour events over {args.days} days (generated in SQL, {loaded:.0f} s)")  # fmt: skip
     admin = Claims(role=DbRole.ADMIN, site_ids=(site.id,))
     async with db.transaction(admin) as conn:
         stored = await service.create_funnel(
@@ -232,6 +274,8 @@ async def measure(db: Database, args: argparse.Namespace, now: datetime) -> int:
         async with db.transaction(claims) as conn:
             return await fn(conn)
 
+    if args.explain:
+        await explain(db, claims, site.id, stored.id, start_day, end_day, busiest)
     cases: list[tuple[str, Callable[[], Awaitable[Any]], Callable[[], Awaitable[Any]]]] = [
         ("friction points", lambda: with_conn(lambda c: reports.friction_points(c, site.id, start_day, end_day)),
          lambda: with_conn(lambda c: reports.friction_points(c, site.id, start_day, end_day, raw=True))),
@@ -281,6 +325,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--raw-repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--explain", action="store_true", help="print the reports' query plans")
     parser.add_argument("--check", action="store_true", help="tiny sizes: a quick self-test")
     args = parser.parse_args()
     print_machine_line()

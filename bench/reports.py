@@ -2,6 +2,7 @@
 rollup tables, next to the same report computed from raw events in the same run.
 
     python bench/reports.py [--events 10000000] [--days 90] [--repeat 20]
+    python bench/reports.py behaviour [--events … --behaviour-events …]   # bench/behaviour_reports.py
 
 Builds a fresh embedded PostgreSQL (leadtrail's own settings) and loads, with COPY, one
 site with ``--events`` events in ``--events / 10`` sessions over ``--days`` days (daily
@@ -677,6 +678,12 @@ def iter_ranges(text: str) -> Iterator[int]:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["behaviour"]:  # friction, click map and funnel: bench/behaviour_reports.py
+        from bench import behaviour_reports
+
+        sys.argv = [sys.argv[0], *sys.argv[2:]]
+        behaviour_reports.main()
+        return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -8,7 +8,7 @@ import itertools
 import random
 import uuid
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
@@ -291,3 +291,167 @@ async def test_bad_definitions_are_refused(world: dict[str, Any], db: Database) 
                 await service.create_funnel(conn, site.id, bad)
         assert getattr(info.value, "code", None) == "invalid_funnel"
         assert getattr(info.value, "field", None) == field
+
+
+# -- the per-day counts (funnel_step_daily, funnel_duration_daily) ---------------------------
+
+
+async def _daily_and_rows(
+    db: Database, site: Site, stored: service.StoredFunnel, breakdown: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report over whole UTC days (answered from the per-day counts) and the same figures
+    computed from the conversion_funnels rows."""
+    first = datetime.combine(datetime.now(UTC).date() - timedelta(days=10), time(), UTC)
+    end = first + timedelta(days=12)
+    async with db.transaction(Claims(role=DbRole.ANALYST, site_ids=(site.id,))) as conn:
+        daily = await service.report(conn, site.id, stored, first, end, breakdown)
+        entered, medians, reasons, groups = await service._by_session_rows(
+            conn, site.id, stored, first, end, breakdown
+        )
+    rows = {"steps": service._steps_out(stored.funnel, entered, medians, reasons)}
+    if breakdown:
+        rows["breakdown"] = [{"value": k, "entered": v} for k, v in sorted(groups.items())]
+    got = {"steps": daily["steps"]}
+    if breakdown:
+        got["breakdown"] = daily["breakdown"]["groups"]
+    return got, rows
+
+
+@pytest.mark.parametrize("order", ["strict", "any"])
+async def test_daily_counts_equal_the_rows_and_the_brute_force(
+    world: dict[str, Any], db: Database, order: str
+) -> None:
+    site: Site = world["site"]
+    stored = world["funnels"][(order, "session")]
+    for breakdown in (None, "channel", "device", "campaign"):
+        daily, rows = await _daily_and_rows(db, site, stored, breakdown)
+        assert daily == rows
+    assert daily["steps"][0]["entered"] > 0
+    assert any(s["median_seconds_to_next"] is not None for s in daily["steps"])
+
+
+async def _session(
+    owner: asyncpg.Connection, site: Site, start: datetime, touches: list[tuple[datetime, str]],
+    *, fingerprint: str | None = None, device: str = "desktop",
+) -> uuid.UUID:  # fmt: skip
+    """A session with page views ("pricing", "home"), form submits ("submit") and leads."""
+    sid = uuid.uuid4()
+    month = date(start.year, start.month, 1)
+    last = max([start, *(t for t, _ in touches)])
+    await owner.execute(
+        "INSERT INTO sessions (site_id, id, created_month, created_at, last_seen_at, fingerprint, device_type) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        site.id, sid, month, start, last, fingerprint, device,
+    )  # fmt: skip
+    for at, what in touches:
+        await _touch(owner, site, sid, month, at, what)
+    return sid
+
+
+async def _touch(
+    owner: asyncpg.Connection, site: Site, sid: uuid.UUID, month: date, at: datetime, what: str
+) -> None:
+    if what == "lead":
+        await owner.execute(
+            "INSERT INTO leads (site_id, session_id, session_month, submitted_at) VALUES ($1, $2, $3, $4)",
+            site.id, sid, month, at,
+        )  # fmt: skip
+        return
+    url, cat, act = {
+        "pricing": ("https://inc.example/pricing", "acquisition", "view"),
+        "home": ("https://inc.example/", "acquisition", "view"),
+        "submit": ("https://inc.example/signup", "conversion", "form_submit"),
+    }[what]
+    await owner.execute(
+        "INSERT INTO events (site_id, session_id, session_month, created_at, url, event_category, event_action) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        site.id, sid, month, at, url, cat, act,
+    )  # fmt: skip
+    await owner.execute(
+        "UPDATE sessions SET last_seen_at = greatest(last_seen_at, $3) WHERE site_id = $1 AND id = $2",
+        site.id, sid, at,
+    )  # fmt: skip
+
+
+async def test_daily_counts_follow_changes_merges_and_edits(
+    db: Database, test_database: Any
+) -> None:
+    """A session started on a past day that goes on today (its day's counts move), a person
+    merge (per-person counts regroup), a funnel edited after data exists (recomputed)."""
+    async with db.system() as conn:
+        site = await create_site(conn, name="Inc", domain="inc.example", public_id="funnels_inc")
+    admin = Claims(role=DbRole.ADMIN, site_ids=(site.id,))
+    analyst = Claims(role=DbRole.ANALYST, site_ids=(site.id,))
+    definitions = {
+        count_by: {"name": count_by, "steps": STEPS, "window_seconds": WINDOW, "count_by": count_by}
+        for count_by in ("session", "person")
+    }
+    async with db.transaction(admin) as conn:
+        funnels = {k: await service.create_funnel(conn, site.id, d) for k, d in definitions.items()}
+    job = service.FunnelJob(db)
+    now = datetime.now(UTC).replace(microsecond=0)
+    midnight = datetime.combine(now.date(), time(), UTC)
+    yesterday = midnight - timedelta(minutes=30)  # a session across midnight
+    owner = await asyncpg.connect(test_database.owner_dsn)
+    try:
+        across = await _session(owner, site, yesterday, [(yesterday, "pricing")], device="mobile")
+        a = await _session(owner, site, now - timedelta(hours=3),
+                           [(now - timedelta(hours=3), "pricing")], fingerprint="fp-a")  # fmt: skip
+        b = await _session(owner, site, now - timedelta(hours=3) + timedelta(minutes=5),
+                           [(now - timedelta(hours=3) + timedelta(minutes=5), "submit"),
+                            (now - timedelta(hours=3) + timedelta(minutes=6), "lead")],
+                           fingerprint="fp-b")  # fmt: skip
+        await job.refresh_site(site.id)
+
+        async def entered(count_by: str) -> list[int]:
+            async with db.transaction(analyst) as conn:
+                result = await service.report(conn, site.id, funnels[count_by],
+                                              midnight - timedelta(days=1), midnight + timedelta(days=1))  # fmt: skip
+            return [s["entered"] for s in result["steps"]]
+
+        assert await entered("session") == [2, 0, 0]
+        assert await entered("person") == [2, 0, 0]  # fp-a reached step 1, fp-b none
+        # the session from yesterday goes on after midnight, its outbox delivering a late
+        # event with a current one: yesterday's counts change
+        month = date(yesterday.year, yesterday.month, 1)
+        await _touch(owner, site, across, month, yesterday + timedelta(minutes=40), "submit")
+        await _touch(owner, site, across, month, datetime.now(UTC), "home")
+        await job.refresh_site(site.id)
+        assert await entered("session") == [2, 1, 0]
+        for breakdown in (None, "device"):
+            daily, rows = await _daily_and_rows(db, site, funnels["session"], breakdown)
+            assert daily == rows
+        assert daily["breakdown"] == [
+            {"value": "desktop", "entered": [1, 0, 0]}, {"value": "mobile", "entered": [1, 1, 0]},
+        ]  # fmt: skip
+        # a merge: fp-a and fp-b are one person, who went through every step
+        await owner.execute(
+            "UPDATE sessions SET canonical_user_id = $3 WHERE site_id = $1 AND id = ANY ($2::uuid[])",
+            site.id, [a, b], uuid.uuid4(),
+        )  # fmt: skip
+        await job.refresh_site(site.id)
+        assert await entered("person") == [2, 2, 1]
+        assert await entered("session") == [2, 1, 0]
+        # an edit after data exists: the rows and the per-day counts are recomputed
+        edited = {**definitions["session"], "steps": [STEPS[1], STEPS[2]]}
+        async with db.transaction(admin) as conn:
+            funnels["session"] = await service.update_funnel(
+                conn, site.id, funnels["session"].id, edited
+            )
+        await job.rebuild_funnel(site.id, funnels["session"].id)
+        assert await entered("session") == [2, 1]
+        daily, rows = await _daily_and_rows(db, site, funnels["session"], "channel")
+        assert daily == rows
+        leftovers = await owner.fetchval(
+            "SELECT count(*) FROM funnel_step_daily WHERE funnel_id = $1 AND step_order > 2 AND sessions <> 0",
+            funnels["session"].id,
+        )  # fmt: skip
+        assert leftovers == 0
+        # deleting the funnel takes its counts along
+        async with db.transaction(admin) as conn:
+            await service.delete_funnel(conn, site.id, funnels["session"].id)
+        assert not await owner.fetchval(
+            "SELECT count(*) FROM funnel_step_daily WHERE funnel_id = $1", funnels["session"].id
+        )
+    finally:
+        await owner.close()

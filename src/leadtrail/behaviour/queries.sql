@@ -58,7 +58,8 @@ WITH a AS (DELETE FROM behaviour_friction_daily WHERE site_id = $1 AND day = ANY
      c AS (DELETE FROM behaviour_grid_daily WHERE site_id = $1 AND day = ANY ($2::date[])),
      d AS (DELETE FROM behaviour_scroll_daily WHERE site_id = $1 AND day = ANY ($2::date[])),
      e AS (DELETE FROM behaviour_component_daily WHERE site_id = $1 AND day = ANY ($2::date[])),
-     f AS (DELETE FROM behaviour_element_daily WHERE site_id = $1 AND day = ANY ($2::date[]))
+     f AS (DELETE FROM behaviour_element_daily WHERE site_id = $1 AND day = ANY ($2::date[])),
+     g AS (DELETE FROM behaviour_grid_cells_daily WHERE site_id = $1 AND day = ANY ($2::date[]))
 DELETE FROM behaviour_session_daily WHERE site_id = $1 AND day = ANY ($2::date[])
 
 -- name: create_days_stage
@@ -118,6 +119,18 @@ FROM behaviour_days
 WHERE event_type IN ('click', 'rage_click', 'dead_click')
   AND (coordinates ->> 'pw')::float8 > 0 AND (coordinates ->> 'ph')::float8 > 0
 GROUP BY 1, 2, 3, 4, 5, 6, 7;
+INSERT INTO behaviour_grid_cells_daily
+SELECT site_id, page_path, day, device_class, event_type,
+       array_agg((gy * 20 + gx)::smallint ORDER BY gy, gx), array_agg(events ORDER BY gy, gx)
+FROM (SELECT site_id, page_path, day, device_class, event_type, gx, gy, count(*)::integer AS events
+      FROM (SELECT site_id, page_path, day, device_class, event_type,
+                   least(greatest(floor(20 * (coordinates ->> 'px')::float8 / nullif((coordinates ->> 'pw')::float8, 0)), 0), 19)::smallint AS gx,
+                   least(greatest(floor(50 * (coordinates ->> 'py')::float8 / nullif((coordinates ->> 'ph')::float8, 0)), 0), 49)::smallint AS gy
+            FROM behaviour_days
+            WHERE event_type IN ('click', 'rage_click', 'dead_click')
+              AND (coordinates ->> 'pw')::float8 > 0 AND (coordinates ->> 'ph')::float8 > 0) c
+      GROUP BY 1, 2, 3, 4, 5, 6, 7) g
+GROUP BY 1, 2, 3, 4, 5;
 INSERT INTO behaviour_scroll_daily
 SELECT site_id, day, page_path, device_class,
        (least(greatest(floor((event_data ->> 'percentage')::float8 / 10), 0), 10) * 10)::smallint,
@@ -248,12 +261,13 @@ ORDER BY clicks DESC NULLS LAST, element_path
 LIMIT 500
 
 -- name: click_grid
--- Click map, by position: page $4, device class $5 ('' = all), event types $6.
-SELECT gx, gy, sum(events)::bigint AS events
-FROM behaviour_grid_daily
-WHERE site_id = $1 AND day BETWEEN $2 AND $3 AND page_path = $4
-  AND ($5 = '' OR device_class = $5) AND event_type = ANY ($6::text[])
-GROUP BY gx, gy
+-- Click map, by position: page $4, device class $5 ('' = all), event types $6; one row per
+-- day, device class and type holds its cells (gy * 20 + gx) and counts.
+SELECT (u.cell % 20)::smallint AS gx, (u.cell / 20)::smallint AS gy, sum(u.n)::bigint AS events
+FROM behaviour_grid_cells_daily g, unnest(g.cells, g.counts) AS u (cell, n)
+WHERE g.site_id = $1 AND g.page_path = $4 AND g.day BETWEEN $2 AND $3
+  AND ($5 = '' OR g.device_class = $5) AND g.event_type = ANY ($6::text[])
+GROUP BY u.cell
 
 -- name: raw_click_grid
 SELECT least(greatest(floor(20 * (coordinates ->> 'px')::float8 / (coordinates ->> 'pw')::float8), 0), 19)::int AS gx,

@@ -104,6 +104,7 @@ async def write_rows(
     conn: Connection, site_id: UUID, stored: StoredFunnel, subjects: list[Subject]
 ) -> None:
     """Replace the rows of these sessions for one funnel."""
+    await conn.execute(Q.funnel_lock, f"{site_id}:{stored.id}")
     rows: list[tuple[Any, ...]] = []
     for subject in subjects:
         rows.extend(rows_for(stored.funnel, subject, evaluate(stored.funnel, subject)))
@@ -148,6 +149,7 @@ class FunnelJob:
         claims = Claims(role=DbRole.WRITER, sub="funnels", site_ids=(site_id,))
         async with self._db.transaction(claims) as conn:
             stored = await get_funnel(conn, site_id, funnel_id)
+            await conn.execute(Q.funnel_lock, f"{site_id}:{funnel_id}")
             await conn.execute(Q.delete_funnel_rows, site_id, funnel_id)
             sessions = await conn.fetch(
                 Q.changed_sessions, site_id, datetime(1970, 1, 1, tzinfo=UTC),
@@ -193,26 +195,14 @@ async def report(
         raise BadRequest(f"breakdown is one of {', '.join(BREAKDOWNS)}", code="invalid_breakdown",
                          field="breakdown")  # fmt: skip
     funnel = stored.funnel
-    n = len(funnel.steps)
-    if funnel.count_by == "session":
-        entered = [0] * n
-        medians: list[float | None] = [None] * n
-        reasons: dict[int, Counter[str]] = defaultdict(Counter)
-        for r in await conn.fetch(Q.report_steps, site_id, stored.id, start, end):
-            if r["step_order"] > n:
-                continue
-            entered[r["step_order"] - 1] += r["sessions"]
-            if r["reason"] is None:
-                medians[r["step_order"] - 1] = r["median_seconds"]
-            else:
-                reasons[r["step_order"]][r["reason"]] += r["sessions"]
-        groups: dict[str, list[int]] = {}
-        if breakdown:
-            for r in await conn.fetch(
-                Q.report_breakdown, site_id, stored.id, start, end, breakdown
-            ):
-                if r["step_order"] <= n:
-                    groups.setdefault(r["value"] or "", [0] * n)[r["step_order"] - 1] = r["entered"]
+    if funnel.count_by == "session" and _whole_days(start, end):
+        entered, medians, reasons, groups = await _by_session_daily(
+            conn, site_id, stored, start, end, breakdown
+        )
+    elif funnel.count_by == "session":
+        entered, medians, reasons, groups = await _by_session_rows(
+            conn, site_id, stored, start, end, breakdown
+        )
     else:
         entered, medians, reasons, groups = await _by_person(
             conn, site_id, funnel, start, end, breakdown
@@ -225,6 +215,87 @@ async def report(
             "groups": [{"value": k, "entered": v} for k, v in sorted(groups.items())],
         }
     return result
+
+
+Figures = tuple[list[int], list[float | None], dict[int, Counter[str]], dict[str, list[int]]]
+
+
+def _whole_days(start: datetime, end: datetime) -> bool:
+    """Whether [start, end) is made of whole UTC days (what the per-day counts answer)."""
+    return all(
+        t.tzinfo is not None and t.astimezone(UTC).time() == datetime.min.time()
+        for t in (start, end)
+    )
+
+
+def _median(counts: list[tuple[int, int]]) -> float | None:
+    """percentile_cont(0.5) of values given as (value, how many), ascending."""
+    total = sum(n for _, n in counts)
+    if total <= 0:
+        return None
+    position = (total - 1) / 2
+    lo, hi = int(position), int(position) + (position % 1 > 0)
+    values: dict[int, int] = {}
+    seen = 0
+    for value, n in counts:
+        for index in (lo, hi):
+            if seen <= index < seen + n:
+                values[index] = value
+        seen += n
+    return values[lo] + (values[hi] - values[lo]) * (position - lo)
+
+
+async def _by_session_daily(
+    conn: Connection, site_id: UUID, stored: StoredFunnel, start: datetime, end: datetime,
+    breakdown: str | None,
+) -> Figures:  # fmt: skip
+    """From the per-day counts (funnel_step_daily, funnel_duration_daily): a 30-day report
+    reads at most 30 days of rows per step, reason and dimension, whatever the traffic."""
+    n = len(stored.funnel.steps)
+    first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    entered = [0] * n
+    reasons: dict[int, Counter[str]] = defaultdict(Counter)
+    for r in await conn.fetch(Q.daily_steps, site_id, stored.id, first, last):
+        if r["step_order"] > n or not r["sessions"]:
+            continue
+        entered[r["step_order"] - 1] += r["sessions"]
+        if r["reason"]:
+            reasons[r["step_order"]][r["reason"]] += r["sessions"]
+    durations: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for r in await conn.fetch(Q.daily_durations, site_id, stored.id, first, last):
+        durations[r["step_order"]].append((r["seconds"], r["sessions"]))
+    medians = [_median(durations[i + 1]) for i in range(n)]
+    groups: dict[str, list[int]] = {}
+    if breakdown:
+        for r in await conn.fetch(Q.daily_breakdown, site_id, stored.id, first, last, breakdown):
+            if r["step_order"] <= n:
+                groups.setdefault(r["value"], [0] * n)[r["step_order"] - 1] = r["entered"]
+    return entered, medians, reasons, groups
+
+
+async def _by_session_rows(
+    conn: Connection, site_id: UUID, stored: StoredFunnel, start: datetime, end: datetime,
+    breakdown: str | None,
+) -> Figures:  # fmt: skip
+    """From the conversion_funnels rows (a range that is not whole UTC days)."""
+    n = len(stored.funnel.steps)
+    entered = [0] * n
+    medians: list[float | None] = [None] * n
+    reasons: dict[int, Counter[str]] = defaultdict(Counter)
+    for r in await conn.fetch(Q.report_steps, site_id, stored.id, start, end):
+        if r["step_order"] > n:
+            continue
+        entered[r["step_order"] - 1] += r["sessions"]
+        if r["reason"] is None:
+            medians[r["step_order"] - 1] = r["median_seconds"]
+        else:
+            reasons[r["step_order"]][r["reason"]] += r["sessions"]
+    groups: dict[str, list[int]] = {}
+    if breakdown:
+        for r in await conn.fetch(Q.report_breakdown, site_id, stored.id, start, end, breakdown):
+            if r["step_order"] <= n:
+                groups.setdefault(r["value"] or "", [0] * n)[r["step_order"] - 1] = r["entered"]
+    return entered, medians, reasons, groups
 
 
 async def _by_person(
