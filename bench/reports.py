@@ -578,9 +578,13 @@ async def run(args: argparse.Namespace) -> int:
                 """
             )
             # an incremental pass: 200 live sessions get more page views
+            # (marked as leadtrail's writers mark what they change, storage/marks.py)
             await conn.execute(
-                "UPDATE sessions SET page_views = page_views + 1, last_seen_at = now() WHERE (site_id, id) IN "
-                "(SELECT site_id, id FROM sessions WHERE site_id = $1 ORDER BY created_at DESC LIMIT 200)",
+                "WITH c AS (UPDATE sessions SET page_views = page_views + 1, last_seen_at = now() "
+                "WHERE (site_id, id) IN (SELECT site_id, id FROM sessions WHERE site_id = $1 "
+                "ORDER BY created_at DESC LIMIT 200) RETURNING site_id, created_at, canonical_user_id) "
+                "SELECT leadtrail.mark_sessions_changed(array_agg(site_id), array_agg(created_at), "
+                "array_agg(canonical_user_id)) FROM c",
                 site,
             )
         t0 = time.perf_counter()

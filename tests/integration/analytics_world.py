@@ -158,6 +158,12 @@ async def populate(
             for s in world.sessions
         ],
     )
+    # a loader writing sessions marks their hours, as leadtrail's own writers do (storage/marks.py)
+    await conn.execute(
+        "SELECT leadtrail.mark_sessions_changed(array_agg(site_id), array_agg(created_at), "
+        "array_agg(canonical_user_id)) FROM sessions WHERE site_id = $1",
+        site_id,
+    )
     for s in rng.sample(world.sessions, min(8, len(world.sessions))):
         at = s.created_at + timedelta(minutes=3)
         status = rng.choice(["qualified", "junk", None])

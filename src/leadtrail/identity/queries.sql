@@ -119,7 +119,7 @@ WITH v AS (
 UPDATE sessions s SET canonical_user_id = v.uid, identity_via = v.via
 FROM v JOIN locked ON locked.id = v.id AND locked.created_month = v.month
 WHERE s.site_id = $1 AND s.id = v.id AND s.created_month = v.month
-RETURNING s.id;
+RETURNING s.id, s.site_id, s.created_at, s.canonical_user_id;
 
 -- name: move_sessions
 WITH v AS (
@@ -133,7 +133,7 @@ WITH v AS (
 UPDATE sessions s SET canonical_user_id = v.uid, identity_via = v.via
 FROM v JOIN locked ON locked.id = v.id AND locked.created_month = v.month
 WHERE s.site_id = $1 AND s.id = v.id AND s.created_month = v.month
-RETURNING s.id;
+RETURNING s.id, s.site_id, s.created_at, s.canonical_user_id;
 
 -- name: refresh_users
 -- Totals are a function of the person's rows, so a merge followed by an unmerge gives the
@@ -213,7 +213,7 @@ WHERE cu.site_id = $1 AND cu.id = n.id
        n.country_code, n.region, n.city, n.browser, n.os, n.device, n.referrer_type);
 
 -- name: take_dirty_people
--- People whose sessions changed since the last pass (marked by the sessions triggers).
+-- People whose sessions changed since the last pass (marked by their writers: storage/marks.py).
 DELETE FROM leadtrail.people_dirty WHERE site_id = $1 RETURNING canonical_user_id;
 
 -- name: merge_sessions
@@ -225,7 +225,7 @@ WITH locked AS (
 UPDATE sessions s SET canonical_user_id = $3
 FROM locked
 WHERE s.site_id = $1 AND s.id = locked.id AND s.created_month = locked.created_month
-RETURNING s.id, s.created_month;
+RETURNING s.id, s.created_month, s.site_id, s.created_at, s.canonical_user_id;
 
 -- name: merge_leads
 UPDATE leads SET canonical_user_id = $3, updated_at = now()
@@ -275,7 +275,7 @@ locked AS (
 UPDATE sessions s SET canonical_user_id = $5
 FROM locked
 WHERE s.site_id = $1 AND s.id = locked.id AND s.created_month = locked.created_month
-RETURNING s.id;
+RETURNING s.id, s.site_id, s.created_at, s.canonical_user_id;
 
 -- name: unmerge_leads
 UPDATE leads SET canonical_user_id = $4, updated_at = now()
