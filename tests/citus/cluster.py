@@ -138,6 +138,8 @@ class CitusCluster:
     bindir: Path
     root: Path
     workers: int = 2
+    #: False: one plain PostgreSQL 15 node from the same binaries (a baseline for bench/citus.py)
+    with_citus: bool = True
     password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
     nodes: list[Node] = field(default_factory=list)
 
@@ -202,6 +204,8 @@ class CitusCluster:
             )
             pwfile.unlink()
             conf = dict(NODE_SETTINGS, port=str(node.port))
+            if not self.with_citus:
+                conf = {k: v for k, v in conf.items() if "citus" not in k}
             conf["unix_socket_directories"] = f"'{node.pgdata}'"
             with (node.pgdata / "postgresql.conf").open("a") as handle:
                 handle.write("".join(f"{key} = {value}\n" for key, value in conf.items()))
@@ -212,6 +216,9 @@ class CitusCluster:
             )  # fmt: skip
         for node in self.nodes:
             self.psql(node, "postgres", f'CREATE DATABASE "{DATABASE}"')
+        if not self.with_citus:
+            return
+        for node in self.nodes:
             self.psql(
                 node,
                 DATABASE,

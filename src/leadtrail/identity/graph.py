@@ -68,7 +68,7 @@ async def lock_users(
 async def create_users(conn: Connection, site_id: UUID, count: int, at: datetime) -> list[UUID]:
     ids = [uuid.uuid4() for _ in range(count)]
     if ids:
-        await conn.execute(Q.create_users, site_id, ids, [at] * count)
+        await conn.executemany(Q.create_users, [(site_id, i, at) for i in ids])
     return ids
 
 

@@ -41,9 +41,10 @@ WITH RECURSIVE chain(id, merged_into, depth) AS (
 SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1;
 
 -- name: create_users
+-- One row per execution (executemany): Citus refuses INSERT ... SELECT unnest into a table
+-- with row-level security ("COPY FROM not supported"), single-row inserts go to one shard.
 INSERT INTO canonical_users (site_id, id, first_seen_at, last_seen_at, created_at)
-SELECT $1, u.id, u.at, u.at, u.at
-FROM unnest($2::uuid[], $3::timestamptz[]) AS u(id, at);
+VALUES ($1, $2, $3, $3, $3);
 
 -- name: upsert_links
 INSERT INTO identity_links (site_id, kind, value, canonical_user_id, state, state_reason, first_network, source)
@@ -55,7 +56,7 @@ SET canonical_user_id = EXCLUDED.canonical_user_id,
     state = EXCLUDED.state,
     state_reason = EXCLUDED.state_reason,
     first_network = coalesce(identity_links.first_network, EXCLUDED.first_network),
-    updated_at = now();
+    updated_at = EXCLUDED.updated_at;  -- the column default, now(): Citus refuses now() here
 
 -- name: mark_shared
 UPDATE identity_links SET state = 'shared', state_reason = $4, updated_at = now()

@@ -6,7 +6,10 @@ Which table goes where, decided per table:
   one colocation group, so a site's sessions, events, people, leads and rollups sit on the
   same node and joins between them never leave it;
 - small tables every node reads and that have no ``site_id`` to shard by, or that are looked
-  up across sites (credentials, memberships): reference tables, a copy on every node;
+  up across sites (accounts, memberships): reference tables, a copy on every node. API keys
+  are looked up by prefix across sites but stay distributed: a write to a reference table
+  locks the reference tables it points to, as the writing role (the auth role may not);
+- the webhook queue (claimed across sites): ordinary tables on the coordinator;
 - leadtrail's internal work queues and bookkeeping (``leadtrail`` schema): left as ordinary
   tables on the coordinator. They are tiny, only background jobs on the coordinator read them,
   and keeping them local means marking a change never adds a distributed write.
@@ -31,9 +34,18 @@ REFERENCE = (
     "public.app_users",
     "public.account_tokens",
     "public.dashboard_sessions",
-    "public.api_keys",
     "public.site_members",
     "leadtrail.hll_masks",
+)
+#: per-site tables kept on the coordinator: the webhook outbox and its deliveries are a work
+#: queue claimed across sites (FOR UPDATE SKIP LOCKED, which Citus runs only on one shard);
+#: realtime heartbeats are pruned by clock_timestamp() (volatile: refused in a distributed DELETE)
+LOCAL = (
+    "public.realtime_heartbeats",
+    "public.webhook_endpoints",
+    "public.webhook_deliveries",
+    "public.webhook_attempts",
+    "public.webhook_outbox",
 )
 #: roles the coordinator opens worker connections as (the role of the current transaction)
 ROLES = (
@@ -70,7 +82,7 @@ def plan(tables: Iterable[Table]) -> Plan:
     for table in by_name.values():
         if table.name in REFERENCE:
             reference.append(table.name)
-        elif table.name.startswith("leadtrail."):
+        elif table.name.startswith("leadtrail.") or table.name in LOCAL:
             local.append(table.name)
         elif table.has_site_id:
             distributed.append(table.name)
