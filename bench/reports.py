@@ -45,6 +45,7 @@ from leadtrail.analytics.ranges import Compare, DateRange, default_interval
 from leadtrail.analytics.rollups import Rollups
 from leadtrail.config import Settings
 from leadtrail.storage import Claims, Database, DbRole
+from leadtrail.storage.marks import mark_sessions
 
 ZONE = ZoneInfo("America/New_York")
 RANGES = (1, 7, 30, 90)
@@ -581,11 +582,14 @@ async def run(args: argparse.Namespace) -> int:
                 """
             )
             # an incremental pass: 200 live sessions get more page views
-            await conn.execute(
+            # (marked as leadtrail's writers mark what they change, storage/marks.py)
+            changed = await conn.fetch(
                 "UPDATE sessions SET page_views = page_views + 1, last_seen_at = now() WHERE (site_id, id) IN "
-                "(SELECT site_id, id FROM sessions WHERE site_id = $1 ORDER BY created_at DESC LIMIT 200)",
+                "(SELECT site_id, id FROM sessions WHERE site_id = $1 ORDER BY created_at DESC LIMIT 200) "
+                "RETURNING site_id, created_at, canonical_user_id",
                 site,
             )
+            await mark_sessions(conn, changed)
         t0 = time.perf_counter()
         await job.run_once()
         incremental_s = time.perf_counter() - t0

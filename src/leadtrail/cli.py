@@ -569,6 +569,7 @@ def _register_command_groups() -> None:
     from leadtrail.commands.backup import backup, restore
     from leadtrail.commands.behaviour import behaviour
     from leadtrail.commands.calls import calls
+    from leadtrail.commands.distribute import distribute  # noqa: F401 (adds db distribute)
     from leadtrail.commands.privacy import privacy
     from leadtrail.commands.retention import retention
     from leadtrail.commands.status import status

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from leadtrail.storage import Connection
+from leadtrail.storage.marks import mark_sessions
 
 BROWSERS = ["Chrome", "Firefox", "Safari", "Edge"]
 DEVICES = ["desktop", "mobile", "tablet"]
@@ -158,6 +159,11 @@ async def populate(
             for s in world.sessions
         ],
     )
+    # a loader writing sessions marks their hours, as leadtrail's own writers do (storage/marks.py)
+    written = await conn.fetch(
+        "SELECT site_id, created_at, canonical_user_id FROM sessions WHERE site_id = $1", site_id
+    )
+    await mark_sessions(conn, written)
     for s in rng.sample(world.sessions, min(8, len(world.sessions))):
         at = s.created_at + timedelta(minutes=3)
         status = rng.choice(["qualified", "junk", None])

@@ -18,6 +18,7 @@ from leadtrail.auth.users import create_user
 from leadtrail.config import Settings
 from leadtrail.sites.service import add_member, create_site
 from leadtrail.storage import Database
+from leadtrail.storage.marks import mark_sessions
 from tests.conftest import LiveServer
 from tests.integration.analytics_world import World, populate
 
@@ -347,17 +348,19 @@ async def test_rollups_follow_changing_sessions(
             site.id,
             now - timedelta(minutes=1),
         )
-        await conn.execute(
+        changed = await conn.fetch(
             "UPDATE sessions SET page_views = page_views + 5, converted = true, last_seen_at = now() "
-            "WHERE site_id = $1 AND id = $2",
+            "WHERE site_id = $1 AND id = $2 RETURNING site_id, created_at, canonical_user_id",
             site.id,
             live["id"],
         )
-        await conn.execute(
+        changed += await conn.fetch(
             "INSERT INTO sessions (site_id, id, created_month, created_at, last_seen_at, fingerprint, page_views) "
-            "VALUES ($1, gen_random_uuid(), date_trunc('month', now() AT TIME ZONE 'UTC'), now(), now(), 'brand-new', 1)",
+            "VALUES ($1, gen_random_uuid(), date_trunc('month', now() AT TIME ZONE 'UTC'), now(), now(), 'brand-new', 1) "
+            "RETURNING site_id, created_at, canonical_user_id",
             site.id,
         )
+        await mark_sessions(conn, changed)
     assert await Rollups(db).run_once() > 0
     after = (await overview(alice, site.public_id, start, end, compare="none"))["totals"]
     assert after["sessions"] == before["sessions"] + 1
@@ -369,20 +372,22 @@ async def test_person_changes_of_any_age_are_folded_in(
     db: Database, alice: httpx.AsyncClient, world: dict[str, Any]
 ) -> None:
     """Identity resolution and merges set a session's person without touching last_seen_at;
-    a trigger marks the hour, however old."""
+    their writers mark the hour, however old."""
     site = world["site"]
     today = datetime.now(ZONE).date()
     start, end = str(today - timedelta(days=16)), str(today - timedelta(days=12))
     before = (await overview(alice, site.public_id, start, end, compare="none"))["totals"]
     async with db.system() as conn:
         # every visit of those days turns out to be one person
-        await conn.execute(
+        changed = await conn.fetch(
             "UPDATE sessions SET canonical_user_id = '00000000-0000-4000-8000-000000000001' "
-            "WHERE site_id = $1 AND created_at >= $2 AND created_at < $3",
+            "WHERE site_id = $1 AND created_at >= $2 AND created_at < $3 "
+            "RETURNING site_id, created_at, canonical_user_id",
             site.id,
             datetime.fromisoformat(start).replace(tzinfo=ZONE) - timedelta(hours=2),
             datetime.fromisoformat(end).replace(tzinfo=ZONE) + timedelta(days=1, hours=2),
         )
+        await mark_sessions(conn, changed)
     await Rollups(db).run_once()
     after = (await overview(alice, site.public_id, start, end, compare="none"))["totals"]
     assert before["visitors"] > 5 and after["visitors"] == 1
@@ -411,18 +416,19 @@ async def test_backfill_consumes_the_marks_of_the_hours_it_aggregates(db: Databa
 async def test_any_session_change_marks_its_hour_and_settling_is_a_safety_net(
     db: Database, alice: httpx.AsyncClient, world: dict[str, Any]
 ) -> None:
-    """A change made outside the writer (here plain SQL) is marked by the statement trigger
-    and picked up by the next pass; a change whose mark was lost is caught when settling."""
+    """A change made outside leadtrail's writers (here plain SQL) that marks its session, as
+    docs/scaling.md asks, is picked up by the next pass; a change whose mark was lost is
+    caught when settling."""
     site = world["site"]
     start, end = days_back(2)
     before = (await overview(alice, site.public_id, start, end, compare="none"))["totals"]
     touch = (
         "UPDATE sessions SET page_views = page_views + $2 WHERE (site_id, id) IN "
         "(SELECT site_id, id FROM sessions WHERE site_id = $1 AND last_seen_at < now() - interval '10 minutes' "
-        "ORDER BY created_at DESC LIMIT 1)"
+        "ORDER BY created_at DESC LIMIT 1) RETURNING site_id, created_at, canonical_user_id"
     )
     async with db.system() as conn:
-        await conn.execute(touch, site.id, 7)
+        await mark_sessions(conn, await conn.fetch(touch, site.id, 7))
         assert (
             await conn.fetchval(
                 "SELECT count(*) FROM leadtrail.rollup_dirty WHERE site_id = $1", site.id

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from leadtrail.storage import Database
+from leadtrail.storage.marks import mark_sessions
 from tests.conftest import ModuleDatabase, leadtrail_cli
 from tests.integration.people_support import (
     Tenant,
@@ -48,14 +49,16 @@ async def test_totals_follow_later_activity_of_a_resolved_session(
     session = await add_session(db, tenant.site_id, fingerprint="fp-busy-reader")
     await resolve_all(db)
     person = await person_of(db, tenant.site_id, session)
-    # The ingest writer adds events to the session later: its triggers mark the person, the
-    # resolver's next pass refreshes the totals.
+    # The ingest writer adds events to the session later and marks the person (as every
+    # writer of sessions does, storage/marks.py); the resolver's next pass refreshes the totals.
     async with db.system() as conn:
-        await conn.execute(
-            "UPDATE sessions SET event_count = event_count + 7 WHERE site_id = $1 AND id = $2",
+        changed = await conn.fetch(
+            "UPDATE sessions SET event_count = event_count + 7 WHERE site_id = $1 AND id = $2 "
+            "RETURNING site_id, created_at, canonical_user_id",
             tenant.site_id,
             session,
         )
+        await mark_sessions(conn, changed)
         assert (
             await conn.fetchval(
                 "SELECT count(*) FROM leadtrail.people_dirty WHERE site_id = $1 AND canonical_user_id = $2",

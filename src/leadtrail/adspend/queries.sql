@@ -11,7 +11,7 @@ FROM unnest($2::text[], $3::text[], $4::text[], $5::date[], $6::int[], $7::int[]
 ON CONFLICT (site_id, platform, campaign_id, date, gclid) DO UPDATE
 SET campaign_name = EXCLUDED.campaign_name, clicks = EXCLUDED.clicks,
     impressions = EXCLUDED.impressions, cost = EXCLUDED.cost, currency = EXCLUDED.currency,
-    source = EXCLUDED.source, updated_at = now()
+    source = EXCLUDED.source, updated_at = EXCLUDED.updated_at  -- its default, now() (Citus)
 RETURNING (xmax = 0) AS inserted;
 
 -- name: matched_clicks

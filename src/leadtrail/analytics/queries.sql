@@ -349,8 +349,9 @@ FROM (SELECT * FROM events
       WHERE site_id = $1 AND ($3::boolean OR event_category <> 'system')
       ORDER BY created_at DESC
       LIMIT $2) AS e
-LEFT JOIN sessions AS s
+LEFT JOIN sessions AS s  -- s.site_id = $1: Citus routes it (without, its coordinator crashes)
   ON s.site_id = e.site_id AND s.id = e.session_id AND s.created_month = e.session_month
+ AND s.site_id = $1
 ORDER BY e.created_at DESC
 
 -- name: session_events

@@ -17,6 +17,7 @@ from uuid import UUID
 from leadtrail.errors import Conflict, NotFound
 from leadtrail.identity.rules import IdKey, Link, Profile, SessionKey, UserRef
 from leadtrail.storage import Connection
+from leadtrail.storage.marks import mark_sessions
 from leadtrail.storage.queries import load
 
 Q = load(__package__)
@@ -67,7 +68,7 @@ async def lock_users(
 async def create_users(conn: Connection, site_id: UUID, count: int, at: datetime) -> list[UUID]:
     ids = [uuid.uuid4() for _ in range(count)]
     if ids:
-        await conn.execute(Q.create_users, site_id, ids, [at] * count)
+        await conn.executemany(Q.create_users, [(site_id, i, at) for i in ids])
     return ids
 
 
@@ -123,6 +124,7 @@ async def move_sessions(
         [m[1] for _, m in items],
         [m[2] for _, m in items],
     )
+    await mark_sessions(conn, rows, former_people=[(site_id, m[0]) for _, m in items])
     return len(rows)
 
 
@@ -157,6 +159,7 @@ async def merge(
     if loser_attributes is None:
         raise Conflict("that person was already merged", code="already_merged")
     sessions = await conn.fetch(Q.merge_sessions, site_id, loser, survivor)
+    await mark_sessions(conn, sessions, former_people=[(site_id, loser)])
     leads = await conn.fetch(Q.merge_leads, site_id, loser, survivor)
     calls = await conn.fetch(Q.merge_calls, site_id, loser, survivor)
     links = await conn.fetch(Q.merge_links, site_id, loser, survivor)
@@ -220,6 +223,7 @@ async def unmerge(conn: Connection, site_id: UUID, merge_id: UUID, actor: str) -
         [date.fromisoformat(s[1]) for s in sessions],
         merged,
     )
+    await mark_sessions(conn, restored, former_people=[(site_id, survivor)])
     leads = [UUID(x) for x in moved.get("leads", [])]
     calls = [UUID(x) for x in moved.get("calls", [])]
     await conn.execute(Q.unmerge_leads, site_id, survivor, leads, merged)

@@ -41,9 +41,10 @@ WITH RECURSIVE chain(id, merged_into, depth) AS (
 SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1;
 
 -- name: create_users
+-- One row per execution (executemany): Citus refuses INSERT ... SELECT unnest into a table
+-- with row-level security ("COPY FROM not supported"), single-row inserts go to one shard.
 INSERT INTO canonical_users (site_id, id, first_seen_at, last_seen_at, created_at)
-SELECT $1, u.id, u.at, u.at, u.at
-FROM unnest($2::uuid[], $3::timestamptz[]) AS u(id, at);
+VALUES ($1, $2, $3, $3, $3);
 
 -- name: upsert_links
 INSERT INTO identity_links (site_id, kind, value, canonical_user_id, state, state_reason, first_network, source)
@@ -55,7 +56,7 @@ SET canonical_user_id = EXCLUDED.canonical_user_id,
     state = EXCLUDED.state,
     state_reason = EXCLUDED.state_reason,
     first_network = coalesce(identity_links.first_network, EXCLUDED.first_network),
-    updated_at = now();
+    updated_at = EXCLUDED.updated_at;  -- the column default, now(): Citus refuses now() here
 
 -- name: mark_shared
 UPDATE identity_links SET state = 'shared', state_reason = $4, updated_at = now()
@@ -119,7 +120,7 @@ WITH v AS (
 UPDATE sessions s SET canonical_user_id = v.uid, identity_via = v.via
 FROM v JOIN locked ON locked.id = v.id AND locked.created_month = v.month
 WHERE s.site_id = $1 AND s.id = v.id AND s.created_month = v.month
-RETURNING s.id;
+RETURNING s.id, s.site_id, s.created_at, s.canonical_user_id;
 
 -- name: move_sessions
 WITH v AS (
@@ -133,7 +134,7 @@ WITH v AS (
 UPDATE sessions s SET canonical_user_id = v.uid, identity_via = v.via
 FROM v JOIN locked ON locked.id = v.id AND locked.created_month = v.month
 WHERE s.site_id = $1 AND s.id = v.id AND s.created_month = v.month
-RETURNING s.id;
+RETURNING s.id, s.site_id, s.created_at, s.canonical_user_id;
 
 -- name: refresh_users
 -- Totals are a function of the person's rows, so a merge followed by an unmerge gives the
@@ -213,7 +214,7 @@ WHERE cu.site_id = $1 AND cu.id = n.id
        n.country_code, n.region, n.city, n.browser, n.os, n.device, n.referrer_type);
 
 -- name: take_dirty_people
--- People whose sessions changed since the last pass (marked by the sessions triggers).
+-- People whose sessions changed since the last pass (marked by their writers: storage/marks.py).
 DELETE FROM leadtrail.people_dirty WHERE site_id = $1 RETURNING canonical_user_id;
 
 -- name: merge_sessions
@@ -225,7 +226,7 @@ WITH locked AS (
 UPDATE sessions s SET canonical_user_id = $3
 FROM locked
 WHERE s.site_id = $1 AND s.id = locked.id AND s.created_month = locked.created_month
-RETURNING s.id, s.created_month;
+RETURNING s.id, s.created_month, s.site_id, s.created_at, s.canonical_user_id;
 
 -- name: merge_leads
 UPDATE leads SET canonical_user_id = $3, updated_at = now()
@@ -275,7 +276,7 @@ locked AS (
 UPDATE sessions s SET canonical_user_id = $5
 FROM locked
 WHERE s.site_id = $1 AND s.id = locked.id AND s.created_month = locked.created_month
-RETURNING s.id;
+RETURNING s.id, s.site_id, s.created_at, s.canonical_user_id;
 
 -- name: unmerge_leads
 UPDATE leads SET canonical_user_id = $4, updated_at = now()

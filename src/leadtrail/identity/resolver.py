@@ -32,6 +32,7 @@ from leadtrail.identity.rules import (
 )
 from leadtrail.scheduling.lease import check_current_fence
 from leadtrail.storage import Claims, Connection, Database, DbRole
+from leadtrail.storage.marks import mark_sessions
 
 Q = graph.Q
 logger = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ async def apply_resolution(
     assigned: dict[SessionKey, UUID] = {}
     unresolved = [(k, v) for k, v in sorted(result.assignments.items()) if k not in previous]
     if unresolved:
-        await conn.fetch(
+        assigned_rows = await conn.fetch(
             Q.assign_unresolved,
             site_id,
             [k[0] for k, _ in unresolved],
@@ -108,6 +109,7 @@ async def apply_resolution(
             [final(ref) for _, (ref, _) in unresolved],
             [via for _, (_, via) in unresolved],
         )
+        await mark_sessions(conn, assigned_rows)
         assigned.update({k: final(ref) for k, (ref, _) in unresolved if final(ref)})  # type: ignore[misc]
     moves: dict[SessionKey, tuple[UUID | None, UUID, str]] = {}
     for key, (ref, via) in result.moved.items():

@@ -25,6 +25,7 @@ from leadtrail.ingest.referrer import is_google
 from leadtrail.ingest.session_state import SessionCache, SessionKey, SessionState
 from leadtrail.storage import Claims, Connection, DbRole
 from leadtrail.storage.database import transaction_on
+from leadtrail.storage.marks import mark_sessions
 from leadtrail.storage.queries import load
 from leadtrail.webhooks import events, outbox
 
@@ -231,7 +232,10 @@ class BatchWriter:
                 "session_stage", records=records, columns=SESSION_COLUMNS
             )
             crossings: list[tuple[UUID, UUID, str, dict[str, Any]]] = []
-            for row in await conn.fetch(QUERIES.upsert_sessions):
+            upserted = await conn.fetch(QUERIES.upsert_sessions)
+            # No triggers on sessions (migration 0065): the writer marks what it changed.
+            await mark_sessions(conn, upserted)
+            for row in upserted:
                 key = (row["site_id"], row["id"])
                 scores[key] = row["lead_score"]
                 state = work[key].state

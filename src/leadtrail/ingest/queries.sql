@@ -120,7 +120,8 @@ ON CONFLICT (site_id, id, created_month) DO UPDATE SET
     longitude = coalesce(s.longitude, excluded.longitude),
     attribution_source = coalesce(s.attribution_source, excluded.attribution_source)
 RETURNING site_id, id, created_month, lead_score, total_duration_sec, event_count, page_views,
-          entry_page, utm_source, utm_campaign, attribution_source, fingerprint;
+          entry_page, utm_source, utm_campaign, attribution_source, fingerprint, created_at,
+          canonical_user_id;
 
 -- name: session_scores
 SELECT s.site_id, s.id, s.lead_score

@@ -27,6 +27,7 @@ from leadtrail.identity.service import resolve_session, tie
 from leadtrail.leads.service import Q, conversion_score, credit, credit_columns
 from leadtrail.sites.people import PeopleSettings
 from leadtrail.storage import Connection
+from leadtrail.storage.marks import mark_sessions
 from leadtrail.webhooks import events, outbox
 
 METHODS = ("session", "dni", "fingerprint", "tel_click")
@@ -168,9 +169,10 @@ async def record_call(
         assert existing is not None
         return dict(existing), False
     if session is not None:
-        await conn.execute(
+        converted = await conn.fetch(
             Q.mark_session_converted, site_id, session["id"], session["created_month"], score
         )
+        await mark_sessions(conn, converted)
     await graph.refresh_users(conn, site_id, [person])
     out = dict(row)
     # Same transaction as the call: nothing is sent for a call that rolled back.
@@ -228,7 +230,10 @@ async def rematch_call(
         attribution_source,
         *credit_columns(credited),
     )
-    await conn.execute(Q.mark_session_converted, site_id, row["id"], row["created_month"], score)
+    converted = await conn.fetch(
+        Q.mark_session_converted, site_id, row["id"], row["created_month"], score
+    )
+    await mark_sessions(conn, converted)
     await graph.refresh_users(conn, site_id, [person, call["canonical_user_id"]])
     if updated is None:
         return None

@@ -28,10 +28,11 @@ FROM sessions WHERE site_id = $1 AND id = $2 AND created_month = $3;
 
 -- name: mark_session_converted
 -- A call or lead is a conversion of its session: converted, and its score at least what a
--- conversion earns there ($4). One UPDATE (each fires the sessions triggers), none when
--- nothing changes.
+-- conversion earns there ($4). One UPDATE, none when nothing changes; the caller marks the
+-- returned row for the rollups (storage/marks.py).
 UPDATE sessions SET converted = true, lead_score = greatest(lead_score, $4)
-WHERE site_id = $1 AND id = $2 AND created_month = $3 AND (NOT converted OR lead_score < $4);
+WHERE site_id = $1 AND id = $2 AND created_month = $3 AND (NOT converted OR lead_score < $4)
+RETURNING site_id, created_at, canonical_user_id;
 
 -- name: insert_lead
 -- $17.. the credited touch (leads.service.credit_columns).

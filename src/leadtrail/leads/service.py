@@ -25,6 +25,7 @@ from leadtrail.ingest.referrer import is_google
 from leadtrail.scoring import MAX_SCORE, explain
 from leadtrail.sites.people import PeopleSettings
 from leadtrail.storage import Connection
+from leadtrail.storage.marks import mark_sessions
 from leadtrail.storage.queries import load
 from leadtrail.webhooks import events, outbox
 
@@ -229,9 +230,10 @@ async def submit_lead(
     )
     assert row is not None
     if session is not None:
-        await conn.execute(
+        converted = await conn.fetch(
             Q.mark_session_converted, site_id, session["id"], session["created_month"], score
         )
+        await mark_sessions(conn, converted)
     if result.canonical_user_id is not None:
         await graph.refresh_users(conn, site_id, [result.canonical_user_id])
     out = dict(row)

@@ -1,0 +1,63 @@
+"""The Citus suite: integration tests run again against a real 3-node Citus cluster.
+
+Each module here imports an integration test module's tests and fixtures; this folder's
+``test_database`` replaces the embedded per-module database with the cluster's database,
+migrated once and distributed with ``leadtrail db distribute``'s code. Without a cached
+Citus build (scripts/citus_build; scripts/test runs it) the suite is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from leadtrail.storage import citus, migrator
+from tests.citus.cluster import CitusCluster, citus_bindir, new_root
+from tests.conftest import ModuleDatabase
+
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.citus)
+
+
+@pytest.fixture(scope="session")
+def citus_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CitusCluster]:
+    bindir = citus_bindir()
+    if bindir is None:
+        pytest.skip("Citus is not built here: run scripts/citus_build (scripts/test does)")
+    cluster = CitusCluster(bindir, new_root(tmp_path_factory.mktemp("citus")))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+async def citus_database(citus_cluster: CitusCluster) -> AsyncIterator[ModuleDatabase]:
+    conn = await asyncpg.connect(citus_cluster.dsn())
+    try:
+        await migrator.migrate(conn)
+        await conn.execute("SELECT leadtrail.ensure_partitions(3)")
+        # few shards: 3 nodes on one small machine (a real cluster keeps the default, 32)
+        await citus.distribute(conn, shard_count=4, echo=lambda _: None)
+        info = await conn.fetchval(
+            "SELECT authinfo FROM pg_dist_authinfo WHERE nodeid = 0 AND rolename = 'leadtrail_app'"
+        )
+    finally:
+        await conn.close()
+    citus_cluster.passwords["leadtrail_app"] = str(info).removeprefix("password=")
+    yield ModuleDatabase("leadtrail", citus_cluster.dsn(), citus_cluster.dsn(user="leadtrail_app"))
+
+
+@pytest.fixture(scope="module")
+def test_database(citus_database: ModuleDatabase) -> ModuleDatabase:
+    """Every module shares the cluster's one database (tests make their own sites)."""
+    return citus_database
