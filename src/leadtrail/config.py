@@ -92,10 +92,10 @@ class Settings(BaseSettings):
     identity_batch_size: int = Field(default=500, ge=1, le=10000)
     #: Run the realtime change feed (logical decoding) in this process.
     realtime_enabled: bool = True
-    #: Name of this realtime node; each node has its own replication slot.
+    #: Name of this realtime node; each node has its own replication slot. A server finding
+    #: the name held by a live server takes ``<name>_2``, ``<name>_3`` … (docs/realtime.md).
     realtime_node: str = Field(default="main", pattern=r"^[A-Za-z0-9_]{1,30}$")
-    #: Seconds from one poll of the replication slot to the next (busy or not): the
-    #: latency it adds is half of it on average; shorter means more, smaller batches.
+    #: No effect since the feed streams (issue 18); kept so existing configurations load.
     realtime_poll_interval: float = Field(default=0.02, gt=0, le=5)
     #: How long, in seconds, changes stay in the replay log for ``since`` joins.
     realtime_replay_seconds: int = Field(default=3600, ge=0)
@@ -171,8 +171,7 @@ class Settings(BaseSettings):
     #: Size at which the embedded PostgreSQL starts a new log file, and files kept.
     embedded_log_rotation_size: str = "10MB"
     embedded_log_keep_files: int = Field(default=5, ge=1, le=1000)
-    #: Seconds between cheap WAL-position checks of an idle change feed (it polls the slot
-    #: only when WAL moved): the extra latency of the first change after a quiet spell.
+    #: No effect since the feed streams (issue 18); kept so existing configurations load.
     realtime_idle_poll_interval: float = Field(default=0.05, gt=0, le=5)
     #: DynamoDB sync (docs/sync.md): transformer configuration file (TOML); unset uses the
     #: shipped configuration for seed 002's nine tables.

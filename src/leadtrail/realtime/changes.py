@@ -339,7 +339,8 @@ class Transaction:
 
 @dataclass
 class Assembler:
-    """Feed it ``(lsn, data)`` rows of ``pg_logical_slot_*_binary_changes`` in order."""
+    """Feed it ``(lsn, data)`` pgoutput messages in order (a replication stream's XLogData,
+    or rows of ``pg_logical_slot_*_binary_changes``)."""
 
     #: extra types (oid -> type) besides the built-in ones, e.g. loaded from pg_type
     types: dict[int, PgType] = field(default_factory=dict)
@@ -347,6 +348,8 @@ class Assembler:
     last_position: datetime | None = None
     #: transactions committed at or before this LSN were already handled: skip them
     skip_through_lsn: int = 0
+    #: a Begin was read and its Commit not yet (nothing before it may be confirmed past it)
+    in_transaction: bool = False
     _tables: dict[int, TableCodec] = field(default_factory=dict)
     _pending: list[tuple[TableCodec, str, str | None, bytes]] = field(default_factory=list)
     _skipping: bool = False
@@ -377,6 +380,7 @@ class Assembler:
                 message = pgoutput.decode(data)
                 assert isinstance(message, pgoutput.Begin)
                 pending.clear()
+                self.in_transaction = True
                 self._skipping = message.final_lsn <= self.skip_through_lsn
             elif tag == 0x43:  # 'C'ommit
                 commit_lsn = int.from_bytes(data[2:10], "big")
@@ -386,6 +390,7 @@ class Assembler:
                 else:
                     done.append(Transaction(commit_lsn, end_lsn, self._finish(data, commit_lsn)))
                 pending.clear()
+                self.in_transaction = False
                 self._skipping = False
             elif tag == 0x52:  # 'R'elation
                 relation = pgoutput.decode(data)

@@ -1,26 +1,34 @@
-"""The change feed: a logical replication slot read with pgoutput, logged, then dispatched.
+"""The change feed: a logical replication stream (pgoutput) read, logged, then dispatched.
 
-Each poll is one round trip on a dedicated owner connection (``leadtrail.realtime_poll``):
-confirm the slot (``pg_replication_slot_advance``) up to what the previous poll
-dispatched, now and then write a running-xacts record, note the current WAL position
-``upto`` and peek the slot's changes committed before it (nothing is consumed yet). Then:
+The feed holds two connections as the owner: a walsender connection streaming the node's
+slot (``START_REPLICATION … LOGICAL``, see ``stream.py``) and an ordinary one that writes
+the replay log. Whenever the stream has data, the feed:
 
-1. assemble them (``Assembler``): positions, tables and sites, no JSON yet; transactions
-   already in the replay log are skipped (a crash between steps 2 and 4 makes the next peek
-   return them again);
-2. write them to the replay log, one row per site holding that site's raw pgoutput
+1. reads what libpq holds (up to ``BATCH_ROWS`` messages) and assembles it
+   (``Assembler``): positions, tables and sites, no JSON yet; transactions already in the
+   replay log are skipped (a crash between steps 2 and 4 makes the server send them again);
+2. writes them to the replay log, one row per site holding that site's raw pgoutput
    messages, and the node's progress, in one statement (one commit);
-3. decode the changes some subscriber is waiting for, once each, and dispatch them
+3. decodes the changes some subscriber is waiting for, once each, and dispatches them
    (synchronous, see ``Hub.dispatch``);
-4. confirm up to ``upto`` (at the start of the next poll).
+4. confirms (standby status update, flush position) up to the end of the last logged
+   transaction; while nothing is open, up to where the server's keepalives say it decoded.
 
 So a change is confirmed only once it is durable in the replay log, and a subscriber that
 lost changes in flight (a socket buffer at SIGKILL) gets them back by joining with
 ``since``. Positions are a function of the WAL alone, so a change re-read after a crash
-gets the position it had. No NOTIFY is involved.
+gets the position it had. No NOTIFY and no polling: a quiet feed sleeps in ``epoll`` and
+wakes every ``STATUS_SECONDS`` to report its position.
 
-The feed's connection writes under a replication origin named like its slot and peeks with
-``origin = 'none'`` (PostgreSQL 16+), so the log writes are not decoded again.
+Each server running a feed is a **node** with its own slot and replication origin, named
+``leadtrail_rt_<database>_<node>``. The node name is ``realtime_node`` or, when a live
+server holds that one (a session-level advisory lock on the owner connection),
+``<realtime_node>_2``, ``_3`` …; a restarted server takes its old name back. The slot of
+a node silent for ``realtime_slot_max_idle`` seconds is dropped by another node.
+
+The log writes carry the node's replication origin and the stream is started with
+``origin 'none'`` (PostgreSQL 16+), so they are not decoded again; while the database has
+origins besides leadtrail's (a subscription applying rows), the stream takes every origin.
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from uuid import UUID
 
+import psycopg
+
 from leadtrail.config import Settings
 from leadtrail.realtime import metrics
 from leadtrail.realtime.access import TableAccess, TablePolicy, decide_readers
@@ -46,6 +56,7 @@ from leadtrail.realtime.changes import (
 )
 from leadtrail.realtime.hub import Hub
 from leadtrail.realtime.logformat import Reader, split_by_site
+from leadtrail.realtime.stream import ReplicationStream, StreamError
 from leadtrail.realtime.values import PgType
 from leadtrail.storage import Claims, Connection, Database, DbRole
 from leadtrail.storage.database import PostgresError
@@ -54,13 +65,18 @@ from leadtrail.storage.queries import load
 logger = logging.getLogger(__name__)
 Q = load(__package__)
 
+#: pgoutput messages handled per batch at most (one replay log commit each)
 BATCH_ROWS = 5000
-#: seconds between running-xacts records written for the slot's restart point while WAL
-#: is being written; when nothing else writes, one a second keeps the slot moving
-SNAPSHOT_SECONDS = 0.05
-IDLE_SNAPSHOT_SECONDS = 1.0
-#: WAL growth between two polls, beyond the feed's own records, that counts as busy
-BUSY_WAL_BYTES = 4096
+PUBLICATION = "leadtrail_realtime"
+#: a quiet stream reports its position (and learns the server's) this often
+STATUS_SECONDS = 10.0
+#: a busy stream sends its confirmed position at most this often
+CONFIRM_SECONDS = 0.5
+#: how long a restarted stream waits for its previous walsender to let go of the slot
+SLOT_RELEASE_SECONDS = 5.0
+POLL_TIMEOUT_SECONDS = 30.0
+#: node names tried: realtime_node, realtime_node_2 … realtime_node_<MAX_NODES>
+MAX_NODES = 16
 UPKEEP_SECONDS = 30.0
 RECONNECT_SECONDS = 1.0
 #: replay log rows read per query
@@ -153,7 +169,7 @@ async def drop_stale_slots(conn: Connection, own_slot: str, max_idle: float) -> 
 
 
 class ChangeFeed:
-    """Component: owns the slot, the replay log writes and the poll loop."""
+    """Component: owns the node's slot, the replication stream and the replay log writes."""
 
     name = "realtime-feed"
 
@@ -161,31 +177,29 @@ class ChangeFeed:
         self.settings = settings
         self.db = db
         self.hub = hub
+        #: this server's node name (``realtime_node``, or a free ``<realtime_node>_N``)
+        self.node = ""
         self.slot = ""
         self.replay = ReplayLog(db, "")
         self._types: dict[int, PgType] = {}
         self._task: asyncio.Task[None] | None = None
         self._conn: Connection | None = None
         self._stack: contextlib.AsyncExitStack | None = None
+        self._stream: ReplicationStream | None = None
         self._assembler = Assembler()
-        #: the slot is confirmed up to here; the next poll confirms up to ``_target``
+        #: the slot is confirmed (or will be with the next status update) up to here
         self._confirmed = 0
-        self._target = 0
         self._durable_lsn = 0
         self._durable_position: datetime | None = None
         self._logged_total = 0
         self._last_upkeep = 0.0
-        self._last_snapshot = 0.0
-        self._can_log_snapshot = False
-        #: the last poll saw changes or WAL written by others
-        self._busy = True
-        self._last_upto = 0
-        self._last_full_poll = 0.0
         #: this connection writes under the node's replication origin
         self._has_origin = False
-        #: the database has replication origins besides leadtrail's (for the log message)
+        #: the database has replication origins besides leadtrail's feeds
         self._foreign_origins = False
-        #: set after each poll; tests and benchmarks await it
+        #: the stream leaves out origin-tagged transactions (``origin 'none'``)
+        self._skipping_origins = False
+        #: set after each batch and each quiet status round; tests and benchmarks await it
         self.polled = asyncio.Event()
 
     # -- component -------------------------------------------------------------------
@@ -197,7 +211,7 @@ class ChangeFeed:
             self.hub.feed_problem = f"the change feed could not start: {exc}"
             logger.error("realtime: %s", self.hub.feed_problem)
             await self._close()
-            if not isinstance(exc, PostgresError | OSError | ConnectionError):
+            if not isinstance(exc, PostgresError | psycopg.Error | OSError | ConnectionError):
                 return  # e.g. wal_level is not logical: retrying will not help
             # e.g. the backend of a killed predecessor still holds the replication origin
             # for a moment: the loop opens again until it works.
@@ -219,13 +233,13 @@ class ChangeFeed:
         self._conn = conn
         try:
             await conn.execute(Q.quiet_session)
-        except PostgresError:  # not a superuser: the server log keeps the per-poll lines
+        except PostgresError:  # not a superuser: the server log keeps the feed's lines
             logger.info("realtime: cannot quiet the feed session's server log lines")
         wal_level = await conn.fetchval("SHOW wal_level")
         if wal_level != "logical":
             raise RuntimeError(f"wal_level is '{wal_level}', it must be 'logical'")
         database = await conn.fetchval("SELECT current_database()")
-        self.slot = slot_name(database, self.settings.realtime_node)
+        await self._claim_node(conn, database)
         self.replay.slot = self.slot
         node = await conn.fetchrow(Q.node_open, self.slot)
         assert node is not None
@@ -249,13 +263,11 @@ class ChangeFeed:
             logger.info("realtime: created replication slot %s", self.slot)
         else:
             self._confirmed = int(info["confirmed"] or 0)
-        self._target = self._confirmed
         self.replay.floor = floor
-        self._can_log_snapshot = bool(await conn.fetchval(Q.can_log_snapshot))
         self._has_origin = bool(await conn.fetchval(Q.can_use_origins))
         if self._has_origin:
             # Everything this connection writes (the replay log) carries the origin, and
-            # the peek leaves such transactions out before decoding their rows.
+            # the stream leaves such transactions out before decoding their rows.
             await conn.execute(Q.create_origin, self.slot)
             await conn.execute(Q.use_origin, self.slot)
             await self._check_origins()
@@ -275,8 +287,57 @@ class ChangeFeed:
         self._durable_position = node["last_position"]
         self._logged_total = int(node["logged_changes"])
         self._reset_assembler()
+        await self._open_stream()
         self.hub.dispatched = node["last_position"] or floor
         self.hub.feed_problem = None
+        self._signal()
+
+    async def _claim_node(self, conn: Connection, database: str) -> None:
+        """Take the first node name no live server holds (the lock lives as long as the
+        owner connection; a restarted server gets its old name, so its replay log, back)."""
+        base = self.settings.realtime_node
+        preferred = [self.node] if self.node else []
+        candidates = [base] + [f"{base}_{n}" for n in range(2, MAX_NODES + 1)]
+        for name in preferred + [c for c in candidates if c not in preferred]:
+            slot = slot_name(database, name)
+            if await conn.fetchval(Q.claim_node, slot):
+                if self.node and name != self.node:
+                    logger.warning(
+                        "realtime: node %s is taken, this server is now %s", self.node, name
+                    )
+                elif name != base:
+                    logger.info(
+                        "realtime: node %s is held by a live server; this one is %s", base, name
+                    )
+                self.node, self.slot = name, slot
+                return
+        raise RuntimeError(
+            f"all {MAX_NODES} realtime node names {base}[_N] are held by live servers"
+        )
+
+    async def _open_stream(self) -> None:
+        """Start streaming the slot from what is confirmed (the server sends what follows
+        again; the assembler skips what the replay log already holds)."""
+        await self._close_stream()
+        options = {"proto_version": "1", "publication_names": PUBLICATION}
+        self._skipping_origins = self._has_origin and not self._foreign_origins
+        if self._skipping_origins:
+            options["origin"] = "none"
+        stream = ReplicationStream(self.db.dsn, self.slot, self._confirmed, options)
+        deadline = time.monotonic() + SLOT_RELEASE_SECONDS
+        while True:
+            try:
+                await stream.open()
+                break
+            except psycopg.errors.ObjectInUse:
+                # Our own previous walsender has not exited yet (this server holds the
+                # node, so nobody else streams its slot): it will in a moment.
+                await stream.close()
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+        self._stream = stream
+        self._reset_assembler()
 
     def _reset_assembler(self) -> None:
         """A fresh decoder state that continues from what the replay log holds."""
@@ -325,7 +386,25 @@ class ChangeFeed:
         self.hub.tables = tables
         self.hub.access = TableAccess(readers)
 
+    async def _close_stream(self) -> None:
+        """Close the stream and wait (briefly) until its walsender has let go of the slot,
+        so whoever comes next (this feed again, a test dropping the slot) finds it free."""
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        with contextlib.suppress(Exception):
+            await stream.close()
+        if self._conn is None:
+            return
+        deadline = time.monotonic() + SLOT_RELEASE_SECONDS
+        with contextlib.suppress(Exception):
+            while await self._conn.fetchval(Q.slot_active, self.slot):
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.01)
+
     async def _close(self) -> None:
+        await self._close_stream()
         if self._stack is not None:
             with contextlib.suppress(Exception):
                 await self._stack.aclose()
@@ -336,30 +415,37 @@ class ChangeFeed:
         assert self._conn is not None
         return self._conn
 
+    def _require_stream(self) -> ReplicationStream:
+        if self._stream is None:
+            raise StreamError("the replication stream is not open")
+        return self._stream
+
+    def _signal(self) -> None:
+        self.polled.set()
+        self.polled = asyncio.Event()
+
     # -- loop ------------------------------------------------------------------------
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        interval = self.settings.realtime_poll_interval
-        idle_interval = max(interval, self.settings.realtime_idle_poll_interval)
         while True:
             try:
                 if self._conn is None:
                     await self._open()
-                started = loop.time()
-                if started - self._last_upkeep >= UPKEEP_SECONDS:
-                    self._last_upkeep = started
+                now = loop.time()
+                if now - self._last_upkeep >= UPKEEP_SECONDS:
+                    self._last_upkeep = now
                     await self._upkeep()
-                if self._busy or await self._wal_moved(started):
-                    await self.poll()
-                # At most one poll per interval while busy: a busy feed gets batches worth a
-                # round trip and a commit. Idle, a cheap look at the WAL position every
-                # `realtime_idle_poll_interval` replaces the decoding peek.
-                pause = interval if self._busy else idle_interval
-                await asyncio.sleep(max(0.0, started + pause - loop.time()))
+                stream = self._require_stream()
+                quiet = STATUS_SECONDS - (time.monotonic() - stream.last_status)
+                upkeep = self._last_upkeep + UPKEEP_SECONDS - loop.time()
+                if await stream.wait(max(0.0, min(quiet, upkeep))):
+                    await self.step()
+                elif time.monotonic() - stream.last_status >= STATUS_SECONDS:
+                    await self._report()
             except asyncio.CancelledError:
                 raise
-            except (PostgresError, OSError, ConnectionError, RuntimeError) as exc:
+            except (PostgresError, psycopg.Error, OSError, ConnectionError, RuntimeError) as exc:
                 logger.warning("realtime: feed interrupted (%s); reconnecting", exc)
                 await self._close()
                 await asyncio.sleep(RECONNECT_SECONDS)
@@ -368,74 +454,104 @@ class ChangeFeed:
                 await self._close()
                 await asyncio.sleep(RECONNECT_SECONDS)
 
-    async def _wal_moved(self, now: float) -> bool:
-        """Whether an idle feed should poll: WAL was written since its last poll, a
-        confirmation is owed, or a second passed (the slot's snapshot record)."""
-        if self._target > self._confirmed or now - self._last_full_poll >= IDLE_SNAPSHOT_SECONDS:
-            return True
-        position = await self._require_conn().fetchval(Q.wal_position)
-        return int(position) > self._last_upto
-
-    async def poll(self) -> int:
-        """One confirm/peek/log/dispatch round; returns the number of changes."""
-        self._last_full_poll = asyncio.get_running_loop().time()
-        conn = self._require_conn()
+    async def step(self) -> int:
+        """Read what the stream has now, log it, dispatch it, confirm it; returns the
+        number of changes (0 when nothing complete arrived)."""
+        stream = self._require_stream()
         clock = time.perf_counter
-        now = asyncio.get_running_loop().time()
-        since_snapshot = now - self._last_snapshot
-        snapshot = self._can_log_snapshot and (
-            since_snapshot >= IDLE_SNAPSHOT_SECONDS
-            or (self._busy and since_snapshot >= SNAPSHOT_SECONDS)
-        )
-        if snapshot:
-            self._last_snapshot = now
-        confirm = self._target if self._target > self._confirmed else None
         t0 = clock()
-        rows = await conn.fetch(Q.poll, self.slot, confirm, snapshot, BATCH_ROWS, self._has_origin)
-        t1 = clock()
-        if confirm is not None:
-            self._confirmed = confirm
-        upto = int(rows[-1]["lsn"])
-        count = len(rows) - 1
-        self._busy = count > 0 or upto - self._last_upto > BUSY_WAL_BYTES
-        self._last_upto = upto
+        rows = stream.read(BATCH_ROWS)
         try:
-            done = self._assembler.take((r["lsn"], r["data"]) for r in rows[:count])
+            done = self._assembler.take(rows)
         except Exception:
             self._reset_assembler()
             raise
         changes = [c for t in done for c in t.changes]
-        t2 = clock()
+        t1 = clock()
         metrics.POLLS.inc()
-        metrics.PHASE_SECONDS.labels("peek").inc(t1 - t0)
-        metrics.PHASE_SECONDS.labels("decode").inc(t2 - t1)
+        metrics.PHASE_SECONDS.labels("decode").inc(t1 - t0)
+        foreign: bool | None = None
         if changes:
             try:
-                await self._log(changes)
+                foreign = await self._log(changes)
             except BaseException:
                 # The assembler already moved on: rebuild it from what is durable.
                 self._reset_assembler()
                 raise
-            t3 = clock()
+            t2 = clock()
             self._dispatch(changes)
-            metrics.PHASE_SECONDS.labels("log").inc(t3 - t2)
-            metrics.PHASE_SECONDS.labels("dispatch").inc(clock() - t3)
+            metrics.PHASE_SECONDS.labels("log").inc(t2 - t1)
+            metrics.PHASE_SECONDS.labels("dispatch").inc(clock() - t2)
             metrics.CHANGES.inc(len(changes))
-        target = upto if count < BATCH_ROWS else (done[-1].end_lsn if done else 0)
-        self._target = max(self._target, target)
-        self.polled.set()
-        self.polled = asyncio.Event()
+        if done:
+            if foreign is None and self._skipping_origins:
+                foreign = await self._foreign_origin_count() > 0
+            if foreign and self._skipping_origins:
+                # An origin appeared: transactions under it may have been left out since
+                # the last confirmation. Stream again from there, taking every origin.
+                await self._check_origins()
+                await self._open_stream()
+                self._signal()
+                return len(changes)
+            self._confirm(max(t.end_lsn for t in done))
+        if stream.reply_owed or (
+            stream.confirmed > stream.sent_confirmed
+            and time.monotonic() - stream.last_status >= CONFIRM_SECONDS
+        ):
+            stream.send_status()
+        self._signal()
         return len(changes)
 
-    async def _log(self, changes: list[RawChange]) -> None:
-        """The batch, one row per site, and the node's progress: durable in one commit."""
+    def _confirm(self, lsn: int) -> None:
+        self._confirmed = max(self._confirmed, lsn)
+        self._require_stream().confirm(self._confirmed)
+
+    async def _report(self) -> None:
+        """A quiet stream: confirm up to where the server said it decoded (nothing of
+        ours is pending), then send a status update asking where it is now."""
+        stream = self._require_stream()
+        if stream.server_lsn > self._confirmed and not self._assembler.in_transaction:
+            if await self._origins_changed():
+                await self._open_stream()
+                self._signal()
+                return
+            self._confirm(stream.server_lsn)
+        stream.send_status(reply=True)
+        self._signal()
+
+    async def poll(self) -> int:
+        """Handle everything committed before this call (tests and tools): reads until
+        the server reports having decoded past the current WAL flush position."""
+        if await self._origins_changed():
+            await self._open_stream()
+        target = int(await self._require_conn().fetchval(Q.wal_flush_position))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + POLL_TIMEOUT_SECONDS
+        total = 0
+        while True:
+            stream = self._require_stream()
+            total += await self.step()
+            if (
+                stream.server_lsn >= target
+                and not stream.more
+                and not self._assembler.in_transaction
+            ):
+                return total
+            if loop.time() > deadline:
+                raise TimeoutError("the replication stream did not catch up")
+            stream.send_status(reply=True)
+            await stream.wait(0.05)
+
+    async def _log(self, changes: list[RawChange]) -> bool:
+        """The batch, one row per site, and the node's progress: durable in one commit.
+        Returns whether the database has replication origins besides leadtrail's."""
         conn = self._require_conn()
         last = changes[-1]
         blobs = split_by_site(changes)
         data = [b.data() for b in blobs]
         total = self._logged_total + sum(b.count for b in blobs)
         batch_end = from_micros(last.position)
-        await conn.execute(
+        foreign = await conn.fetchval(
             Q.log_batch,
             self.slot,
             batch_end,
@@ -452,6 +568,7 @@ class ChangeFeed:
         self._durable_position = batch_end
         metrics.LOG_ROWS.inc(len(blobs))
         metrics.LOG_BYTES.inc(sum(len(d) for d in data))
+        return bool(foreign)
 
     def _dispatch(self, changes: list[RawChange]) -> None:
         """Decode what someone waits for (once for all its subscribers), then fan out.
@@ -488,17 +605,27 @@ class ChangeFeed:
             self.replay.floor = row["pruned_through"]
         await drop_stale_slots(conn, self.slot, s.realtime_slot_max_idle)
         await self._load_catalog()
-        if self._has_origin:
-            await self._check_origins()
+        if await self._origins_changed():
+            await self._open_stream()
+
+    async def _foreign_origin_count(self) -> int:
+        return int(await self._require_conn().fetchval(Q.foreign_origins))
+
+    async def _origins_changed(self) -> bool:
+        """Whether the stream must start again with other origin options."""
+        if not self._has_origin:
+            return False
+        await self._check_origins()
+        return self._skipping_origins == self._foreign_origins
 
     async def _check_origins(self) -> None:
-        """Say when origin-tagged transactions stop being skipped: ``realtime_poll`` peeks
-        every origin while the database has origins other than leadtrail's feeds (rows that
-        a subscription or a replication tool applies carry one and must be delivered)."""
-        foreign = int(await self._require_conn().fetchval(Q.foreign_origins)) > 0
+        """Say when origin-tagged transactions stop being skipped: the stream takes every
+        origin while the database has origins other than leadtrail's feeds (rows that a
+        subscription or a replication tool applies carry one and must be delivered)."""
+        foreign = await self._foreign_origin_count() > 0
         if foreign and not self._foreign_origins:
             logger.warning(
                 "realtime: this database has replication origins of its own (a subscription?); "
-                "peeking every origin, so the replay log's writes are decoded too"
+                "streaming every origin, so the replay log's writes are decoded too"
             )
         self._foreign_origins = foreign

@@ -103,6 +103,16 @@ class Member:
         self.conn.push_text(protocol.encode(self.conn.vsn, frame))
 
 
+class RelaySink(Protocol):
+    """Where the hub sends what other realtime nodes must see (relay.Relay)."""
+
+    def broadcast(self, topic: str, sites: frozenset[str], payload: dict[str, Any]) -> None: ...
+
+    def track(self, topic: str, entry: presence.Entry) -> None: ...
+
+    def untrack(self, topic: str, entry: presence.Entry) -> None: ...
+
+
 class Hub:
     def __init__(
         self, *, max_pending: int = 10_000, max_pending_bytes: int = 16 * 1024 * 1024
@@ -122,6 +132,8 @@ class Hub:
         self._presence: dict[str, presence.Topic] = {}
         self.changes_dispatched = 0
         self.deliveries = 0
+        #: the link to other realtime nodes (relay.Relay), when running
+        self.relay: RelaySink | None = None
 
     # -- membership ------------------------------------------------------------------
 
@@ -232,9 +244,18 @@ class Hub:
     # -- broadcast -------------------------------------------------------------------
 
     def broadcast(
-        self, sender: Member | None, topic: str, sites: frozenset[str], payload: dict[str, Any]
+        self,
+        sender: Member | None,
+        topic: str,
+        sites: frozenset[str],
+        payload: dict[str, Any],
+        *,
+        relay: bool = True,
     ) -> int:
-        """Send a user broadcast to the topic's channels that share a site with the sender."""
+        """Send a user broadcast to the topic's channels that share a site with the sender
+        (and to the other nodes, unless it came from one)."""
+        if relay and self.relay is not None:
+            self.relay.broadcast(topic, sites, payload)
         members = self._topics.get(topic)
         if not members:
             return 0
@@ -274,6 +295,8 @@ class Hub:
     def track(self, member: Member, meta: dict[str, Any]) -> None:
         topic = self._presence.setdefault(member.topic, presence.Topic())
         entry, replaced = topic.track(member.owner, member.presence_key, meta, member.sites)
+        if self.relay is not None:
+            self.relay.track(member.topic, entry)
         self._presence_diff(member.topic, entry.sites, [entry], [replaced] if replaced else [])
 
     def untrack(self, member: Member) -> None:
@@ -284,7 +307,43 @@ class Hub:
         if not topic:
             del self._presence[member.topic]
         if entry is not None:
+            if self.relay is not None:
+                self.relay.untrack(member.topic, entry)
             self._presence_diff(member.topic, entry.sites, [], [entry])
+
+    # -- presence of other nodes (relay.py) --------------------------------------------
+
+    def remote_track(self, topic_name: str, entry: presence.Entry) -> None:
+        topic = self._presence.setdefault(topic_name, presence.Topic())
+        replaced = topic.put(entry)
+        self._presence_diff(topic_name, entry.sites, [entry], [replaced] if replaced else [])
+
+    def remote_untrack(self, topic_name: str, owner: str) -> None:
+        topic = self._presence.get(topic_name)
+        if topic is None:
+            return
+        entry = topic.untrack(owner)
+        if not topic:
+            del self._presence[topic_name]
+        if entry is not None:
+            self._presence_diff(topic_name, entry.sites, [], [entry])
+
+    def forget_node(self, node: str) -> None:
+        """A node stopped or went silent: its entries leave."""
+        prefix = f"{node}:"
+        for name, topic in list(self._presence.items()):
+            for entry in topic.entries():
+                if isinstance(entry.owner, str) and entry.owner.startswith(prefix):
+                    self.remote_untrack(name, entry.owner)
+
+    def local_presence(self) -> list[tuple[str, presence.Entry]]:
+        """Entries tracked by this node's own clients (re-announced to a new node)."""
+        return [
+            (name, entry)
+            for name, topic in self._presence.items()
+            for entry in topic.entries()
+            if isinstance(entry.owner, int)
+        ]
 
     def _presence_diff(
         self,

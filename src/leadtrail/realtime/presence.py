@@ -20,8 +20,9 @@ def new_ref() -> str:
 
 @dataclass(frozen=True)
 class Entry:
-    #: identifies the tracking channel (connection id + topic)
-    owner: int
+    #: identifies the tracking channel (connection id + topic); ``node:owner`` when it
+    #: was tracked on another realtime node (relay.py)
+    owner: int | str
     key: str
     ref: str
     meta: dict[str, Any]
@@ -35,7 +36,7 @@ class Topic:
     """Who is present on one topic."""
 
     def __init__(self) -> None:
-        self._entries: dict[int, Entry] = {}
+        self._entries: dict[int | str, Entry] = {}
 
     def __bool__(self) -> bool:
         return bool(self._entries)
@@ -49,8 +50,17 @@ class Topic:
         self._entries[owner] = entry
         return entry, previous
 
-    def untrack(self, owner: int) -> Entry | None:
+    def untrack(self, owner: int | str) -> Entry | None:
         return self._entries.pop(owner, None)
+
+    def put(self, entry: Entry) -> Entry | None:
+        """Add or replace an entry made elsewhere (another node); returns the replaced."""
+        previous = self._entries.get(entry.owner)
+        self._entries[entry.owner] = entry
+        return previous
+
+    def entries(self) -> list[Entry]:
+        return list(self._entries.values())
 
     def state_for(self, sites: frozenset[str]) -> dict[str, dict[str, list[dict[str, Any]]]]:
         return group(e for e in self._entries.values() if e.sites & sites)

@@ -5,6 +5,9 @@ SELECT slot_name, plugin, slot_type, database, wal_status,
        (confirmed_flush_lsn - '0/0'::pg_lsn)::bigint AS confirmed
 FROM pg_replication_slots WHERE slot_name = $1
 
+-- name: slot_active
+SELECT active FROM pg_replication_slots WHERE slot_name = $1
+
 -- name: create_slot
 SELECT (lsn - '0/0'::pg_lsn)::bigint FROM pg_create_logical_replication_slot($1, 'pgoutput')
 
@@ -57,10 +60,6 @@ SELECT oid::int AS oid, typname::text AS name, typcategory::text AS category,
        typelem::int AS element
 FROM pg_type
 
--- name: poll
--- One round trip: confirm the previous poll, maybe write a running-xacts record, peek.
-SELECT lsn, data FROM leadtrail.realtime_poll($1, $2, $3, $4, $5)
-
 -- name: create_origin
 -- The feed writes the replay log under this origin; peeks with origin 'none' skip it.
 SELECT pg_replication_origin_create($1)
@@ -79,10 +78,6 @@ SELECT current_setting('server_version_num')::int >= 160000
 -- apply carry an origin too, and a peek with origin 'none' would leave them out.
 SELECT count(*) FROM pg_replication_origin WHERE roname NOT LIKE 'leadtrail\_rt\_%'
 
--- name: can_log_snapshot
-SELECT current_setting('server_version_num')::int >= 160000
-   AND has_function_privilege('pg_log_standby_snapshot()', 'EXECUTE')
-
 -- name: log_batch
 -- One statement (one commit): the batch's rows, one per site, and the node's progress.
 -- (A data-modifying WITH runs to completion whether or not the main query reads it.)
@@ -97,6 +92,8 @@ WITH logged AS (
 UPDATE leadtrail.realtime_nodes
 SET last_commit_lsn = $9, last_position = $2, logged_changes = $3, seen_at = now()
 WHERE slot_name = $1
+-- whether to keep skipping origin-tagged transactions (see foreign_origins), free here
+RETURNING (SELECT count(*) FROM pg_replication_origin WHERE roname NOT LIKE 'leadtrail\_rt\_%')
 
 -- name: prune
 -- Keep batches newer than $2 seconds and at most $3 changes; remember the cut.
@@ -136,12 +133,16 @@ WHERE slot_name = $1 AND (batch_end, site_id) > ($2::timestamptz, $3::uuid)
 ORDER BY batch_end, site_id
 LIMIT $6
 
--- name: wal_position
--- The cheap check of an idle feed: has anything been written since the last poll?
-SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint
+-- name: wal_flush_position
+-- ChangeFeed.poll: everything committed before this is decoded once the server is past it.
+SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint
+
+-- name: claim_node
+-- A node name is held by the live server whose owner connection holds this session lock
+-- (0x4C545254 = 'LTRT' keeps it apart from other advisory locks).
+SELECT pg_try_advisory_lock(1280594516, hashtext($1))
 
 -- name: quiet_session
--- Each poll starts a logical decoding context, which PostgreSQL logs at LOG level ("starting
--- logical decoding for slot ..."); LOG outranks WARNING in the server log, so only FATAL
--- keeps this session's polls out of it. Its errors still reach leadtrail, which logs them.
+-- The replay log writes need no server log lines; only FATAL keeps this session's lines out
+-- (LOG outranks WARNING there). Its errors still reach leadtrail, which logs them.
 SET log_min_messages = fatal

@@ -14,6 +14,7 @@ from leadtrail.errors import Unauthorized
 from leadtrail.realtime.access import Viewer
 from leadtrail.realtime.feed import ChangeFeed, ReplayLog
 from leadtrail.realtime.hub import Hub
+from leadtrail.realtime.relay import Relay
 from leadtrail.realtime.revocations import RevocationListener
 from leadtrail.realtime.session import CLOSE_GOING_AWAY, Limits, Session
 from leadtrail.storage import Database
@@ -55,6 +56,8 @@ class Realtime:
             max_queue_bytes=settings.realtime_max_queue_bytes,
         )
         self.sessions: set[Session] = set()
+        #: broadcast and presence to and from the other realtime nodes
+        self.relay = Relay(db, self.hub)
 
     async def principal_of(self, token: str) -> Principal | None:
         """An API key or a dashboard session token -> who it is; None when invalid."""
@@ -73,11 +76,12 @@ class Realtime:
         return viewer_for(principal) if principal is not None else None
 
     @property
-    def components(self) -> list[HubComponent | ChangeFeed | RevocationListener]:
+    def components(self) -> list[HubComponent | ChangeFeed | RevocationListener | Relay]:
         """The feed starts after the hub, and stops before it."""
-        parts: list[HubComponent | ChangeFeed | RevocationListener] = [
+        parts: list[HubComponent | ChangeFeed | RevocationListener | Relay] = [
             HubComponent(self),
             RevocationListener(self.db, lambda: self.sessions),
+            self.relay,
         ]
         if self.feed is not None:
             parts.append(self.feed)
