@@ -62,6 +62,8 @@ CHECKS = [
     ("-m", "bench.behaviour_reports", "--check"),
     ("-m", "bench.behaviour_ingest", "--check"),
     ("-m", "bench.friction_accuracy", "--check"),
+    ("bench/webhooks.py", "--check"),
+    ("bench/idle_cpu.py", "--check"),
 ]
 
 
