@@ -161,9 +161,10 @@ class Settings(BaseSettings):
     webhook_retry_cap: float = Field(default=3600.0, gt=0)
     #: Seconds after the fact (or a replay) when retries stop and the delivery is dead.
     webhook_retry_window: float = Field(default=86400.0, gt=0)
-    #: Seconds between sender rounds while there is work, and while there is none.
+    #: Seconds between sender rounds while there is work; the longest an idle sender sleeps
+    #: (new outbox rows wake it by NOTIFY, retries at their due time).
     webhook_busy_interval: float = Field(default=0.02, gt=0, le=5)
-    webhook_idle_interval: float = Field(default=0.5, gt=0, le=60)
+    webhook_idle_interval: float = Field(default=30.0, gt=0, le=600)
     #: Lead score at which a session's visitor counts as hot (``visitor.hot``).
     webhook_hot_score: int = Field(default=61, ge=1, le=1000)
     #: Seconds delivered and dead deliveries stay in the delivery log.

@@ -77,6 +77,8 @@ CHECKS = [
     ("-m", "bench.behaviour_ingest", "--check"),
     ("-m", "bench.friction_accuracy", "--check"),
     ("-m", "bench.import", "--check"),
+    ("bench/webhooks.py", "--check"),
+    ("bench/idle_cpu.py", "--check"),
 ]
 
 

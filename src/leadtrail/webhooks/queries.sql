@@ -2,16 +2,31 @@
 -- See 0036_webhooks.sql.
 
 -- name: emit
-INSERT INTO webhook_outbox (site_id, id, event_type, payload)
-VALUES ($1, coalesce($2, gen_random_uuid()), $3, $4)
-ON CONFLICT DO NOTHING
+-- Only when an enabled endpoint of the site subscribes to the event type (no row, no cost,
+-- for the facts nobody wants). A row written also notifies the sender, at COMMIT (one
+-- notice per transaction: PostgreSQL folds equal notices), so it need not poll.
+WITH added AS (
+    INSERT INTO webhook_outbox (site_id, id, event_type, payload)
+    SELECT $1, coalesce($2, gen_random_uuid()), $3, $4
+    WHERE EXISTS (SELECT 1 FROM webhook_endpoints e
+                  WHERE e.site_id = $1 AND e.enabled AND $3 = ANY (e.events))
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT pg_notify('leadtrail_webhooks', '') FROM added
 
 -- name: emit_many
-INSERT INTO webhook_outbox (site_id, id, event_type, payload)
-SELECT k.site_id, k.id, k.event_type, p.data
-FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS k (site_id, id, event_type, n)
-JOIN jsonb_array_elements($4::jsonb) WITH ORDINALITY AS p (data, n) ON p.n = k.n
-ON CONFLICT DO NOTHING
+WITH added AS (
+    INSERT INTO webhook_outbox (site_id, id, event_type, payload)
+    SELECT k.site_id, k.id, k.event_type, p.data
+    FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS k (site_id, id, event_type, n)
+    JOIN jsonb_array_elements($4::jsonb) WITH ORDINALITY AS p (data, n) ON p.n = k.n
+    WHERE EXISTS (SELECT 1 FROM webhook_endpoints e
+                  WHERE e.site_id = k.site_id AND e.enabled AND k.event_type = ANY (e.events))
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT pg_notify('leadtrail_webhooks', '') FROM added LIMIT 1
 
 -- name: fan_out
 -- Move up to $1 outbox rows into one delivery per subscribed, enabled endpoint. The
@@ -43,6 +58,10 @@ WHERE status = 'pending' AND next_attempt_at <= clock_timestamp()
 ORDER BY next_attempt_at
 LIMIT $1
 
+-- name: next_due
+-- When the idle sender must look again (a retry, or a claim of a dead leader running out).
+SELECT min(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'
+
 -- name: claim
 -- Take deliveries for one attempt: hidden from `due` for $3 seconds, after which another
 -- leader retries them if this one died mid-request.
@@ -71,6 +90,20 @@ SET status = CASE WHEN $5::timestamptz IS NULL THEN 'dead' ELSE 'pending' END,
     next_attempt_at = coalesce($5, next_attempt_at),
     attempts = attempts + 1, last_attempt_at = $3, last_status = $4, last_error = $6
 WHERE site_id = $1 AND id = $2 AND status = 'pending'
+
+-- name: delivered_many
+-- Successful attempts of one flush: $1 site ids, $2 delivery ids, $3 attempt times, $4 statuses.
+UPDATE webhook_deliveries d
+SET status = 'delivered', attempts = d.attempts + 1, last_attempt_at = k.at,
+    delivered_at = clock_timestamp(), last_status = k.code, last_error = NULL
+FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::integer[]) AS k (site_id, id, at, code)
+WHERE d.site_id = k.site_id AND d.id = k.id AND d.status = 'pending'
+
+-- name: attempts_many
+INSERT INTO webhook_attempts (site_id, delivery_id, endpoint_id, attempt, attempted_at,
+                              duration_ms, status_code, error)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::integer[], $5::timestamptz[],
+                     $6::double precision[], $7::integer[], $8::text[])
 
 -- name: attempt
 INSERT INTO webhook_attempts (site_id, delivery_id, endpoint_id, attempt, attempted_at,

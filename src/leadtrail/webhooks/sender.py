@@ -5,6 +5,11 @@ has room for (``max_concurrency`` requests in flight per endpoint), never waitin
 response: a slow or dead endpoint holds only its own slots. Every write checks the fence.
 A delivery is claimed for ``timeout + CLAIM_MARGIN`` seconds; if the leader dies
 mid-request the next leader sends it again with the same ``webhook-id`` (at-least-once).
+
+Idle, it does not poll: a committed outbox row notifies ``leadtrail_webhooks`` (LISTENed on
+one connection while leading), finished attempts wake it in-process, and otherwise it sleeps
+until the next pending delivery is due (a retry, a dead leader's claim running out), at most
+``idle_interval`` seconds (a safety net should a notice be missed while reconnecting).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ FAN_OUT_BATCH = 1000
 DUE_BATCH = 500
 ENDPOINTS_REFRESH = 5.0
 MAX_IN_FLIGHT = 256
+CHANNEL = "leadtrail_webhooks"
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,18 @@ class SenderConfig:
     busy_interval: float
     idle_interval: float
     dashboard_url: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One finished attempt, waiting to be recorded."""
+
+    endpoint: Endpoint
+    d: dict[str, Any]
+    at: datetime
+    duration: float
+    status: int | None
+    error: str | None
 
 
 @dataclass(frozen=True)
@@ -72,6 +90,9 @@ class WebhookSender:
         self._in_flight: dict[UUID, set[UUID]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._listener: Any = None
+        self._outcomes: list[Outcome] = []
+        self._recorder: asyncio.Task[None] | None = None
         self.delivered = 0
         self.failures = 0
         self.last_error: str | None = None
@@ -85,10 +106,28 @@ class WebhookSender:
             follow_redirects=False,
             limits=httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=64),
         )
+        await self._listen()
         self._task = asyncio.create_task(self._loop(), name=self.name)
+
+    async def _listen(self) -> None:
+        """One LISTEN connection while leading; without it the sender polls every
+        ``busy_interval`` (so a database that refuses it costs latency, never deliveries)."""
+        try:
+            self._listener = await self._db.app_connection()
+            await self._listener.add_listener(CHANNEL, self._notified)
+        except Exception as exc:
+            self._listener = None
+            self._error(f"listen: {exc}")
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
 
     async def stop_leading(self) -> None:
         self._fence = None
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -100,6 +139,7 @@ class WebhookSender:
             with contextlib.suppress(BaseException):
                 await task
         self._in_flight.clear()
+        self._outcomes = []
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -125,10 +165,29 @@ class WebhookSender:
             except Exception as exc:
                 self._error(f"round: {exc}")
                 logger.warning("webhooks: sender round failed: %s", exc)
-            wait = self.config.busy_interval if busy else self.config.idle_interval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+            if busy:
+                # Rounds at most every busy_interval: under load each round takes a batch
+                # rather than one round per notice or finished attempt.
+                await asyncio.sleep(self.config.busy_interval)
+            else:
+                wait = await self._idle_wait()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
+
+    async def _idle_wait(self) -> float:
+        """Seconds until the next pending delivery is due, capped at ``idle_interval``."""
+        cap = self.config.idle_interval
+        if self._listener is None or self._listener.is_closed():
+            return min(cap, max(self.config.busy_interval, 0.5))
+        try:
+            async with self._db.system() as conn:
+                soonest = await conn.fetchval(Q.next_due)
+        except Exception:
+            return min(cap, 1.0)
+        if soonest is None:
+            return cap
+        return max(0.0, min(cap, (soonest - datetime.now(UTC)).total_seconds()))
 
     async def round(self) -> bool:
         """Fan out and start due deliveries; True when there was work."""
@@ -228,51 +287,75 @@ class WebhookSender:
         except httpx.HTTPError as exc:
             error = f"{exc.__class__.__name__}: {exc}"[:500] or exc.__class__.__name__
         duration = (time.perf_counter() - t0) * 1000
-        try:
-            await self._record(fence, endpoint, d, at, duration, status, error)
-        except FenceLost:
-            pass
-        except Exception as exc:
-            self._error(f"recording {msg_id}: {exc}")
-            logger.warning("webhooks: could not record %s: %s", msg_id, exc)
-        finally:
-            self._in_flight.get(endpoint.id, set()).discard(d["id"])
-            metrics.IN_FLIGHT.set(self.in_flight)
-            self._wake.set()
+        self._outcomes.append(Outcome(endpoint, d, at, duration, status, error))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_outcomes(fence))
+            self._tasks.add(self._recorder)
+            self._recorder.add_done_callback(self._tasks.discard)
 
-    async def _record(
-        self,
-        fence: Fence,
-        endpoint: Endpoint,
-        d: dict[str, Any],
-        at: datetime,
-        duration: float,
-        status: int | None,
-        error: str | None,
-    ) -> None:
-        attempt = int(d["attempts"]) + 1
+    async def _record_outcomes(self, fence: Fence) -> None:
+        """Write finished attempts in batches: one fenced transaction for all that finished
+        meanwhile (under load, dozens), rather than one per request."""
+        while self._outcomes:
+            batch, self._outcomes = self._outcomes, []
+            try:
+                await self._record(fence, batch)
+            except FenceLost:
+                pass
+            except Exception as exc:
+                self._error(f"recording {len(batch)} attempt(s): {exc}")
+                logger.warning("webhooks: could not record %d attempt(s): %s", len(batch), exc)
+            finally:
+                for o in batch:
+                    self._in_flight.get(o.endpoint.id, set()).discard(o.d["id"])
+                metrics.IN_FLIGHT.set(self.in_flight)
+                self._wake.set()
+
+    async def _record(self, fence: Fence, batch: list[Outcome]) -> None:
+        ok = [o for o in batch if o.error is None]
         async with self._db.system() as conn, conn.transaction():
             await fence.check(conn)
-            if error is None:
-                await conn.execute(Q.delivered, d["site_id"], d["id"], at, status)
-            else:
-                delay = next_delay(attempt, self.config.retry_base, self.config.retry_cap)
-                retry_at: datetime | None = at + timedelta(seconds=delay)
-                window_end = d["window_start"] + timedelta(seconds=self.config.retry_window)
-                if retry_at is not None and retry_at > window_end:
-                    retry_at = None
-                await conn.execute(Q.failed, d["site_id"], d["id"], at, status, retry_at, error)
+            if ok:
+                await conn.execute(
+                    Q.delivered_many,
+                    [o.d["site_id"] for o in ok],
+                    [o.d["id"] for o in ok],
+                    [o.at for o in ok],
+                    [o.status for o in ok],
+                )
+            for o in batch:
+                if o.error is not None:
+                    delay = next_delay(
+                        int(o.d["attempts"]) + 1, self.config.retry_base, self.config.retry_cap
+                    )
+                    retry_at: datetime | None = o.at + timedelta(seconds=delay)
+                    window_end = o.d["window_start"] + timedelta(seconds=self.config.retry_window)
+                    if retry_at is not None and retry_at > window_end:
+                        retry_at = None
+                    await conn.execute(
+                        Q.failed, o.d["site_id"], o.d["id"], o.at, o.status, retry_at, o.error
+                    )
             await conn.execute(
-                Q.attempt, d["site_id"], d["id"], endpoint.id, attempt, at, duration, status, error
+                Q.attempts_many,
+                [o.d["site_id"] for o in batch],
+                [o.d["id"] for o in batch],
+                [o.endpoint.id for o in batch],
+                [int(o.d["attempts"]) + 1 for o in batch],
+                [o.at for o in batch],
+                [o.duration for o in batch],
+                [o.status for o in batch],
+                [o.error for o in batch],
             )
-        if error is None:
-            self.delivered += 1
-            metrics.DELIVERIES.labels("delivered").inc()
-            metrics.LATENCY.observe(max(0.0, (datetime.now(UTC) - d["event_at"]).total_seconds()))
-        else:
-            self.failures += 1
-            metrics.DELIVERIES.labels("failed").inc()
-            self.last_error = f"{endpoint.url}: {error}"[:500]
+        now = datetime.now(UTC)
+        for o in batch:
+            if o.error is None:
+                self.delivered += 1
+                metrics.DELIVERIES.labels("delivered").inc()
+                metrics.LATENCY.observe(max(0.0, (now - o.d["event_at"]).total_seconds()))
+            else:
+                self.failures += 1
+                metrics.DELIVERIES.labels("failed").inc()
+                self.last_error = f"{o.endpoint.url}: {o.error}"[:500]
 
     def _require_fence(self) -> Fence:
         if self._fence is None:

@@ -16,9 +16,10 @@ import * as overview from "./pages/overview.js";
 import * as person from "./pages/person.js";
 import * as proposals from "./pages/proposals.js";
 import * as settings from "./pages/settings.js";
+import * as system from "./pages/system.js";
 
 const PAGES = {
-  live, calls, overview, campaigns, friction, funnels, experiments, proposals, person, settings, account,
+  live, calls, overview, campaigns, friction, funnels, experiments, proposals, person, settings, system, account,
 };
 const SITE_KEY = "leadtrail.site";
 

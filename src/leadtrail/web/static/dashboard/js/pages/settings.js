@@ -167,6 +167,7 @@ export async function render(ctx) {
   const callsBox = h("section", { class: "panel", "aria-label": "Call tracking" });
   mount(root, h("section", { class: "page" },
     h("div", { class: "page-head" }, h("h1", {}, `Settings · ${site.name}`),
+      h("a", { href: "#/system", class: "btn", id: "system-link" }, "System: components, leaders, webhooks"),
       manage ? null : h("p", { class: "notice" }, "You can read these settings; changing them needs the admin role.")),
     snippet,
     ignoredBox,
