@@ -77,7 +77,7 @@ def register(svc: Services) -> None:
             Job(
                 "identity-resolver",
                 s.identity_resolve_interval,
-                simple(svc.identity_resolver.run_once),
+                svc.identity_resolver.run_job,
             )
         )
     sched.add(Job("heartbeat-cleanup", s.heartbeat_cleanup_interval, cleanup))
