@@ -312,9 +312,3 @@ LIMIT $3;
 SELECT DISTINCT canonical_user_id FROM identity_links
 WHERE site_id = $1 AND canonical_user_id = ANY ($2::uuid[])
   AND kind IN ('external_id', 'email', 'phone');
-
--- name: any_work
--- Whether any site has a session to resolve or a person to refresh: one cheap read (a
--- partial index and a small table) so that the idle resolver writes nothing.
-SELECT EXISTS (SELECT 1 FROM sessions WHERE canonical_user_id IS NULL)
-    OR EXISTS (SELECT 1 FROM leadtrail.people_dirty)

@@ -31,7 +31,6 @@ from leadtrail.identity.rules import (
     resolve_visits,
 )
 from leadtrail.scheduling.lease import check_current_fence
-from leadtrail.scheduling.scheduler import IDLE
 from leadtrail.storage import Claims, Connection, Database, DbRole
 
 Q = graph.Q
@@ -204,13 +203,6 @@ class IdentityResolver:
                 await self.run_once()
             except Exception:
                 logger.exception("identity resolver pass failed; retrying next tick")
-
-    async def run_job(self, _: object = None) -> object:
-        """The scheduler's job body: a pass when there is work, else ``IDLE`` (no write)."""
-        async with self._db.system() as conn:
-            if not await conn.fetchval(Q.any_work):
-                return IDLE
-        return await self.run_once()
 
     async def run_once(self) -> int:
         """Resolve everything queued and refresh recently active people; returns the

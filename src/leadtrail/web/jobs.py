@@ -77,7 +77,7 @@ def register(svc: Services) -> None:
             Job(
                 "identity-resolver",
                 s.identity_resolve_interval,
-                svc.identity_resolver.run_job,
+                simple(svc.identity_resolver.run_once),
             )
         )
     sched.add(Job("heartbeat-cleanup", s.heartbeat_cleanup_interval, cleanup))
