@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from leadtrail.scheduling.lease import Fence, FenceLost, Lease, check_current_fence, current_fence
-from leadtrail.scheduling.scheduler import Job, JobRun, LeaderService, Scheduler, simple
+from leadtrail.scheduling.scheduler import IDLE, Job, JobRun, LeaderService, Scheduler, simple
 
 __all__ = [
+    "IDLE",
     "Fence",
     "FenceLost",
     "Job",

@@ -31,6 +31,17 @@ LEASE_NAME = "scheduler"
 MAX_CATCH_UP = 100
 
 
+class _Idle:
+    def __repr__(self) -> str:
+        return "IDLE"
+
+
+#: What a job returns when it found nothing to do: the period counts as done on this leader
+#: but nothing is written (an idle poll every second would otherwise commit a row every
+#: second). A new leader may run such a period once more, which an idle job must tolerate.
+IDLE = _Idle()
+
+
 @dataclass(frozen=True)
 class JobRun:
     """What a job gets: its period and the fence its writes must check."""
@@ -233,7 +244,10 @@ class Scheduler:
         token = current_fence.set(run.fence)
         t0 = time.perf_counter()
         try:
-            await job.run(run)
+            if await job.run(run) is IDLE:
+                self._done[job.name] = run.period
+                metrics.JOB_RUNS.labels(job.name, "idle").inc()
+                return
             async with self._db.system() as conn, conn.transaction():
                 await run.fence.check(conn)
                 await run.complete(conn)

@@ -3,30 +3,21 @@
 
 -- name: emit
 -- Only when an enabled endpoint of the site subscribes to the event type (no row, no cost,
--- for the facts nobody wants). A row written also notifies the sender, at COMMIT (one
--- notice per transaction: PostgreSQL folds equal notices), so it need not poll.
-WITH added AS (
-    INSERT INTO webhook_outbox (site_id, id, event_type, payload)
-    SELECT $1, coalesce($2, gen_random_uuid()), $3, $4
-    WHERE EXISTS (SELECT 1 FROM webhook_endpoints e
-                  WHERE e.site_id = $1 AND e.enabled AND $3 = ANY (e.events))
-    ON CONFLICT DO NOTHING
-    RETURNING 1
-)
-SELECT pg_notify('leadtrail_webhooks', '') FROM added
+-- for the facts nobody wants).
+INSERT INTO webhook_outbox (site_id, id, event_type, payload)
+SELECT $1, coalesce($2, gen_random_uuid()), $3, $4
+WHERE EXISTS (SELECT 1 FROM webhook_endpoints e
+              WHERE e.site_id = $1 AND e.enabled AND $3 = ANY (e.events))
+ON CONFLICT DO NOTHING
 
 -- name: emit_many
-WITH added AS (
-    INSERT INTO webhook_outbox (site_id, id, event_type, payload)
-    SELECT k.site_id, k.id, k.event_type, p.data
-    FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS k (site_id, id, event_type, n)
-    JOIN jsonb_array_elements($4::jsonb) WITH ORDINALITY AS p (data, n) ON p.n = k.n
-    WHERE EXISTS (SELECT 1 FROM webhook_endpoints e
-                  WHERE e.site_id = k.site_id AND e.enabled AND k.event_type = ANY (e.events))
-    ON CONFLICT DO NOTHING
-    RETURNING 1
-)
-SELECT pg_notify('leadtrail_webhooks', '') FROM added LIMIT 1
+INSERT INTO webhook_outbox (site_id, id, event_type, payload)
+SELECT k.site_id, k.id, k.event_type, p.data
+FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS k (site_id, id, event_type, n)
+JOIN jsonb_array_elements($4::jsonb) WITH ORDINALITY AS p (data, n) ON p.n = k.n
+WHERE EXISTS (SELECT 1 FROM webhook_endpoints e
+              WHERE e.site_id = k.site_id AND e.enabled AND k.event_type = ANY (e.events))
+ON CONFLICT DO NOTHING
 
 -- name: fan_out
 -- Move up to $1 outbox rows into one delivery per subscribed, enabled endpoint. The
@@ -58,9 +49,10 @@ WHERE status = 'pending' AND next_attempt_at <= clock_timestamp()
 ORDER BY next_attempt_at
 LIMIT $1
 
--- name: next_due
--- When the idle sender must look again (a retry, or a claim of a dead leader running out).
-SELECT min(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'
+-- name: probe
+-- The idle sender's one read: any outbox row, and when the next pending delivery is due.
+SELECT EXISTS (SELECT 1 FROM webhook_outbox) AS outbox,
+       (SELECT min(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending') AS due
 
 -- name: claim
 -- Take deliveries for one attempt: hidden from `due` for $3 seconds, after which another

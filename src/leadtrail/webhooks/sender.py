@@ -6,10 +6,10 @@ response: a slow or dead endpoint holds only its own slots. Every write checks t
 A delivery is claimed for ``timeout + CLAIM_MARGIN`` seconds; if the leader dies
 mid-request the next leader sends it again with the same ``webhook-id`` (at-least-once).
 
-Idle, it does not poll: a committed outbox row notifies ``leadtrail_webhooks`` (LISTENed on
-one connection while leading), finished attempts wake it in-process, and otherwise it sleeps
-until the next pending delivery is due (a retry, a dead leader's claim running out), at most
-``idle_interval`` seconds (a safety net should a notice be missed while reconnecting).
+Idle, it runs no rounds: every ``idle_interval`` it reads one row (is there an outbox row,
+when is the next pending delivery due) and starts a round only when there is work; it also
+wakes at the next retry's due time. (Not NOTIFY from the fact's transaction: PostgreSQL
+serialises the commits of notifying transactions, which would throttle ingest.)
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ FAN_OUT_BATCH = 1000
 DUE_BATCH = 500
 ENDPOINTS_REFRESH = 5.0
 MAX_IN_FLIGHT = 256
-CHANNEL = "leadtrail_webhooks"
+#: seconds a stepping-down sender waits for finished attempts to be recorded
+RECORD_GRACE = 5.0
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,6 @@ class WebhookSender:
         self._in_flight: dict[UUID, set[UUID]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
-        self._listener: Any = None
         self._outcomes: list[Outcome] = []
         self._recorder: asyncio.Task[None] | None = None
         self.delivered = 0
@@ -106,38 +106,29 @@ class WebhookSender:
             follow_redirects=False,
             limits=httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=64),
         )
-        await self._listen()
         self._task = asyncio.create_task(self._loop(), name=self.name)
-
-    async def _listen(self) -> None:
-        """One LISTEN connection while leading; without it the sender polls every
-        ``busy_interval`` (so a database that refuses it costs latency, never deliveries)."""
-        try:
-            self._listener = await self._db.app_connection()
-            await self._listener.add_listener(CHANNEL, self._notified)
-        except Exception as exc:
-            self._listener = None
-            self._error(f"listen: {exc}")
-
-    def _notified(self, *_: object) -> None:
-        self._wake.set()
 
     async def stop_leading(self) -> None:
         self._fence = None
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close()
-            self._listener = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        recorder = self._recorder
         for task in list(self._tasks):
-            task.cancel()
+            if task is not recorder:
+                task.cancel()
         for task in list(self._tasks):
+            if task is not recorder:
+                with contextlib.suppress(BaseException):
+                    await task
+        if recorder is not None and not recorder.done():
+            # Attempts that were answered are recorded before stepping down (still under
+            # this leader's fence); otherwise the next leader would send them again.
             with contextlib.suppress(BaseException):
-                await task
+                await asyncio.wait_for(recorder, RECORD_GRACE)
+        self._recorder = None
         self._in_flight.clear()
         self._outcomes = []
         if self._client is not None:
@@ -167,27 +158,38 @@ class WebhookSender:
                 logger.warning("webhooks: sender round failed: %s", exc)
             if busy:
                 # Rounds at most every busy_interval: under load each round takes a batch
-                # rather than one round per notice or finished attempt.
+                # rather than one round per finished attempt.
                 await asyncio.sleep(self.config.busy_interval)
             else:
-                wait = await self._idle_wait()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                await self._idle_wait()
             self._wake.clear()
 
-    async def _idle_wait(self) -> float:
-        """Seconds until the next pending delivery is due, capped at ``idle_interval``."""
-        cap = self.config.idle_interval
-        if self._listener is None or self._listener.is_closed():
-            return min(cap, max(self.config.busy_interval, 0.5))
-        try:
-            async with self._db.system() as conn:
-                soonest = await conn.fetchval(Q.next_due)
-        except Exception:
-            return min(cap, 1.0)
-        if soonest is None:
-            return cap
-        return max(0.0, min(cap, (soonest - datetime.now(UTC)).total_seconds()))
+    async def _idle_wait(self) -> None:
+        """Sleep until there is work: an outbox row, or a pending delivery that is due (a
+        retry, a dead leader's claim running out); looks every ``idle_interval`` seconds.
+        ``wake()`` (a replay, a finished attempt) ends the wait at once."""
+        while True:
+            self._wake.clear()
+            try:
+                async with self._db.system() as conn:
+                    probe = await conn.fetchrow(Q.probe)
+            except Exception as exc:
+                self._error(f"probe: {exc}")
+                probe = None
+            wait = self.config.idle_interval
+            if probe is not None:
+                if probe["outbox"]:
+                    return
+                if probe["due"] is not None:
+                    wait = min(wait, (probe["due"] - datetime.now(UTC)).total_seconds())
+                if wait <= 0:
+                    return
+            try:
+                await asyncio.wait_for(self._wake.wait(), wait)
+                return
+            except TimeoutError:
+                if probe is None:
+                    return  # the database was unreachable: try a round again
 
     async def round(self) -> bool:
         """Fan out and start due deliveries; True when there was work."""
