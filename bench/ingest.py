@@ -301,12 +301,14 @@ def postgres_processes(data_dir: Path) -> list[psutil.Process]:
     """The embedded PostgreSQL's processes: the postmaster names the data dir on its command
     line, backends ("postgres: user db ...") are its children."""
     found = []
+    # as root the cluster lives in the service account's folder, not under data_dir
+    where = str(EmbeddedPostgres(data_dir).pgdata)
     for proc in psutil.process_iter(["name", "cmdline"]):
         if proc.info["name"] != "postgres":
             continue
         try:
-            owner = proc if str(data_dir) in " ".join(proc.info["cmdline"] or []) else proc.parent()
-            if owner is not None and str(data_dir) in " ".join(owner.cmdline()):
+            owner = proc if where in " ".join(proc.info["cmdline"] or []) else proc.parent()
+            if owner is not None and where in " ".join(owner.cmdline()):
                 found.append(proc)
         except psutil.Error:
             continue
