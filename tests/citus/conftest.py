@@ -8,6 +8,7 @@ Citus build (scripts/citus_build; scripts/test runs it) the suite is skipped.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -22,8 +23,9 @@ HERE = Path(__file__).parent
 
 
 #: what does not work on Citus yet, by module and test (docs/scaling.md "Status on Citus");
-#: "*" covers a whole module. Marked xfail (not strict): a test that starts passing shows as
-#: XPASS, and its line here should go.
+#: "*" covers a whole module. Skipped with the cause, not run as xfail: the ingest writer's
+#: failures each wait for the request timeout (minutes of CI for nothing). To see what
+#: passes today: LEADTRAIL_CITUS_RUN_KNOWN_FAILURES=1 runs them as xfail (XPASS = fixed).
 WRITER = (
     "the ingest writer stages rows in temporary tables (refused in a 2PC transaction) and moves "
     "them with INSERT ... SELECT (refused into RLS tables on Citus)"
@@ -68,8 +70,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(pytest.mark.citus)
         known = KNOWN_FAILURES.get(path.stem.removeprefix("test_citus_"), {})
         reason = known.get(item.name.split("[")[0]) or known.get("*")
-        if reason:
+        if reason and os.environ.get("LEADTRAIL_CITUS_RUN_KNOWN_FAILURES"):
             item.add_marker(pytest.mark.xfail(reason=f"on Citus: {reason}", strict=False))
+        elif reason:
+            item.add_marker(pytest.mark.skip(reason=f"not yet on Citus: {reason}"))
 
 
 @pytest.fixture(scope="session")
