@@ -72,7 +72,7 @@ def make_data(
         for i in range(per_session):
             erows.append(
                 (site, uuid.uuid4(), sid, month, start + timedelta(seconds=i),
-                 f"https://x.example/p{rng.randrange(50)}", "page", "view")
+                 f"https://x.example/p{rng.randrange(50)}", "interaction", "page_view")
             )  # fmt: skip
     return srows, erows
 

@@ -19,7 +19,6 @@ import secrets
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -257,5 +256,5 @@ def new_root(base: Path) -> Path:
     if os.geteuid() == 0:
         parent = Path("/var/lib/leadtrail")
         parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-        return parent / f"citus-{os.getpid()}-{int(time.time() * 1000)}"
+        return parent / f"citus-{os.getpid()}-{secrets.token_hex(4)}"
     return base / "citus"

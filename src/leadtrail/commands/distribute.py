@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import click
 
 from leadtrail.cli import _setup_logging, _with_db, db, friendly
+from leadtrail.errors import ConfigError
 from leadtrail.storage import citus
 
 
@@ -25,7 +27,10 @@ def distribute(shard_count: int | None) -> None:
 
     async def work(database: Any) -> None:
         async with database.system() as conn:
-            placed = await citus.distribute(conn, shard_count=shard_count, echo=click.echo)
+            try:
+                placed = await citus.distribute(conn, shard_count=shard_count, echo=click.echo)
+            except asyncpg.PostgresError as exc:
+                raise ConfigError(f"distributing failed: {exc}") from exc
         click.echo(
             f"{len(placed.distributed)} distributed, {len(placed.reference)} reference, "
             f"{len(placed.local)} left on the coordinator"

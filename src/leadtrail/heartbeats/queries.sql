@@ -46,9 +46,10 @@ WHERE h.heartbeat_timestamp < clock_timestamp() - make_interval(secs => $1)
                     AND n.heartbeat_timestamp > h.heartbeat_timestamp))
 
 -- name: cleanup_site
+-- now(), not clock_timestamp(): Citus refuses volatile functions in a DELETE's WHERE.
 DELETE FROM realtime_heartbeats h
-WHERE h.heartbeat_timestamp < clock_timestamp() - make_interval(secs => $1)
-  AND (h.heartbeat_timestamp < clock_timestamp() - make_interval(secs => $2)
+WHERE h.heartbeat_timestamp < now() - make_interval(secs => $1)
+  AND (h.heartbeat_timestamp < now() - make_interval(secs => $2)
        OR EXISTS (SELECT 1 FROM realtime_heartbeats n
                   WHERE n.site_id = h.site_id
                     AND n.component_type = h.component_type

@@ -108,9 +108,10 @@ SELECT (SELECT count(*) FROM webhook_outbox) AS outbox,
        (SELECT count(*) FROM webhook_deliveries WHERE status = 'dead') AS dead
 
 -- name: housekeeping
--- Delivered and dead deliveries (and their attempts) older than $1 seconds.
+-- Delivered and dead deliveries (and their attempts) older than $1 seconds. now(), not
+-- clock_timestamp(): Citus refuses volatile functions in a DELETE's WHERE.
 DELETE FROM webhook_deliveries
-WHERE status <> 'pending' AND created_at < clock_timestamp() - make_interval(secs => $1)
+WHERE status <> 'pending' AND created_at < now() - make_interval(secs => $1)
 
 -- name: create_endpoint
 INSERT INTO webhook_endpoints (site_id, url, description, events, format, secret_ciphertext,
