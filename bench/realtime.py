@@ -320,12 +320,12 @@ def _print_feed(feed: dict[str, float], seconds: float) -> None:
         return feed.get(key, 0.0) / polls * 1000
 
     print(
-        f"feed: {polls / seconds:,.0f} polls/s, "
+        f"feed: {polls / seconds:,.0f} batches/s, "
         f"{feed.get('leadtrail_realtime_changes_total', 0) / seconds:,.0f} changes/s read "
         f"(all tables), {feed.get('leadtrail_realtime_changes_decoded_total', 0) / seconds:,.0f}"
         f"/s decoded; replay log {feed.get('leadtrail_realtime_log_rows_total', 0) / seconds:,.0f}"
         f" rows/s, {feed.get('leadtrail_realtime_log_bytes_total', 0) / seconds / 1e6:.1f} MB/s; "
-        f"ms per poll: peek {per_poll('peek'):.1f}, decode {per_poll('decode'):.1f}, "
+        f"ms per batch: decode {per_poll('decode'):.1f}, "
         f"log {per_poll('log'):.1f}, dispatch {per_poll('dispatch'):.1f}"
     )
     prefix = "leadtrail_realtime_dispatch_lag_seconds_bucket"
@@ -337,7 +337,7 @@ def _print_feed(feed: dict[str, float], seconds: float) -> None:
     total = buckets[-1][1] if buckets else 0
     if total:
         shares = ", ".join(f"<= {le * 1000:g} ms {n / total:.0%}" for le, n in buckets[2:8])
-        print(f"feed: commit -> dispatch of each poll's oldest change: {shares}")
+        print(f"feed: commit -> dispatch of each batch's oldest change: {shares}")
 
 
 def main() -> None:

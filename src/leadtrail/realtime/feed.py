@@ -468,10 +468,10 @@ class ChangeFeed:
             raise
         changes = [c for t in done for c in t.changes]
         t1 = clock()
-        metrics.POLLS.inc()
-        metrics.PHASE_SECONDS.labels("decode").inc(t1 - t0)
         foreign: bool | None = None
         if changes:
+            metrics.POLLS.inc()
+            metrics.PHASE_SECONDS.labels("decode").inc(t1 - t0)
             try:
                 foreign = await self._log(changes)
             except BaseException:

@@ -35,6 +35,7 @@ HEARTBEAT_SECONDS = 5.0
 EXPIRE_SECONDS = 15.0
 MAX_NOTIFY_BYTES = 7900
 RECONNECT_SECONDS = 1.0
+STOP_SECONDS = 2.0
 
 
 def _encode_payload(payload: dict[str, Any]) -> dict[str, Any]:
@@ -66,6 +67,7 @@ class Relay:
         self._seen: dict[str, float] = {}
         #: set each time a message from another node was applied (tests await it)
         self.received = asyncio.Event()
+        self._stopping = False
 
     async def start(self) -> None:
         self.hub.relay = self
@@ -73,15 +75,19 @@ class Relay:
         self._task = asyncio.create_task(self._run(), name="realtime-relay")
 
     async def stop(self) -> None:
+        """Say ``bye`` (the other nodes drop this node's presence at once), then stop."""
         self.hub.relay = None
-        if self._task is not None:
+        if self._task is None:
+            return
+        self._stopping = True
+        self._queue.put_nowait(self._message({"k": "bye"}))
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), STOP_SECONDS)
+        except (TimeoutError, Exception):
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-            self._task = None
-        with contextlib.suppress(Exception):
-            async with self.db.owner_connection() as conn:
-                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, self._message({"k": "bye"}))
+        self._task = None
 
     # -- outgoing (called by the hub) ------------------------------------------------
 
@@ -125,9 +131,12 @@ class Relay:
             try:
                 async with self._listening() as conn:
                     await self._send_loop(conn)
+                    return  # stopping: bye was sent
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self._stopping:
+                    return
                 logger.warning("realtime: relay interrupted (%s); reconnecting", exc)
                 await asyncio.sleep(RECONNECT_SECONDS)
                 self._publish({"k": "hello"})
@@ -159,6 +168,8 @@ class Relay:
                 CHANNEL,
                 batch,
             )
+            if self._stopping and self._queue.empty():
+                return
 
     # -- incoming --------------------------------------------------------------------
 
