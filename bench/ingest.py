@@ -611,7 +611,7 @@ async def main() -> int:
                 cpu2 = cpu_seconds(server.pid, pg_dir)
                 paced = run_wrk(
                     sync,
-                    LUA_SINGLE + lua_paced(single.rps / 2, args.connections),
+                    LUA_SINGLE + lua_paced(max(single.rps, 2.0) / 2, args.connections),
                     args.duration,
                     args.connections,
                     phase="paced",
