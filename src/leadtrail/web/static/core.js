@@ -298,7 +298,7 @@
     },
     identify: p => {
       var o = { s: site, sid: S?.id }, n = 0;
-      if (off() || !p || !S) return false;
+      if (off() || !p || !S) return !1;
       // uh: the site's signature of id (identity verification, docs/security.md)
       each(['email', 'phone', 'id', 'uh'], k => p[k] != null && p[k] !== '' && (o[k] = cut(k, p[k]), n++));
       n && (enq('/api/identify', o), flush());
