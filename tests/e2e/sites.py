@@ -193,6 +193,17 @@ DEFAULT_ANSWERS: dict[str, tuple[int, dict[str, Any]]] = {
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Retry-After"}
 
 
+def _compact(body: Any) -> str:
+    """JSON as leadtrail writes it (orjson: no spaces), which the tracker reads ``k`` from."""
+    return json.dumps(body, separators=(",", ":"))
+
+
+def _last_sid(body: Any) -> str | None:
+    events = body.get("batch", [body]) if isinstance(body, dict) else []
+    last = events[-1] if isinstance(events, list) and events else None
+    return str(last["sid"]) if isinstance(last, dict) and last.get("sid") else None
+
+
 class FakeApi:
     """Records the tracker's requests and answers like the contract.
 
@@ -240,6 +251,9 @@ class FakeApi:
                 status, body, extra = self._scripted.pop(0)
             else:
                 (status, body), extra = default, {}
+                if path == "/api/sync" and (sid := _last_sid(parsed)):
+                    # the contract's session token (docs/security.md): "<sid>.<…>"
+                    body = {**body, "k": f"{sid}.fake.token"}
             self.sent.append(
                 Sent(
                     method=method,
@@ -265,7 +279,12 @@ class FakeApi:
                 request.method, path, request.post_data or "", headers
             )
             with contextlib.suppress(PlaywrightError):  # the page may be closing (its beacon)
-                await route.fulfill(status=status, headers=extra, json=body)
+                await route.fulfill(
+                    status=status,
+                    headers=extra,
+                    body=_compact(body),
+                    content_type="application/json",
+                )
 
         await context.route(lambda url: url.startswith(base_url) and "/api/" in url, handle)
 
@@ -341,7 +360,7 @@ class _ApiHandler(_Quiet):
     def _answer(self, raw: str) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, body, extra = self.api.answer(self.command, self.path.split("?")[0], raw, headers)
-        self._send(json.dumps(body).encode(), "application/json", status, extra)
+        self._send(_compact(body).encode(), "application/json", status, extra)
 
 
 @contextlib.contextmanager

@@ -90,6 +90,7 @@ async def test_identify(tab: Page, site: FixtureSite, fake_api: FakeApi) -> None
         "phone": "+90 555 123 45 67",
         "id": "42",
         "uh": "c0ffee",
+        "k": f"{sid}.fake.token",  # the session token /api/sync answered
     }
 
 
@@ -137,6 +138,7 @@ async def test_lead_capture_only_from_marked_forms(
         "phone": "+90 555 123 45 67",
         "company": "Analytical Engines",
         "message": "Call me after 5pm",
+        "k": f"{sid}.fake.token",
     }  # never the password, hidden fields or unrecognised ones
     await fake_api.wait_event("conversion/form_submit", el="contact")
 

@@ -181,3 +181,82 @@ async def test_a_visit_lands_in_postgresql(
         "SELECT * FROM identity_links WHERE site_id = $1 AND kind = 'email'", live_site.id
     )
     assert link is not None and link["value"] == "ada@example.com"
+
+
+async def test_identify_and_lead_carry_the_session_token_an_outsider_lacks(
+    browser: Browser,
+    visitor: Page,
+    fixture_site: FixtureSite,
+    live_site: Site,
+    owner: asyncpg.Connection,
+) -> None:
+    """Security finding 2: the real tracker gets its session's token from /api/sync and sends
+    it with identify and its lead; a second browser on the site's own origin that knows the
+    visitor's sid (but not the token) is refused and attaches nothing."""
+    site = fixture_site
+    site.site_id, site.api_url, site.script_src, site.attrs = live_site.public_id, None, None, {}
+    sent: dict[str, dict[str, Any]] = {}
+    visitor.on(
+        "request",
+        lambda r: (
+            sent.__setitem__(r.url.rsplit("/", 1)[1], json.loads(r.post_data or "{}"))
+            if r.url.endswith(("/api/identify", "/api/leads"))
+            else None
+        ),
+    )
+    await visitor.goto(site.page("index.html"))
+    await visitor.clock.run_for(2000)
+    sid = await visitor.evaluate("leadtrail.sessionId()")
+    assert await visitor.evaluate("leadtrail.identify({email: 'grace@example.com'})") is True
+    await visitor.fill("#contact [name=email]", "grace@example.com")
+    await visitor.fill("#contact [name=first_name]", "Grace")
+    await visitor.click("#contact-send")
+    await visitor.wait_for_url("**/thanks.html")
+    await visitor.clock.run_for(2000)
+    await all_acknowledged(visitor)
+    for path in ("identify", "leads"):
+        assert sent[path]["sid"] == sid and sent[path]["k"].startswith(f"{sid}.")
+    links = await owner.fetch(
+        "SELECT l.value FROM identity_links l JOIN sessions s ON s.site_id = l.site_id "
+        "AND s.canonical_user_id = l.canonical_user_id "
+        "WHERE s.site_id = $1 AND s.id = $2 AND l.kind = 'email'",
+        live_site.id,
+        sid,
+    )
+    assert [r["value"] for r in links] == ["grace@example.com"]
+    lead = await owner.fetchrow(
+        "SELECT email FROM leads WHERE site_id = $1 AND session_id = $2", live_site.id, sid
+    )
+    assert lead is not None and lead["email"] == "grace@example.com"
+
+    # the outsider: another browser, a page on the site's own origin, the visitor's bare sid
+    ctx = await browser.new_context(user_agent=CHROME)
+    try:
+        outsider = await ctx.new_page()
+        await outsider.goto(site.page("thanks.html"))
+        statuses = await outsider.evaluate(
+            """async ([api, s, sid]) => {
+                const post = (path, body) => fetch(api + path, {method: 'POST',
+                    body: JSON.stringify({s, sid, ...body})}).then(r => r.json());
+                return [await post('/api/identify', {email: 'mallory@evil.test'}),
+                        await post('/api/leads', {eid: 'evt_mallory_1', email: 'mallory@evil.test'})];
+            }""",
+            [site.leadtrail_url, live_site.public_id, sid],
+        )
+    finally:
+        await ctx.close()
+    assert [s["error"] for s in statuses] == ["invalid_session_token"] * 2
+    assert (
+        await owner.fetchval(
+            "SELECT count(*) FROM identity_links WHERE site_id = $1 AND value = 'mallory@evil.test'",
+            live_site.id,
+        )
+        == 0
+    )
+    assert (
+        await owner.fetchval(
+            "SELECT count(*) FROM leads WHERE site_id = $1 AND email = 'mallory@evil.test'",
+            live_site.id,
+        )
+        == 0
+    )

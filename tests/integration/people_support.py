@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from leadtrail.auth import session_tokens
 from leadtrail.auth.api_keys import create_key
 from leadtrail.auth.users import create_user
 from leadtrail.sites.service import create_site
@@ -122,3 +123,9 @@ async def resolve_all(db: Database) -> int:
 async def fetch(db: Database, sql: str, *args: Any) -> list[asyncpg.Record]:
     async with db.system() as conn:
         return list(await conn.fetch(sql, *args))
+
+
+def session_token(site_id: uuid.UUID, sid: uuid.UUID, server_secret: str = "test-secret") -> str:
+    """The token ``/api/sync`` gives the browser that made ``sid`` (auth/session_tokens.py),
+    signed with the server key tests/conftest.py's ``make_settings`` sets."""
+    return session_tokens.issue(session_tokens.token_key(server_secret.encode()), site_id, sid)

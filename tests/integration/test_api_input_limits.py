@@ -12,7 +12,7 @@ import pytest
 from leadtrail.adspend.rows import MAX_COST, MAX_COUNT
 from leadtrail.storage import Database
 from tests.conftest import ModuleDatabase, leadtrail_cli
-from tests.integration.people_support import Tenant, add_session, fetch, make_tenant
+from tests.integration.people_support import Tenant, add_session, fetch, make_tenant, session_token
 
 ANALYTICS = [
     "/api/analytics/overview",
@@ -294,7 +294,13 @@ async def test_nul_in_tracker_mode_and_literal_escapes(
         "/api/leads",
         headers={"Origin": f"https://{tenant.domain}", "Content-Type": "text/plain"},
         content=orjson.dumps(
-            {"s": tenant.public_id, "sid": str(sid), "email": "t@example.com", "message": "\x00"}
+            {
+                "s": tenant.public_id,
+                "sid": str(sid),
+                "k": session_token(tenant.site_id, sid),
+                "email": "t@example.com",
+                "message": "\x00",
+            }
         ),
     )
     assert tracker.status_code == 400 and tracker.json()["error"] == "invalid_text"

@@ -17,6 +17,7 @@ from tests.integration.people_support import (
     make_tenant,
     person_of,
     resolve_all,
+    session_token,
 )
 
 
@@ -123,6 +124,7 @@ async def test_tracker_mode_lead_needs_an_allowed_origin(
         {
             "s": t.public_id,
             "sid": str(sid),
+            "k": session_token(t.site_id, sid),
             "fp": "fp-tracker-lead",
             "eid": "evt_12345678",
             "form_type": "quote",

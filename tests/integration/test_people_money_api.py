@@ -23,6 +23,7 @@ from tests.integration.people_support import (
     make_tenant,
     person_of,
     resolve_all,
+    session_token,
 )
 
 
@@ -253,6 +254,7 @@ async def test_identify_in_tracker_mode(
             {
                 "s": t.public_id,
                 "sid": str(sid),
+                "k": session_token(t.site_id, sid),
                 "fp": "fp-tracker-id",
                 "email": "t@example.com",
                 "id": "user-42",
@@ -272,7 +274,11 @@ async def test_identify_in_tracker_mode(
         ("fingerprint", "fp-tracker-id"),
     ]
     nothing = await client.post(
-        "/api/identify", headers=origin, content=orjson.dumps({"s": t.public_id, "sid": str(sid)})
+        "/api/identify",
+        headers=origin,
+        content=orjson.dumps(
+            {"s": t.public_id, "sid": str(sid), "k": session_token(t.site_id, sid)}
+        ),
     )
     assert nothing.status_code == 400 and nothing.json()["error"] == "no_identifiers"
     assert nothing.headers["access-control-allow-origin"] == origin["Origin"]

@@ -112,7 +112,10 @@ async def test_landing_from_google_ad_is_enriched_scored_and_attributed(
     response = await post(client, landing, ua=IPHONE)
     assert response.status_code == 200
     # acquisition/view: no category points; Google referrer +5
-    assert response.json() == {"status": "synced", "score": 5}
+    answer = response.json()
+    # the session is new: its token for identify and leads (auth/session_tokens.py)
+    assert answer.pop("k").startswith(f"{sid}.")
+    assert answer == {"status": "synced", "score": 5}
 
     row = await session_row(owner, sid)
     assert row["site_id"] == site.id
@@ -216,7 +219,10 @@ async def test_retried_events_are_stored_and_counted_once(
     second = event(site, sid, ec="interaction", ea="scroll_depth", ev=50)
     one = await post(client, {"batch": [first, second]})
     again = await post(client, {"batch": [first, second, first]})
-    assert one.json() == again.json() == {"status": "synced", "score": 20}
+    answers = [one.json(), again.json()]
+    # both carry the session's token: the first made it, the retry repeats its events
+    assert all(a.pop("k").startswith(f"{sid}.") for a in answers)
+    assert answers[0] == answers[1] == {"status": "synced", "score": 20}
     row = await session_row(owner, sid)
     assert row["event_count"] == 2 and row["page_views"] == 1
     assert await owner.fetchval("SELECT count(*) FROM events WHERE session_id = $1", sid) == 2

@@ -13,12 +13,24 @@ import pytest
 from leadtrail.auth.identity_tokens import identity_hash, identity_secret, server_key
 from leadtrail.config import Settings
 from leadtrail.storage import Database
-from tests.integration.people_support import Tenant, add_session, fetch, make_tenant, person_of
+from tests.integration.people_support import (
+    Tenant,
+    add_session,
+    fetch,
+    make_tenant,
+    person_of,
+    session_token,
+)
 
 
 @pytest.fixture(scope="module")
 async def site(db: Database) -> Tenant:
     return await make_tenant(db, "abuse", {"default_region": "US"})
+
+
+def own(t: Tenant, sid: uuid.UUID) -> str:
+    """The caller's own session token, as /api/sync gave it to the browser that made ``sid``."""
+    return session_token(t.site_id, sid)
 
 
 def browser(t: Tenant) -> dict[str, str]:
@@ -55,7 +67,12 @@ async def test_identify_from_a_browser_tells_nothing_and_merges_nothing(
         "/api/identify",
         headers=browser(site),
         content=orjson.dumps(
-            {"s": site.public_id, "sid": str(mine), "email": "victim@example.com"}
+            {
+                "s": site.public_id,
+                "sid": str(mine),
+                "k": own(site, mine),
+                "email": "victim@example.com",
+            }
         ),
     )
     assert answer.status_code == 200 and answer.json() == {"status": "ok"}
@@ -65,7 +82,9 @@ async def test_identify_from_a_browser_tells_nothing_and_merges_nothing(
     fresh = await client.post(
         "/api/identify",
         headers=browser(site),
-        content=orjson.dumps({"s": site.public_id, "sid": str(mine), "email": "me@example.com"}),
+        content=orjson.dumps(
+            {"s": site.public_id, "sid": str(mine), "k": own(site, mine), "email": "me@example.com"}
+        ),
     )
     assert fresh.json() == {"status": "ok"}
     owner = await fetch(
@@ -90,6 +109,7 @@ async def test_lead_from_a_browser_tells_nothing_and_stays_on_its_own_session(
             {
                 "s": site.public_id,
                 "sid": str(mine),
+                "k": own(site, mine),
                 "eid": "evt_abuse_001",
                 "email": "lead-victim@example.com",
             }
@@ -129,7 +149,7 @@ async def test_a_site_signed_identity_lets_the_browser_merge(
     second = await add_session(db, site.site_id, fingerprint="fp-device-2")
     secret = identity_secret(server_key(settings), site.site_id)
     for sid in (first, second):
-        signed = {"s": site.public_id, "sid": str(sid), "id": "user-77"}
+        signed = {"s": site.public_id, "sid": str(sid), "k": own(site, sid), "id": "user-77"}
         forged = await client.post(
             "/api/identify",
             headers=browser(site),
@@ -145,6 +165,7 @@ async def test_a_site_signed_identity_lets_the_browser_merge(
             {
                 "s": site.public_id,
                 "sid": str(second),
+                "k": own(site, second),
                 "id": "user-77",
                 "uh": identity_hash(secret, "user-77"),
             }

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from leadtrail.storage import Database
-from tests.integration.people_support import Tenant, add_session, fetch, make_tenant
+from tests.integration.people_support import Tenant, add_session, fetch, make_tenant, session_token
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
 OPT_OUT = [{"DNT": "1"}, {"Sec-GPC": "1"}]
@@ -34,12 +34,21 @@ def sync_body(t: Tenant, sid: uuid.UUID) -> bytes:
 
 def lead_body(t: Tenant, sid: uuid.UUID) -> bytes:
     return orjson.dumps(
-        {"s": t.public_id, "sid": str(sid), "eid": uuid.uuid4().hex, "email": "a@example.com"}
+        {
+            "s": t.public_id,
+            "sid": str(sid),
+            "k": session_token(t.site_id, sid),
+            "eid": uuid.uuid4().hex,
+            "email": "a@example.com",
+        }
     )
 
 
 def identify_body(t: Tenant, sid: uuid.UUID) -> bytes:
-    return orjson.dumps({"s": t.public_id, "sid": str(sid), "email": f"{sid.hex}@example.com"})
+    return orjson.dumps(
+        {"s": t.public_id, "sid": str(sid), "k": session_token(t.site_id, sid),
+         "email": f"{sid.hex}@example.com"}
+    )  # fmt: skip
 
 
 BODIES = {"/api/sync": sync_body, "/api/leads": lead_body, "/api/identify": identify_body}

@@ -47,6 +47,10 @@ def cohens_h(p1: float, p2: float) -> float:
     return 2 * math.asin(math.sqrt(p2)) - 2 * math.asin(math.sqrt(p1))
 
 
+#: more visitors per variant than this is no answer (and no longer fits a JSON integer)
+MAX_SAMPLE = 10**15
+
+
 def proportion_sample_size(
     baseline: float, relative_mde: float, alpha: float = 0.05, target: float = 0.8
 ) -> int:
@@ -54,7 +58,10 @@ def proportion_sample_size(
     p2 = baseline * (1 + relative_mde)
     if not 0 < baseline < 1 or not 0 < p2 < 1:
         raise ValueError("rates must lie strictly between 0 and 1")
-    return math.ceil(sample_size(cohens_h(baseline, p2), alpha, target))
+    n = sample_size(cohens_h(baseline, p2), alpha, target)
+    if not math.isfinite(n) or n > MAX_SAMPLE:  # found by schemathesis: a 190-digit integer
+        raise ValueError("the effect is too small to detect with any realistic sample")
+    return math.ceil(n)
 
 
 def proportion_mde(baseline: float, n: float, alpha: float = 0.05, target: float = 0.8) -> float:

@@ -45,6 +45,16 @@ class _SessionWork:
     fingerprint: str | None = None
 
 
+class Written(dict[SessionKey, int]):
+    """Session lead scores of a batch, and what the batch learnt for session tokens
+    (auth/session_tokens.py): the sessions it created and the event ids it really added."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.created: set[SessionKey] = set()
+        self.inserted: set[UUID] = set()
+
+
 def _started(entry: _SessionWork, row: Any) -> datetime:
     """When a session began: as stored, else (a new session) its first event."""
     return row["created_at"] if row is not None else entry.events[0].created_at
@@ -60,7 +70,7 @@ class BatchWriter:
 
     async def write(
         self, conn: Connection, events: list[PreparedEvent], settings: str = ""
-    ) -> dict[SessionKey, int]:
+    ) -> Written:
         """Write ``events`` in one transaction on ``conn``; return session lead scores.
         ``settings``: trusted ``SET LOCAL`` statements run as the transaction opens."""
         events = capture.keep(events)
@@ -87,7 +97,11 @@ class BatchWriter:
             self.sessions.put(entry.key, entry.state)
         metrics.EVENTS_STORED.inc(len(inserted))
         metrics.EVENTS_DUPLICATE.inc(sum(not is_behaviour(e) for e in events) - len(inserted))
-        return scores
+        written = Written()
+        written.update(scores)
+        written.inserted = inserted
+        written.created = {k for k, e in work.items() if e.landing is not None and k in scores}
+        return written
 
     @staticmethod
     def _behaviour_rows(work: dict[SessionKey, _SessionWork]) -> Iterator[tuple[Any, ...]]:

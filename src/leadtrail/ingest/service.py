@@ -8,14 +8,19 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from leadtrail.auth import session_tokens
+from leadtrail.auth.identity_tokens import server_key
+from leadtrail.behaviour.records import is_behaviour
 from leadtrail.config import Settings
 from leadtrail.errors import BadRequest, Forbidden
 from leadtrail.ingest import metrics, payload
+from leadtrail.ingest.batch import Written
 from leadtrail.ingest.clientip import client_ip, is_trusted, parse_networks, stored_ip
 from leadtrail.ingest.events import PreparedEvent, Visit, prepare
 from leadtrail.ingest.geo import GeoResolver
 from leadtrail.ingest.privacy import asks_not_to_be_tracked
 from leadtrail.ingest.rejections import Rejections
+from leadtrail.ingest.session_state import SessionKey
 from leadtrail.ingest.sites import SiteCache, SiteConfig
 from leadtrail.ingest.useragent import parse_user_agent
 from leadtrail.ingest.writer import Writer, now_utc
@@ -72,6 +77,7 @@ class IngestService:
         )
         self._is_trusted = lru_cache(maxsize=4096)(lambda peer: is_trusted(peer, trusted))
         self._stored_ip = lru_cache(maxsize=65536)(stored_ip)
+        self._token_key = session_tokens.token_key(server_key(settings))
 
     async def sync(self, request: SyncRequest) -> SyncResult:
         headers = request.headers
@@ -124,10 +130,27 @@ class IngestService:
         prepared: list[PreparedEvent] = [
             prepare(e, sites[e.site_public_id], visits[e.site_public_id], now) for e in events
         ]
-        scores = await self.writer.submit(prepared)
+        written = await self.writer.submit(prepared)
         metrics.REQUESTS.labels("synced").inc()
         last = prepared[-1]
-        return SyncResult(200, {"status": "synced", "score": scores.get(last.session_key, 0)}, True)
+        body: dict[str, Any] = {"status": "synced", "score": written.get(last.session_key, 0)}
+        if self._proves_session(written, prepared, last.session_key):
+            body["k"] = session_tokens.issue(self._token_key, *last.session_key)
+        return SyncResult(200, body, True)
+
+    @staticmethod
+    def _proves_session(written: Written, events: list[PreparedEvent], key: SessionKey) -> bool:
+        """Whether this request may have the session's token (auth/session_tokens.py): it
+        created the session, or it repeats an event the session already holds (a retry of
+        the first events whose answer was lost: a beacon, a closed page). Only the browser
+        that made the session knows its event ids; adding new events to someone else's
+        session, which anyone knowing a ``sid`` can do, earns nothing."""
+        if key in written.created:
+            return True
+        return any(
+            e.session_key == key and not is_behaviour(e) and e.id not in written.inserted
+            for e in events
+        )
 
     def _note(self, sites: Iterable[SiteConfig], reason: str, detail: str = "") -> None:
         if self.rejections is not None:

@@ -44,15 +44,15 @@ from datetime import UTC, datetime
 
 from leadtrail.errors import Unavailable
 from leadtrail.ingest import metrics
-from leadtrail.ingest.batch import NAME, BatchWriter
+from leadtrail.ingest.batch import NAME, BatchWriter, Written
 from leadtrail.ingest.events import PreparedEvent
 from leadtrail.ingest.failures import Failure, Stalled, classify, refusal, write_failed
-from leadtrail.ingest.session_state import SessionCache, SessionKey
+from leadtrail.ingest.session_state import SessionCache
 from leadtrail.storage import Connection, Database
 from leadtrail.storage.database import DriverError
 
 logger = logging.getLogger(__name__)
-Scores = dict[SessionKey, int]
+Scores = Written
 
 #: attempts for a batch that fails for the connection or the database's state
 ATTEMPTS = 3

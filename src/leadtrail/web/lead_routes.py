@@ -33,6 +33,7 @@ from leadtrail.web.people_common import (
     rate_limit,
     read_object,
     request_ip,
+    require_session_token,
     server_caller,
     site_for,
     tracker_caller,
@@ -76,6 +77,11 @@ class TrackerLeadBody(BaseModel):
 
     s: str = Field(max_length=64)
     sid: UUID | None = None
+    k: str | None = Field(
+        default=None,
+        max_length=128,
+        description="The session token `/api/sync` answered for `sid` (required with `sid`)",
+    )
     fp: str | None = Field(default=None, max_length=128)
     eid: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{8,64}$")
     form_type: str | None = Field(default=None, max_length=100)
@@ -203,6 +209,7 @@ async def post_lead(request: Request) -> Response:
             caller = await tracker_caller(request, t.s, "tracker-leads")
             if (ignored := tracker_opted_out(request, caller)) is not None:
                 return ignored
+            require_session_token(request, caller, t.sid, t.k)
             body = LeadBody(
                 external_lead_id=f"tracker:{t.eid}" if t.eid else None,
                 session_id=t.sid,

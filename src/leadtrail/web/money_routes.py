@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
 from leadtrail.adspend import google_ads, microsoft_ads
 from leadtrail.adspend import service as spend_service
@@ -18,7 +18,7 @@ from leadtrail.auth.principal import Access, Principal
 from leadtrail.errors import BadRequest
 from leadtrail.identity import tx
 from leadtrail.web.deps import CurrentPrincipal
-from leadtrail.web.downloads import csv_download
+from leadtrail.web.downloads import CsvResponse, csv_download
 from leadtrail.web.people_common import Period, SiteRef, json, period, server_caller, site_for
 from leadtrail.web.services import services
 from leadtrail.web.text_guard import NO_NUL
@@ -246,7 +246,7 @@ async def _offline_conversions(
 @router.get(
     "/api/exports/google-ads-offline-conversions.csv",
     summary="Qualified calls and leads with a gclid, as a Google Ads offline conversion import file",
-    response_class=PlainTextResponse,
+    response_class=CsvResponse,
 )
 async def google_ads_export(
     request: Request,
@@ -269,7 +269,7 @@ async def google_ads_export(
 @router.get(
     "/api/exports/microsoft-ads-offline-conversions.csv",
     summary="Qualified calls and leads with an msclkid, as a Microsoft Advertising offline conversion import file",
-    response_class=PlainTextResponse,
+    response_class=CsvResponse,
 )
 async def microsoft_ads_export(
     request: Request,

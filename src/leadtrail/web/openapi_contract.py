@@ -42,6 +42,8 @@ _PUBLIC_REFUSALS = {
 }
 
 
+_NO_SITE = "The named site does not exist or is not the caller's"
+
 #: answers routes give that FastAPI cannot see (they read their body themselves, answer with a
 #: Response of their own status, or refuse by a signature or a setting)
 _EXTRA: dict[str, dict[str, str]] = {
@@ -55,6 +57,20 @@ _EXTRA: dict[str, dict[str, str]] = {
     "DELETE /api/sites/{site}/call-providers/{kind}": {"204": "Removed"},
     "POST /api/sites/{site}/dni/numbers": {"201": "Added to the pool"},
     "DELETE /api/sites/{site}/dni/numbers/{number}": {"204": "Removed from the pool"},
+    # found by schemathesis (tests/integration/test_api_contract_fuzz.py)
+    "POST /api/auth/login": {"429": "Too many attempts from this address or for this account"},
+    "POST /api/identify": {"404": _NO_SITE},
+    "POST /api/leads": {"404": _NO_SITE},
+    "POST /api/ad-spend": {"404": _NO_SITE},
+    "POST /api/proposals": {"404": _NO_SITE},
+    "POST /api/proposals/generate": {"404": _NO_SITE},
+    "POST /api/sync/dynamodb": {"404": _NO_SITE},
+    "GET /api/sync/dynamodb/checksum": {"404": _NO_SITE},
+    "POST /realtime/v1/api/broadcast": {"400": "Bad request: the body"},
+    "POST /api/heartbeats": {"400": "Bad request: the body"},
+    "POST /api/proposals/{proposal_id}/transition": {
+        "409": "The proposal's state does not allow that transition"
+    },
 }
 
 

@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from leadtrail.analytics.ranges import FIRST_DAY, LAST_DAY, in_bounds
+from leadtrail.auth import session_tokens
+from leadtrail.auth.identity_tokens import server_key
 from leadtrail.auth.principal import Access, Principal
 from leadtrail.auth.service import AUTH_CLAIMS
 from leadtrail.errors import BadRequest, Forbidden, LeadtrailError, NotFound, PayloadTooLarge
@@ -157,6 +159,21 @@ async def tracker_caller(request: Request, public_id: Any, component: str) -> Ca
         raise Forbidden("this origin may not send data for the site", code="origin_not_allowed")
     claims = Claims(role=DbRole.WRITER, sub=component, site_ids=(site.id,))
     return Caller(site, claims, f"tracker:{site.public_id}", origin)
+
+
+def require_session_token(request: Request, caller: Caller, sid: UUID | None, token: Any) -> None:
+    """A tracker call naming a session must carry the token the server gave that session's
+    browser (auth/session_tokens.py): a bare ``sid`` is not proof of being that visitor."""
+    if sid is None:
+        return
+    key = session_tokens.token_key(server_key(services(request).settings))
+    if not isinstance(token, str) or not session_tokens.valid(key, caller.site.id, sid, token):
+        raise Forbidden(
+            "k must be the session token /api/sync answered for this sid "
+            "(missing, forged, expired or for another session or site)",
+            code="invalid_session_token",
+            field="k",
+        )
 
 
 def tracker_opted_out(request: Request, caller: Caller) -> Response | None:

@@ -25,6 +25,7 @@ from leadtrail.web.people_common import (
     preflight,
     rate_limit,
     read_object,
+    require_session_token,
     server_caller,
     site_for,
     tracker_caller,
@@ -59,6 +60,11 @@ class TrackerIdentifyBody(BaseModel):
 
     s: str = Field(max_length=64)
     sid: UUID | None = None
+    k: str | None = Field(
+        default=None,
+        max_length=128,
+        description="The session token `/api/sync` answered for `sid` (required with `sid`)",
+    )
     fp: str | None = Field(default=None, max_length=128)
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=40)
@@ -118,6 +124,7 @@ async def identify(request: Request) -> Response:
             caller = await tracker_caller(request, t.s, "tracker-identify")
             if (ignored := tracker_opted_out(request, caller)) is not None:
                 return ignored
+            require_session_token(request, caller, t.sid, t.k)
             body = IdentifyBody(session_id=t.sid, email=t.email, phone=t.phone, external_id=t.id)
             secret = identity_secret(server_key(services(request).settings), caller.site.id)
             trusted = verified(secret, t.id, t.uh)

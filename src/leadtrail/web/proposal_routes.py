@@ -156,7 +156,16 @@ IMPACT_COLUMNS = [
 ]
 
 
-@router.get("/api/proposals/impact", summary="conversion_impact: expected vs measured impact")
+@router.get(
+    "/api/proposals/impact",
+    summary="conversion_impact: expected vs measured impact",
+    responses={
+        200: {
+            "description": "JSON, or CSV with `format=csv`",
+            "content": {"application/json": {}, "text/csv": {}},
+        }
+    },
+)
 async def impact(
     request: Request,
     principal: CurrentPrincipal,

@@ -209,6 +209,13 @@ def document(schema: dict[str, Any]) -> None:
                                 "properties": {
                                     "status": {"const": "synced"},
                                     "score": {"type": "integer"},
+                                    "k": {
+                                        "type": "string",
+                                        "description": "Session token for the last event's "
+                                        "session, when this request created that session or "
+                                        "repeated one of its events; `/api/identify` and "
+                                        "`/api/leads` need it with `sid` (docs/security.md)",
+                                    },
                                 },
                             }
                         }
