@@ -139,45 +139,22 @@ RETURNING s.id, s.site_id, s.created_at, s.canonical_user_id;
 -- name: refresh_users
 -- Totals are a function of the person's rows, so a merge followed by an unmerge gives the
 -- same figures back. Rows are only written when something changed.
-WITH s AS (
-    SELECT s.canonical_user_id AS id,
-           min(s.created_at) AS first_seen, max(s.last_seen_at) AS last_seen,
-           count(*)::int AS sessions,
-           coalesce(sum(s.event_count), 0)::int AS actions,
-           coalesce(sum(s.page_views), 0)::int AS page_views,
-           coalesce(sum(s.total_duration_sec), 0)::int AS duration,
-           mode() WITHIN GROUP (ORDER BY s.ip_address) AS ip,
-           mode() WITHIN GROUP (ORDER BY concat_ws('|', coalesce(s.country_code, ''), coalesce(s.region, ''), coalesce(s.city, '')))
-               FILTER (WHERE s.country_code IS NOT NULL OR s.city IS NOT NULL) AS loc,
-           mode() WITHIN GROUP (ORDER BY s.browser) AS browser,
-           mode() WITHIN GROUP (ORDER BY s.os) AS os,
-           mode() WITHIN GROUP (ORDER BY s.device_type) AS device,
-           mode() WITHIN GROUP (ORDER BY s.referrer_type) AS referrer_type
-    FROM sessions s
-    WHERE s.site_id = $1 AND s.canonical_user_id = ANY ($2::uuid[])
-    GROUP BY s.canonical_user_id
-), l AS (
-    SELECT canonical_user_id AS id,
-           count(*) FILTER (WHERE status IS DISTINCT FROM 'junk')::int AS leads,
-           (array_agg(id ORDER BY submitted_at DESC, id DESC) FILTER (WHERE status IS DISTINCT FROM 'junk'))[1] AS lead_id
-    FROM leads WHERE site_id = $1 AND canonical_user_id = ANY ($2::uuid[])
-    GROUP BY canonical_user_id
-), c AS (
-    SELECT canonical_user_id AS id, count(*) FILTER (WHERE status IS DISTINCT FROM 'junk')::int AS calls
-    FROM calls WHERE site_id = $1 AND canonical_user_id = ANY ($2::uuid[])
-    GROUP BY canonical_user_id
-), n AS (
+-- Each person's rows are looked up on their own (LATERAL, keyed by site and person): a
+-- cached generic plan of "canonical_user_id = ANY ($2)" scanned every row of the site
+-- instead, which made every lead of a growing site slower (100 leads/s at 32 at once, 500
+-- with per-person lookups).
+WITH n AS (
     SELECT cu.id,
            coalesce(s.first_seen, cu.created_at) AS first_seen_at,
            coalesce(s.last_seen, cu.created_at) AS last_seen_at,
-           coalesce(s.sessions, 0) AS total_sessions,
-           coalesce(s.actions, 0) AS total_actions,
-           coalesce(s.page_views, 0) AS total_page_views,
-           coalesce(s.duration, 0) AS total_duration_sec,
-           coalesce(s.sessions, 0) > 1 AS is_returning_visitor,
-           coalesce(l.leads, 0) AS total_leads,
-           coalesce(c.calls, 0) AS total_calls,
-           coalesce(l.leads, 0) + coalesce(c.calls, 0) > 0 AS converted_to_lead,
+           s.sessions AS total_sessions,
+           s.actions AS total_actions,
+           s.page_views AS total_page_views,
+           s.duration AS total_duration_sec,
+           s.sessions > 1 AS is_returning_visitor,
+           l.leads AS total_leads,
+           c.calls AS total_calls,
+           l.leads + c.calls > 0 AS converted_to_lead,
            l.lead_id,
            s.ip AS primary_ip_address,
            nullif(concat_ws(', ', nullif(split_part(s.loc, '|', 3), ''), nullif(split_part(s.loc, '|', 2), ''),
@@ -186,9 +163,33 @@ WITH s AS (
            nullif(split_part(s.loc, '|', 2), '') AS region,
            nullif(split_part(s.loc, '|', 3), '') AS city,
            s.browser, s.os, s.device, s.referrer_type
-    FROM canonical_users cu
-    LEFT JOIN s ON s.id = cu.id LEFT JOIN l ON l.id = cu.id LEFT JOIN c ON c.id = cu.id
-    WHERE cu.site_id = $1 AND cu.id = ANY ($2::uuid[])
+    FROM unnest($2::uuid[]) AS wanted(id)
+    JOIN canonical_users cu ON cu.site_id = $1 AND cu.id = wanted.id
+    CROSS JOIN LATERAL (
+        SELECT min(s.created_at) AS first_seen, max(s.last_seen_at) AS last_seen,
+               count(*)::int AS sessions,
+               coalesce(sum(s.event_count), 0)::int AS actions,
+               coalesce(sum(s.page_views), 0)::int AS page_views,
+               coalesce(sum(s.total_duration_sec), 0)::int AS duration,
+               mode() WITHIN GROUP (ORDER BY s.ip_address) AS ip,
+               mode() WITHIN GROUP (ORDER BY concat_ws('|', coalesce(s.country_code, ''), coalesce(s.region, ''), coalesce(s.city, '')))
+                   FILTER (WHERE s.country_code IS NOT NULL OR s.city IS NOT NULL) AS loc,
+               mode() WITHIN GROUP (ORDER BY s.browser) AS browser,
+               mode() WITHIN GROUP (ORDER BY s.os) AS os,
+               mode() WITHIN GROUP (ORDER BY s.device_type) AS device,
+               mode() WITHIN GROUP (ORDER BY s.referrer_type) AS referrer_type
+        FROM sessions s
+        WHERE s.site_id = $1 AND s.canonical_user_id = cu.id
+    ) AS s
+    CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE status IS DISTINCT FROM 'junk')::int AS leads,
+               (array_agg(id ORDER BY submitted_at DESC, id DESC) FILTER (WHERE status IS DISTINCT FROM 'junk'))[1] AS lead_id
+        FROM leads WHERE site_id = $1 AND canonical_user_id = cu.id
+    ) AS l
+    CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE status IS DISTINCT FROM 'junk')::int AS calls
+        FROM calls WHERE site_id = $1 AND canonical_user_id = cu.id
+    ) AS c
 )
 UPDATE canonical_users cu
 SET first_seen_at = n.first_seen_at, last_seen_at = n.last_seen_at,
