@@ -11,10 +11,15 @@ FROM (SELECT DISTINCT hashtextextended($1::uuid::text || ':' || x, 0) AS k
 SELECT pg_try_advisory_xact_lock(hashtextextended('identity-resolver:' || $1::uuid::text, 0));
 
 -- name: links_for
+-- One key lookup per identifier (LATERAL): a cached generic plan joined the identifiers to
+-- every link of the site.
 SELECT l.kind, l.value, l.canonical_user_id, l.state, l.first_network, l.state_reason
-FROM identity_links l
-JOIN unnest($2::text[], $3::text[]) AS k(kind, value) ON l.kind = k.kind AND l.value = k.value
-WHERE l.site_id = $1;
+FROM unnest($2::text[], $3::text[]) AS k(kind, value)
+CROSS JOIN LATERAL (
+    SELECT l.kind, l.value, l.canonical_user_id, l.state, l.first_network, l.state_reason
+    FROM identity_links l
+    WHERE l.site_id = $1 AND l.kind = k.kind AND l.value = k.value
+) AS l;
 
 -- name: profiles
 SELECT cu.id, cu.created_at, cu.merged_into, l.kind, l.value
