@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import signal
 import statistics
 import subprocess
@@ -33,6 +32,7 @@ from bench.ingest import (
     wait_ready,
 )
 from bench.machine import print_machine_line
+from bench.scratch import discard
 
 TARGET = 0.9
 
@@ -60,7 +60,7 @@ async def one_run(capture: bool, duration: int, connections: int) -> tuple[float
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=60)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        discard(data_dir)
     if result.non2xx or result.errors:
         raise SystemExit(f"{result.non2xx} non-2xx answers, {result.errors} socket errors")
     per = [(b - a) / max(result.requests, 1) * 1e6 for a, b in zip(cpu0, cpu1, strict=True)]

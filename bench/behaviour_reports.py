@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -30,6 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find bench/
 from bench.machine import print_machine_line
+from bench.scratch import scratch_dir
 from leadtrail.behaviour import reports
 from leadtrail.behaviour.job import BehaviourJob
 from leadtrail.behaviour.records import FRICTION_TYPES
@@ -228,7 +228,7 @@ def friction_agrees(rollup: list[dict[str, Any]], raw: list[dict[str, Any]]) -> 
 
 async def run(args: argparse.Namespace) -> int:
     now = datetime.now(UTC).replace(microsecond=0)
-    with tempfile.TemporaryDirectory(prefix="lt-bench-") as tmp:
+    with scratch_dir("lt-bench-") as tmp:
         settings = Settings(data_dir=Path(tmp), secret_key="bench", log_level="warning",
                             embedded_shared_buffers="512MB")  # fmt: skip
         db = await Database.open(settings)

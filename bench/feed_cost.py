@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from bench.ingest import (
     wait_ready,
 )
 from bench.machine import print_machine_line
+from bench.scratch import discard
 
 STATS = """
 SELECT (SELECT count(*) FROM events) AS events,
@@ -118,7 +118,7 @@ async def main() -> int:
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=60)
-        shutil.rmtree(data, ignore_errors=True)
+        discard(data)
 
     events = after["events"] - before["events"]
     per_k = 1000 / max(1, events)

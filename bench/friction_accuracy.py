@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,6 +27,7 @@ from tests.e2e.sites import serve_fixture_site
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find bench/
 from bench.machine import print_machine_line
+from bench.scratch import scratch_dir
 from leadtrail.app import create_app
 from leadtrail.config import Settings
 from leadtrail.sites.service import create_site
@@ -37,7 +37,7 @@ TARGET = 0.95
 
 
 async def run(rounds: int) -> bool:
-    with tempfile.TemporaryDirectory(prefix="lt-bench-") as tmp:
+    with scratch_dir("lt-bench-") as tmp:
         settings = Settings(data_dir=Path(tmp), secret_key="bench", log_level="warning",
                             embedded_shared_buffers="256MB", sync_ip_rate_limit="1000000/minute")  # fmt: skip
         db = await Database.open(settings)

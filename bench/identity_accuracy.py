@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import random
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -46,6 +45,7 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find bench/
 from bench.machine import print_machine_line
+from bench.scratch import scratch_dir
 from leadtrail.app import create_app
 from leadtrail.auth.api_keys import create_key
 from leadtrail.config import Settings
@@ -224,7 +224,7 @@ def pairs(n: int) -> int:
 async def run(people: int, seed: int) -> None:
     now = datetime.now(UTC)
     population = build(people, seed, now)
-    with tempfile.TemporaryDirectory(prefix="lt-bench-") as tmp:
+    with scratch_dir("lt-bench-") as tmp:
         settings = Settings(
             data_dir=Path(tmp),
             secret_key="bench",

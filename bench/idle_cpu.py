@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find bench/
 from bench.machine import print_machine_line
+from bench.scratch import discard
 
 TICK = os.sysconf("SC_CLK_TCK")
 CHECK_BOUND = 15.0
@@ -123,6 +124,7 @@ def measure(settle: float, seconds: float, extra: dict[str, str]) -> Idle:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
+        discard(data_dir)
 
 
 def line(label: str, m: Idle) -> str:

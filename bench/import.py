@@ -34,7 +34,6 @@ import os
 import socket
 import statistics
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -48,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script:
 
 from bench.import_data import KEYS, SEED_COUNTS, dynamo_json, tables, write_export
 from bench.machine import print_machine_line
+from bench.scratch import scratch_dir
 from leadtrail.config import Settings
 from leadtrail.sites.service import create_site
 from leadtrail.storage import Database
@@ -231,7 +231,7 @@ async def main() -> None:
     for name, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}.items():
         os.environ.setdefault(name, value)
     failed = False
-    with tempfile.TemporaryDirectory(prefix="lt-bench-import-") as tmp:
+    with scratch_dir("lt-bench-import-") as tmp:
         root = Path(tmp) / "exports"
         data = tables()
         if args.check:

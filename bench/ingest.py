@@ -48,6 +48,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find bench/
 from bench.machine import print_machine_line
+from bench.scratch import discard
 from leadtrail.storage.embedded import EmbeddedPostgres
 
 LUA_COMMON = r"""
@@ -643,7 +644,7 @@ async def main() -> int:
     finally:
         bare.send_signal(signal.SIGINT)
         bare.wait(timeout=30)
-    shutil.rmtree(data_dir, ignore_errors=True)
+    discard(data_dir)
 
     single_cpu = [(b - a) / max(single.requests, 1) * 1e6 for a, b in zip(cpu0, cpu1, strict=True)]
     batch_cpu = [

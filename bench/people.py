@@ -19,7 +19,6 @@ import asyncio
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -31,6 +30,7 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find bench/
 from bench.machine import print_machine_line
+from bench.scratch import scratch_dir
 from leadtrail.app import create_app
 from leadtrail.auth.api_keys import create_key
 from leadtrail.config import Settings
@@ -271,7 +271,7 @@ def summary(name: str, ms: list[float], baseline: list[float] | None = None) -> 
 
 
 async def run(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="lt-bench-people-") as tmp:
+    with scratch_dir("lt-bench-people-") as tmp:
         settings = Settings(
             data_dir=Path(tmp), secret_key="bench", log_level="warning", identity_resolve_interval=0
         )

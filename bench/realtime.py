@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -37,6 +36,7 @@ import websockets
 
 from bench.ingest import free_port, server_env
 from bench.machine import print_machine_line
+from bench.scratch import discard
 from leadtrail.auth.api_keys import create_key
 from leadtrail.sites.service import create_site
 from leadtrail.storage.embedded import EmbeddedPostgres
@@ -434,7 +434,7 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=60)
-        shutil.rmtree(data.parent, ignore_errors=True)
+        discard(data.parent)
 
     # Baseline: the same frames, the same pace, the same groups, through websockets.broadcast.
     bport = free_port()

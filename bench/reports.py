@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find bench/
 from bench.machine import print_machine_line
+from bench.scratch import discard
 from leadtrail.analytics import reports
 from leadtrail.analytics.dimensions import DIMENSIONS, get_dimension
 from leadtrail.analytics.ranges import Compare, DateRange, default_interval
@@ -631,9 +632,7 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         await db.close()
         if not args.data_dir and not args.keep:
-            import shutil
-
-            shutil.rmtree(data_dir, ignore_errors=True)
+            discard(data_dir)
 
 
 async def raw_overview(

@@ -47,6 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find bench/
 from bench.machine import print_machine_line
+from bench.scratch import discard
 
 KEY = b"bench-webhooks"
 #: leads being stored at once (the writer's pool is 10 connections)
@@ -301,6 +302,7 @@ async def run(args: argparse.Namespace) -> int:
             receiver.send_signal(signal.SIGTERM)
             receiver.wait(timeout=30)
         await db.close()
+        discard(settings.data_dir)
 
 
 def main() -> None:
