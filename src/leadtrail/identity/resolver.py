@@ -199,7 +199,8 @@ class IdentityResolver:
     async def _loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+                async with asyncio.timeout(self._interval):  # not wait_for: see realtime/stream.py
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.run_once()

@@ -155,7 +155,8 @@ class Relay:
         """Send queued messages in order, several per round trip; heartbeat when quiet."""
         while True:
             try:
-                first = await asyncio.wait_for(self._queue.get(), HEARTBEAT_SECONDS)
+                async with asyncio.timeout(HEARTBEAT_SECONDS):  # not wait_for: see stream.py
+                    first = await self._queue.get()
             except TimeoutError:
                 first = self._message({"k": "hb"})
                 self._expire()

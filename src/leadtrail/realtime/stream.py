@@ -141,8 +141,11 @@ class ReplicationStream:
         if not self._watching:
             asyncio.get_running_loop().add_reader(self._require().socket, self._on_readable)
             self._watching = True
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that
+        # arrives as the socket turns readable, and the feed's task then never stops.
         try:
-            await asyncio.wait_for(self._readable.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._readable.wait()
         except TimeoutError:
             return False
         return True

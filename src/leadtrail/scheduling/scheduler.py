@@ -176,7 +176,8 @@ class Scheduler:
                 self._start_due_jobs()
             wait = max(0.01, min(next_renew, self._next_due()) - time.monotonic())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+                async with asyncio.timeout(wait):  # not wait_for: see realtime/stream.py
+                    await self._wake.wait()
             self._wake.clear()
 
     async def _promote(self, fence: Fence) -> None:

@@ -185,7 +185,8 @@ class WebhookSender:
                 if wait <= 0:
                     return
             try:
-                await asyncio.wait_for(self._wake.wait(), wait)
+                async with asyncio.timeout(wait):  # not wait_for: see realtime/stream.py
+                    await self._wake.wait()
                 return
             except TimeoutError:
                 if probe is None:
