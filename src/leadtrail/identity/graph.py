@@ -132,6 +132,11 @@ async def refresh_users(conn: Connection, site_id: UUID, ids: Iterable[UUID | No
     """Recompute people's totals from their sessions, leads and calls."""
     wanted = sorted({i for i in ids if i is not None})
     if wanted:
+        # Lock the people first, in a statement of its own: the totals are then computed by a
+        # later statement, whose snapshot sees what a concurrent merge or unmerge of them
+        # committed. Computed in the same statement, they came from the snapshot before the
+        # wait and overwrote the other transaction's fresh totals with stale ones.
+        await conn.execute(Q.lock_for_refresh, site_id, wanted)
         await conn.execute(Q.refresh_users, site_id, wanted)
 
 

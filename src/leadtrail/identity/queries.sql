@@ -141,6 +141,14 @@ FROM v JOIN locked ON locked.id = v.id AND locked.created_month = v.month
 WHERE s.site_id = $1 AND s.id = v.id AND s.created_month = v.month
 RETURNING s.id, s.site_id, s.created_at, s.canonical_user_id;
 
+-- name: lock_for_refresh
+-- The people whose totals are about to be recomputed, locked by key in id order.
+SELECT cu.id
+FROM unnest($2::uuid[]) AS wanted(id)
+JOIN canonical_users cu ON cu.site_id = $1 AND cu.id = wanted.id
+ORDER BY cu.id
+FOR UPDATE OF cu;
+
 -- name: refresh_users
 -- Totals are a function of the person's rows, so a merge followed by an unmerge gives the
 -- same figures back. Rows are only written when something changed.

@@ -157,6 +157,9 @@ async def test_sigkill_during_sync_loses_and_duplicates_nothing(
     finally:
         first.send_signal(signal.SIGKILL)
         await first.wait()
+    # A COMMIT the killed process had already sent still completes on the server: read the
+    # checkpoint only once no other session of this database is mid-transaction.
+    await _wait_for(lambda: _quiet(owner))
     killed_at = await checkpoint()
     records = stream_records(dynamodb_url, arn)
     done = (
@@ -187,6 +190,14 @@ async def test_sigkill_during_sync_loses_and_duplicates_nothing(
     # duplicate nothing: the restarted process read only the records after the checkpoint
     assert out.decode().strip().startswith(f"applied {total - done} records")
     assert await mirror_state(owner, site) == table_state(dynamodb_url, "killed-segments")
+
+
+async def _quiet(owner: asyncpg.Connection) -> bool:
+    busy = await owner.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'"
+    )
+    return busy == 0
 
 
 async def _truthy(value: Any) -> bool:
