@@ -350,12 +350,6 @@ def main() -> None:
     parser.add_argument("--writer", choices=("sync", "sql"), default="sync")
     parser.add_argument("--batch", type=int, default=50, help="events per /api/sync request")
     parser.add_argument(
-        "--split",
-        action="store_true",
-        help="run the server as `serve --workers 1`: ingest in an API worker, the change feed "
-        "and the WebSocket fan-out in the realtime node beside it (docs/processes.md)",
-    )
-    parser.add_argument(
         "--check",
         action="store_true",
         help="tiny run for the test suite (4 subscribers, 2 sites, 200 events/s for 2 s): exits "
@@ -371,29 +365,26 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="lt-bench-")) / "data"
     port = free_port()
     env = server_env(data, "LEADTRAIL_REALTIME_MAX_QUEUE=100000")
-    rt_port = port  # where the subscribers connect and the feed's metrics are read
-    command = [sys.executable, "-m", "leadtrail", "serve", "--port", str(port)]
-    if args.split:
-        rt_port = free_port()
-        env = env | {"LEADTRAIL_REALTIME_PORT": str(rt_port)}
-        command += ["--workers", "1"]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "leadtrail", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
-        for ready_port in sorted({port, rt_port}):
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{ready_port}/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("leadtrail serve did not start")
-                time.sleep(0.2)
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("leadtrail serve did not start")
+            time.sleep(0.2)
         dsn = EmbeddedPostgres(data).dsn()
         sites, public_ids, keys = asyncio.run(_setup(dsn, args.sites, args.subscribers))
         urls = [
-            f"ws://127.0.0.1:{rt_port}/realtime/v1/websocket?apikey={k}&vsn=1.0.0&x={uuid4().hex[:4]}"
+            f"ws://127.0.0.1:{port}/realtime/v1/websocket?apikey={k}&vsn=1.0.0&x={uuid4().hex[:4]}"
             for k in keys
         ]
         out: Any = ctx.Queue()
@@ -426,13 +417,13 @@ def main() -> None:
                     wout,
                 ),
             )
-        before = _feed_metrics(rt_port)
+        before = _feed_metrics(port)
         t0 = time.monotonic()
         writer.start()
         written = _get(wout, args.seconds + 120, [writer, *procs])
         write_seconds = time.monotonic() - t0
         time.sleep(0.5)  # the feed's last polls
-        feed = {k: v - before.get(k, 0.0) for k, v in _feed_metrics(rt_port).items()}
+        feed = {k: v - before.get(k, 0.0) for k, v in _feed_metrics(port).items()}
         feed_seconds = time.monotonic() - t0
         results = [_get(out, 120, procs) for _ in procs]
         for p in [*procs, writer]:
