@@ -136,7 +136,7 @@ async def refresh_users(conn: Connection, site_id: UUID, ids: Iterable[UUID | No
         # later statement, whose snapshot sees what a concurrent merge or unmerge of them
         # committed. Computed in the same statement, they came from the snapshot before the
         # wait and overwrote the other transaction's fresh totals with stale ones.
-        await conn.execute(Q.lock_for_refresh, site_id, wanted)
+        await lock_users(conn, site_id, wanted)
         await conn.execute(Q.refresh_users, site_id, wanted)
 
 

@@ -30,9 +30,13 @@ LEFT JOIN identity_links l
 WHERE cu.site_id = $1 AND cu.id = ANY ($2::uuid[]);
 
 -- name: lock_users
-SELECT id, merged_into FROM canonical_users
-WHERE site_id = $1 AND id = ANY ($2::uuid[])
-ORDER BY id FOR UPDATE;
+-- The people, locked by key in id order (one lookup per id: a cached generic plan of
+-- "id = ANY ($2)" read every person of the site).
+SELECT cu.id, cu.merged_into
+FROM unnest($2::uuid[]) AS wanted(id)
+JOIN canonical_users cu ON cu.site_id = $1 AND cu.id = wanted.id
+ORDER BY cu.id
+FOR UPDATE OF cu;
 
 -- name: survivor_of
 -- Follows merged_into to the person a (possibly merged) id now lives in.
@@ -140,14 +144,6 @@ UPDATE sessions s SET canonical_user_id = v.uid, identity_via = v.via
 FROM v JOIN locked ON locked.id = v.id AND locked.created_month = v.month
 WHERE s.site_id = $1 AND s.id = v.id AND s.created_month = v.month
 RETURNING s.id, s.site_id, s.created_at, s.canonical_user_id;
-
--- name: lock_for_refresh
--- The people whose totals are about to be recomputed, locked by key in id order.
-SELECT cu.id
-FROM unnest($2::uuid[]) AS wanted(id)
-JOIN canonical_users cu ON cu.site_id = $1 AND cu.id = wanted.id
-ORDER BY cu.id
-FOR UPDATE OF cu;
 
 -- name: refresh_users
 -- Totals are a function of the person's rows, so a merge followed by an unmerge gives the
