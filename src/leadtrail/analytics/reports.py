@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from leadtrail.analytics import metrics
+from leadtrail.analytics import hll, metrics
 from leadtrail.analytics.dimensions import Dimension, split_value
 from leadtrail.analytics.ranges import Compare, DateRange, Interval
 from leadtrail.storage import Connection
@@ -29,9 +29,15 @@ def range_json(span: DateRange) -> dict[str, str]:
     }
 
 
-async def _totals_row(conn: Connection, site_id: UUID, span: DateRange) -> Any:
+SKETCHES = ("visitors", "returning_visitors", "converted_visitors")
+#: the counters of calls and form leads (counted from their own tables)
+CALLS_LEADS = ("calls", "calls_matched", "calls_qualified", "leads")
+
+
+async def _totals_row(conn: Connection, site_id: UUID, span: DateRange) -> dict[str, Any]:
+    """The range's summed rollup counters, its distinct-visitor sketches counted."""
     part = span.split()
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         Q.overview_totals,
         site_id,
         part.day_from,
@@ -45,13 +51,30 @@ async def _totals_row(conn: Connection, site_id: UUID, span: DateRange) -> Any:
         span.lower,
         span.upper,
     )
+    counters = dict(row)
+    for name in SKETCHES:
+        counters[name] = _count(counters[name])
+    return counters
 
 
-async def totals(conn: Connection, site_id: UUID, span: DateRange) -> dict[str, float | int]:
-    """Overview KPIs for one range."""
-    row = await _totals_row(conn, site_id, span)
-    extra = await conn.fetchrow(Q.calls_leads_totals, site_id, span.lower, span.upper)
-    counters = {**dict(row), **dict(extra)}
+def _count(sketch: Any) -> int:
+    return hll.count(None if sketch is None else sketch.bytes)
+
+
+async def totals(
+    conn: Connection,
+    site_id: UUID,
+    span: DateRange,
+    *,
+    calls_leads: dict[str, int] | None = None,
+) -> dict[str, float | int]:
+    """Overview KPIs for one range. ``calls_leads``: its call and lead counters when the
+    caller has them already (the series of the same range sums to them)."""
+    counters = await _totals_row(conn, site_id, span)
+    if calls_leads is None:
+        extra = await conn.fetchrow(Q.calls_leads_totals, site_id, span.lower, span.upper)
+        calls_leads = dict(extra)
+    counters.update(calls_leads)
     figures = metrics.overview_figures(counters)
     figures["returning_visitors"] = counters["returning_visitors"]
     figures["converted_visitors"] = counters["converted_visitors"]
@@ -81,11 +104,10 @@ async def series(
         out.append(
             {
                 "bucket": bucket.astimezone(span.zone).isoformat(),
-                "visitors": counters["visitors"],
+                "visitors": _count(counters["visitors"]),
                 **figures,
                 "hot_leads": counters["hot_sessions"],
-                "calls": counters["calls"],
-                "leads": counters["leads"],
+                **{name: counters[name] for name in CALLS_LEADS},
             }
         )
     return out
@@ -117,14 +139,17 @@ async def overview(
     conn: Connection, site_id: UUID, span: DateRange, interval: Interval, compare: Compare
 ) -> Overview:
     before = span.previous(compare)
+    buckets = await series(conn, site_id, span, interval)
+    # the buckets cover the range exactly: their calls and leads are the range's
+    summed = {name: sum(int(b[name]) for b in buckets) for name in CALLS_LEADS}
     return Overview(
         range=span,
         interval=interval,
         compare=compare,
-        totals=await totals(conn, site_id, span),
+        totals=await totals(conn, site_id, span, calls_leads=summed),
         previous_range=before,
         previous=await totals(conn, site_id, before) if before else None,
-        series=await series(conn, site_id, span, interval),
+        series=buckets,
     )
 
 
