@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+from importlib import resources
+
 import pytest
 
 from leadtrail.storage import migrator
@@ -22,3 +25,20 @@ def test_duplicate_query_names_are_refused() -> None:
 def test_migrations_have_unique_increasing_versions() -> None:
     versions = [m.version for m in migrator.available()]
     assert versions == sorted(set(versions)) and versions[0] == 1
+
+
+def test_shipped_queries_call_no_whole_row_helpers() -> None:
+    """On Citus a sessions row has its shard's type, so leadtrail.visitor_hash(sessions) and
+    leadtrail.session_dims(sessions, ...) do not resolve there: queries use the _of versions
+    (migration 0085) that take columns."""
+    source = resources.files("leadtrail")
+    offenders = [
+        f"{package.name}/queries.sql"
+        for package in source.iterdir()
+        if package.joinpath("queries.sql").is_file()
+        and re.search(
+            r"leadtrail\.(visitor_hash|session_dims)\(",
+            package.joinpath("queries.sql").read_text(encoding="utf-8"),
+        )
+    ]
+    assert offenders == []

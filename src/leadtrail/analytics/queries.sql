@@ -41,15 +41,30 @@ DELETE FROM rollup_dim_hourly
 WHERE site_id = $1 AND dim = ANY ($3::text[]) AND hour = ANY ($2::timestamptz[])
 
 -- name: insert_hourly
--- Re-aggregates the given hours of one site from its sessions: the overview row of each
--- hour and one row per (dimension, value). A session counts in the hour it started.
-WITH hours AS (
-    SELECT DISTINCT unnest($2::timestamptz[]) AS hour
-),
-facts AS MATERIALIZED (
-    SELECT h.hour, s.page_views, s.event_count, s.total_duration_sec, s.is_bounce,
-           s.converted, s.lead_score, leadtrail.visitor_hash(s) AS visitor,
+-- Re-aggregates the overview row of the given hours of one site from its sessions. A
+-- session counts in the hour it started. Citus runs an INSERT ... SELECT on the shard only
+-- when the target's site_id is the source's (s.site_id, not $1) and there is no
+-- data-modifying WITH; otherwise it pulls the rows to the coordinator and sends them back
+-- with COPY, which RLS refuses. Hence s.site_id, and one statement per table
+-- (insert_dim_hourly) where one WITH used to fill both.
+INSERT INTO rollup_hourly (site_id, hour, sessions, new_sessions, page_views, events, bounces,
+                           duration_sec, conversions, lead_score_sum, hot_sessions,
+                           paid_sessions, visitors, returning_visitors, converted_visitors)
+SELECT f.site_id, f.hour, count(*), count(*) FILTER (WHERE NOT f.is_returning),
+       sum(f.page_views), sum(f.event_count), count(*) FILTER (WHERE f.is_bounce),
+       sum(f.total_duration_sec), count(*) FILTER (WHERE f.converted), sum(f.lead_score),
+       count(*) FILTER (WHERE f.lead_score > 60), count(*) FILTER (WHERE f.paid),
+       leadtrail.hll_sketch(array_agg(f.visitor)),
+       leadtrail.hll_sketch(array_agg(f.visitor) FILTER (WHERE f.is_returning)),
+       leadtrail.hll_sketch(array_agg(f.visitor) FILTER (WHERE f.converted))
+FROM (
+    SELECT s.site_id, h.hour, s.page_views, s.event_count, s.total_duration_sec, s.is_bounce,
+           s.converted, s.lead_score,
+           leadtrail.visitor_hash_of(s.canonical_user_id, s.fingerprint, s.id) AS visitor,
+           coalesce(nullif(s.gclid, ''), nullif(s.gbraid, ''), nullif(s.wbraid, ''),
+                    nullif(s.msclkid, ''), nullif(s.fbclid, '')) IS NOT NULL AS paid,
            -- returning: the same person or browser had a session that started earlier
+           -- (the same test as in insert_dim_hourly and drilldown_sessions)
            (s.canonical_user_id IS NOT NULL AND EXISTS (
                 SELECT 1 FROM sessions AS p
                 WHERE p.site_id = s.site_id AND p.canonical_user_id = s.canonical_user_id
@@ -57,57 +72,73 @@ facts AS MATERIALIZED (
            OR (nullif(s.fingerprint, '') IS NOT NULL AND EXISTS (
                 SELECT 1 FROM sessions AS p
                 WHERE p.site_id = s.site_id AND p.fingerprint = s.fingerprint
-                  AND p.created_at < s.created_at)) AS is_returning,
-           s AS srow
-    FROM hours AS h
+                  AND p.created_at < s.created_at)) AS is_returning
+    FROM (SELECT DISTINCT unnest($2::timestamptz[]) AS hour) AS h
     JOIN sessions AS s
       ON s.site_id = $1 AND s.created_at >= h.hour AND s.created_at < h.hour + interval '1 hour'
-),
-overview AS (
-    INSERT INTO rollup_hourly (site_id, hour, sessions, new_sessions, page_views, events, bounces,
-                               duration_sec, conversions, lead_score_sum, hot_sessions,
-                               paid_sessions, visitors, returning_visitors, converted_visitors)
-    SELECT $1, hour, count(*), count(*) FILTER (WHERE NOT is_returning), sum(page_views),
-           sum(event_count), count(*) FILTER (WHERE is_bounce), sum(total_duration_sec),
-           count(*) FILTER (WHERE converted), sum(lead_score), count(*) FILTER (WHERE lead_score > 60),
-           count(*) FILTER (WHERE coalesce(nullif((srow).gclid, ''), nullif((srow).gbraid, ''),
-                                           nullif((srow).wbraid, ''), nullif((srow).msclkid, ''),
-                                           nullif((srow).fbclid, '')) IS NOT NULL),
-           leadtrail.hll_sketch(array_agg(visitor)),
-           leadtrail.hll_sketch(array_agg(visitor) FILTER (WHERE is_returning)),
-           leadtrail.hll_sketch(array_agg(visitor) FILTER (WHERE converted))
-    FROM facts
-    GROUP BY hour
-    RETURNING 1
-)
--- (a data-modifying WITH runs to completion even though nothing reads it)
+    -- one row per session already: grouping by its key only keeps PostgreSQL from copying
+    -- is_returning (two index lookups) into every expression that reads it (OFFSET 0 would
+    -- too, but Citus does not push it down)
+    GROUP BY s.site_id, s.id, s.created_month, h.hour
+) AS f
+GROUP BY f.site_id, f.hour
+
+-- name: insert_dim_hourly
+-- The same hours' rows per (dimension, value), after insert_hourly (see there).
 INSERT INTO rollup_dim_hourly (site_id, dim, hour, value, sessions, page_views, events, bounces,
                                duration_sec, conversions, lead_score_sum)
-SELECT $1, d.dim, f.hour, d.value, count(*), sum(f.page_views), sum(f.event_count),
+SELECT f.site_id, d.dim, f.hour, d.value, count(*), sum(f.page_views), sum(f.event_count),
        count(*) FILTER (WHERE f.is_bounce), sum(f.total_duration_sec),
        count(*) FILTER (WHERE f.converted), sum(f.lead_score)
-FROM facts AS f
-CROSS JOIN LATERAL leadtrail.session_dims(f.srow, f.is_returning) AS d
-GROUP BY d.dim, f.hour, d.value
+FROM (
+    SELECT s.site_id, h.hour, s.page_views, s.event_count, s.total_duration_sec, s.is_bounce,
+           s.converted, s.lead_score, s.entry_page, s.exit_page, s.referrer_domain,
+           s.referrer_type, s.search_query, s.utm_source, s.utm_medium, s.utm_campaign,
+           s.gclid, s.gbraid, s.wbraid, s.msclkid, s.fbclid, s.attribution_source, s.browser,
+           s.os, s.device_type, s.country_code, s.region, s.city,
+           (s.canonical_user_id IS NOT NULL AND EXISTS (
+                SELECT 1 FROM sessions AS p
+                WHERE p.site_id = s.site_id AND p.canonical_user_id = s.canonical_user_id
+                  AND p.created_at < s.created_at))
+           OR (nullif(s.fingerprint, '') IS NOT NULL AND EXISTS (
+                SELECT 1 FROM sessions AS p
+                WHERE p.site_id = s.site_id AND p.fingerprint = s.fingerprint
+                  AND p.created_at < s.created_at)) AS is_returning
+    FROM (SELECT DISTINCT unnest($2::timestamptz[]) AS hour) AS h
+    JOIN sessions AS s
+      ON s.site_id = $1 AND s.created_at >= h.hour AND s.created_at < h.hour + interval '1 hour'
+    -- as in insert_hourly (here it keeps the lookups out of the per-dimension rows)
+    GROUP BY s.site_id, s.id, s.created_month, h.hour
+) AS f
+CROSS JOIN LATERAL leadtrail.session_dims_of(
+    entry_page => f.entry_page, exit_page => f.exit_page, referrer_domain => f.referrer_domain,
+    referrer_type => f.referrer_type, search_query => f.search_query,
+    utm_source => f.utm_source, utm_medium => f.utm_medium, utm_campaign => f.utm_campaign,
+    gclid => f.gclid, gbraid => f.gbraid, wbraid => f.wbraid, msclkid => f.msclkid,
+    fbclid => f.fbclid, attribution_source => f.attribution_source, browser => f.browser,
+    os => f.os, device_type => f.device_type, country_code => f.country_code,
+    region => f.region, city => f.city, is_returning => f.is_returning) AS d
+GROUP BY f.site_id, d.dim, f.hour, d.value
 
 -- name: delete_daily
 DELETE FROM rollup_daily WHERE site_id = $1 AND day = ANY ($2::date[])
 
 -- name: insert_daily
--- Merges the hourly overview rows of whole UTC days.
+-- Merges the hourly overview rows of whole UTC days. site_id from the source, as in every
+-- rollup INSERT ... SELECT (insert_hourly says why).
 INSERT INTO rollup_daily (site_id, day, sessions, new_sessions, page_views, events, bounces,
                           duration_sec, conversions, lead_score_sum, hot_sessions, paid_sessions,
                           visitors, returning_visitors, converted_visitors)
-SELECT $1, d.day, sum(r.sessions), sum(r.new_sessions), sum(r.page_views), sum(r.events),
-       sum(r.bounces), sum(r.duration_sec), sum(r.conversions), sum(r.lead_score_sum),
-       sum(r.hot_sessions), sum(r.paid_sessions), bit_or(r.visitors),
+SELECT r.site_id, d.day, sum(r.sessions), sum(r.new_sessions), sum(r.page_views),
+       sum(r.events), sum(r.bounces), sum(r.duration_sec), sum(r.conversions),
+       sum(r.lead_score_sum), sum(r.hot_sessions), sum(r.paid_sessions), bit_or(r.visitors),
        bit_or(r.returning_visitors), bit_or(r.converted_visitors)
 FROM (SELECT DISTINCT unnest($2::date[]) AS day) AS d
 JOIN rollup_hourly AS r
   ON r.site_id = $1
  AND r.hour >= d.day::timestamp AT TIME ZONE 'UTC'
  AND r.hour < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
-GROUP BY d.day
+GROUP BY r.site_id, d.day
 
 -- name: delete_dim_daily
 DELETE FROM rollup_dim_daily
@@ -117,7 +148,7 @@ WHERE site_id = $1 AND dim = ANY ($3::text[]) AND day = ANY ($2::date[])
 -- Sums the hourly dimension rows of whole UTC days.
 INSERT INTO rollup_dim_daily (site_id, dim, day, value, sessions, page_views, events, bounces,
                               duration_sec, conversions, lead_score_sum)
-SELECT $1, m.dim, d.day, r.value, sum(r.sessions), sum(r.page_views), sum(r.events),
+SELECT r.site_id, m.dim, d.day, r.value, sum(r.sessions), sum(r.page_views), sum(r.events),
        sum(r.bounces), sum(r.duration_sec), sum(r.conversions), sum(r.lead_score_sum)
 FROM (SELECT DISTINCT unnest($2::date[]) AS day) AS d
 CROSS JOIN unnest($3::text[]) AS m(dim)
@@ -125,7 +156,7 @@ JOIN rollup_dim_hourly AS r
   ON r.site_id = $1 AND r.dim = m.dim
  AND r.hour >= d.day::timestamp AT TIME ZONE 'UTC'
  AND r.hour < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
-GROUP BY m.dim, d.day, r.value
+GROUP BY r.site_id, m.dim, d.day, r.value
 
 -- name: delete_local_daily
 -- Local days ($2: the site's zone) holding the hours $3, and every row cut in another zone.
@@ -145,9 +176,9 @@ INSERT INTO rollup_local_daily (site_id, day, tz, sessions, new_sessions, page_v
                                 bounces, duration_sec, conversions, lead_score_sum,
                                 hot_sessions, paid_sessions, visitors, returning_visitors,
                                 converted_visitors)
-SELECT $1, d.day, $2, sum(r.sessions), sum(r.new_sessions), sum(r.page_views), sum(r.events),
-       sum(r.bounces), sum(r.duration_sec), sum(r.conversions), sum(r.lead_score_sum),
-       sum(r.hot_sessions), sum(r.paid_sessions), bit_or(r.visitors),
+SELECT r.site_id, d.day, $2, sum(r.sessions), sum(r.new_sessions), sum(r.page_views),
+       sum(r.events), sum(r.bounces), sum(r.duration_sec), sum(r.conversions),
+       sum(r.lead_score_sum), sum(r.hot_sessions), sum(r.paid_sessions), bit_or(r.visitors),
        bit_or(r.returning_visitors), bit_or(r.converted_visitors)
 FROM days AS d
 JOIN rollup_hourly AS r
@@ -156,7 +187,7 @@ JOIN rollup_hourly AS r
  AND r.hour >= (d.day::timestamp AT TIME ZONE $2) - interval '1 hour'
  AND r.hour < ((d.day + 1)::timestamp AT TIME ZONE $2)
  AND (r.hour AT TIME ZONE $2)::date = d.day
-GROUP BY d.day
+GROUP BY r.site_id, d.day
 
 -- name: delete_site_local_daily
 DELETE FROM rollup_local_daily WHERE site_id = $1
@@ -168,13 +199,13 @@ INSERT INTO rollup_local_daily (site_id, day, tz, sessions, new_sessions, page_v
                                 bounces, duration_sec, conversions, lead_score_sum,
                                 hot_sessions, paid_sessions, visitors, returning_visitors,
                                 converted_visitors)
-SELECT $1, (r.hour AT TIME ZONE $2)::date, $2, sum(r.sessions), sum(r.new_sessions),
+SELECT r.site_id, (r.hour AT TIME ZONE $2)::date, $2, sum(r.sessions), sum(r.new_sessions),
        sum(r.page_views), sum(r.events), sum(r.bounces), sum(r.duration_sec),
        sum(r.conversions), sum(r.lead_score_sum), sum(r.hot_sessions), sum(r.paid_sessions),
        bit_or(r.visitors), bit_or(r.returning_visitors), bit_or(r.converted_visitors)
 FROM rollup_hourly AS r
 WHERE r.site_id = $1
-GROUP BY 2
+GROUP BY r.site_id, 2
 
 -- ---------------------------------------------------------------------------------------
 -- Reports (run as the caller: RLS applies)
@@ -386,7 +417,8 @@ LIMIT $2
 
 -- name: drilldown_sessions
 -- Sessions started in [$2, $3), newest first, optionally only those whose dimension $4
--- has value $5 (same definitions as the rollups).
+-- has value $5 (same definitions as the rollups). The lookups say p.site_id = $1, not
+-- s.site_id: Citus routes the query to one shard only when each read of sessions filters on $1.
 SELECT s.id, s.created_at, s.last_seen_at, s.canonical_user_id, s.entry_page, s.exit_page,
        s.referrer_domain, s.referrer_type, s.utm_source, s.utm_campaign,
        s.attribution_source, s.browser, s.os, s.device_type, s.country_code, s.region,
@@ -396,15 +428,24 @@ FROM sessions AS s
 WHERE s.site_id = $1 AND s.created_at >= $2 AND s.created_at < $3
   AND ($4::text IS NULL OR EXISTS (
         SELECT 1
-        FROM leadtrail.session_dims(
-                 s,
+        FROM leadtrail.session_dims_of(
+                 entry_page => s.entry_page, exit_page => s.exit_page,
+                 referrer_domain => s.referrer_domain, referrer_type => s.referrer_type,
+                 search_query => s.search_query, utm_source => s.utm_source,
+                 utm_medium => s.utm_medium, utm_campaign => s.utm_campaign,
+                 gclid => s.gclid, gbraid => s.gbraid, wbraid => s.wbraid,
+                 msclkid => s.msclkid, fbclid => s.fbclid,
+                 attribution_source => s.attribution_source, browser => s.browser,
+                 os => s.os, device_type => s.device_type, country_code => s.country_code,
+                 region => s.region, city => s.city,
+                 is_returning =>
                  (s.canonical_user_id IS NOT NULL AND EXISTS (
                       SELECT 1 FROM sessions AS p
-                      WHERE p.site_id = s.site_id AND p.canonical_user_id = s.canonical_user_id
+                      WHERE p.site_id = $1 AND p.canonical_user_id = s.canonical_user_id
                         AND p.created_at < s.created_at))
                  OR (nullif(s.fingerprint, '') IS NOT NULL AND EXISTS (
                       SELECT 1 FROM sessions AS p
-                      WHERE p.site_id = s.site_id AND p.fingerprint = s.fingerprint
+                      WHERE p.site_id = $1 AND p.fingerprint = s.fingerprint
                         AND p.created_at < s.created_at))) AS d
         WHERE d.dim = $4 AND d.value = $5))
 ORDER BY s.created_at DESC

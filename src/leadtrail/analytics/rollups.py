@@ -64,6 +64,7 @@ async def refresh_hours(
     await conn.execute(Q.delete_hourly, site_id, wanted)
     await conn.execute(Q.delete_dim_hourly, site_id, wanted, DIM_NAMES)
     await conn.execute(Q.insert_hourly, site_id, wanted)
+    await conn.execute(Q.insert_dim_hourly, site_id, wanted)
     days = sorted({h.date() for h in wanted})
     await conn.execute(Q.delete_daily, site_id, days)
     await conn.execute(Q.insert_daily, site_id, days)
