@@ -30,7 +30,6 @@ WRITER = (
     "the ingest writer stages rows in temporary tables (refused in a 2PC transaction) and moves "
     "them with INSERT ... SELECT (refused into RLS tables on Citus)"
 )
-ANALYTICS = "leadtrail.visitor_hash(sessions) takes a whole row of a distributed table"
 KNOWN_FAILURES: dict[str, dict[str, str]] = {
     "sync": {
         name: WRITER
@@ -47,11 +46,6 @@ KNOWN_FAILURES: dict[str, dict[str, str]] = {
             "test_do_not_track_when_the_site_says_so",
             "test_site_settings_change_weights_and_ip_storage",
         )
-    },
-    # the module's world fixture runs the rollup job
-    "analytics_api": {"*": ANALYTICS},
-    "rollups_match_raw": {
-        "test_overview_sessions_equal_raw_sessions_started_in_the_range": ANALYTICS
     },
     "leads_calls_api": {
         "test_lead_is_attributed_to_its_session_and_idempotent": (
