@@ -120,6 +120,7 @@ class WebhookSender:
 
     async def start_leading(self, fence: Fence) -> None:
         self._fence = fence
+        self._pause = self.config.busy_interval  # a new leader looks for work at once, often
         self._client = httpx.AsyncClient(
             timeout=self.config.timeout,
             follow_redirects=False,
