@@ -36,13 +36,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import httpx
 from standardwebhooks.webhooks import Webhook
 
 from leadtrail.scheduling import Fence, FenceLost
 from leadtrail.storage import Database
 from leadtrail.webhooks import metrics
 from leadtrail.webhooks.events import envelope, next_delay, slack_body
+from leadtrail.webhooks.http import Client, PostError, new_client
 from leadtrail.webhooks.outbox import Q
 from leadtrail.webhooks.secrets import SecretBox
 
@@ -100,7 +100,7 @@ class WebhookSender:
         self.config = config
         self._fence: Fence | None = None
         self._task: asyncio.Task[None] | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._client: Client | None = None
         self._endpoints: dict[UUID, Endpoint] = {}
         self._endpoints_at = 0.0
         self._in_flight: dict[UUID, set[UUID]] = {}
@@ -121,11 +121,7 @@ class WebhookSender:
     async def start_leading(self, fence: Fence) -> None:
         self._fence = fence
         self._pause = self.config.busy_interval  # a new leader looks for work at once, often
-        self._client = httpx.AsyncClient(
-            timeout=self.config.timeout,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=64),
-        )
+        self._client = new_client(self.config.timeout)
         self._task = asyncio.create_task(self._loop(), name=self.name)
 
     async def stop_leading(self) -> None:
@@ -332,12 +328,11 @@ class WebhookSender:
         t0 = time.perf_counter()
         try:
             assert self._client is not None
-            response = await self._client.post(endpoint.url, content=body, headers=headers)
-            status = response.status_code
+            status = await self._client.post(endpoint.url, body, headers)
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
-        except httpx.HTTPError as exc:
-            error = f"{exc.__class__.__name__}: {exc}"[:500] or exc.__class__.__name__
+        except PostError as exc:
+            error = str(exc)[:500] or "PostError"
         duration = (time.perf_counter() - t0) * 1000
         self._outcomes.append(Outcome(endpoint, d, at, duration, status, error))
         # The endpoint's slot is free once it has answered (see the module's docstring).
