@@ -231,6 +231,37 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process so far (0 when it is gone or not Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def cpu_snapshot(parts: dict[str, list[int]]) -> dict[str, dict[int, float]]:
+    return {name: {pid: cpu_seconds(pid) for pid in pids} for name, pids in parts.items()}
+
+
+def cpu_spent(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+) -> dict[str, float]:
+    """CPU seconds per part between two snapshots (a process that exited meanwhile, such as an
+    autovacuum worker, is not counted; one that started counts whole)."""
+    return {
+        name: sum(t - before[name].get(pid, 0.0) for pid, t in after[name].items())
+        for name in after
+    }
+
+
 @dataclass
 class Phase:
     webhooks: bool
@@ -239,6 +270,8 @@ class Phase:
     commit_ms: list[float] = field(default_factory=list)
     committed: dict[str, float] = field(default_factory=dict)  # email -> commit time
     steady_after: float = 0.0
+    #: CPU seconds of each process of the run over the phase (and an "on" phase's drain)
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -335,6 +368,17 @@ async def run(args: argparse.Namespace) -> int:
             await asyncio.gather(*tasks)
             phase.elapsed = time.monotonic() - start
 
+        postmaster = int((db.embedded.pgdata / "postmaster.pid").read_text().split()[0])
+
+        def parts() -> dict[str, list[int]]:
+            """The processes whose CPU a phase is charged: ours and the cluster's."""
+            return {
+                "driver": [os.getpid()],
+                "sender": [remote.proc.pid] if remote is not None else [],
+                "receiver": [receiver.pid] if receiver is not None else [],
+                "postgres": [postmaster, *children(postmaster)],
+            }
+
         # warm-up (not counted): a fresh database's first seconds are slower for either side
         await enable(False)
         warm = Phase(webhooks=False)
@@ -346,6 +390,7 @@ async def run(args: argparse.Namespace) -> int:
                 await enable(on)
                 if on:
                     await sender.start_leading(fence)
+                before = cpu_snapshot(parts())
                 await paced(phase, f"r{r}{'on' if on else 'off'}")
                 if on:
                     expected = len(phase.committed)
@@ -362,6 +407,8 @@ async def run(args: argparse.Namespace) -> int:
                         if len(mine) >= expected and left == 0:
                             break
                         await asyncio.sleep(0.1)
+                phase.cpu = cpu_spent(before, cpu_snapshot(parts()))
+                if on:
                     await sender.stop_leading()
                 phases.append(phase)
 
@@ -392,6 +439,26 @@ async def run(args: argparse.Namespace) -> int:
             f"leads stored per second: on {on_rate:.1f}, off {off_rate:.1f} "
             f"({args.rounds} round(s) of {args.seconds:.0f} s each side, alternating; sender "
             f"{'on the driver loop' if args.one_process else 'in its own process'})"
+        )
+        print(
+            "leads stored per second by phase, in order: "
+            + ", ".join(f"{'on' if p.webhooks else 'off'} {p.rate:.1f}" for p in phases)
+        )
+
+        def per_lead(side: list[Phase]) -> dict[str, float]:
+            stored = sum(p.stored for p in side)
+            return {k: sum(p.cpu[k] for p in side) * 1000 / stored for k in side[0].cpu}
+
+        cpu_on, cpu_off = per_lead(on_phases), per_lead(off_phases)
+        for label, cost in (("on", cpu_on), ("off", cpu_off)):
+            print(
+                f"CPU per stored lead, {label}: {sum(cost.values()):.2f} ms ("
+                + ", ".join(f"{k} {v:.2f}" for k, v in cost.items())
+                + ")"
+            )
+        print(
+            f"CPU per lead off / on: {sum(cpu_off.values()) / sum(cpu_on.values()):.3f} "
+            "(what the ratio tends to on a machine whose CPU is the limit, whatever else runs)"
         )
         print(
             f"lead transaction (BEGIN -> COMMIT returned) p50/p99: on "
