@@ -24,7 +24,10 @@ which is the throughput figure, and builds no backlog that would spill into the 
 After an uncounted warm-up, phases alternate on, off, off, on, … (``--rounds``, so neither
 side always goes first); after an "on" phase the backlog is
 drained before the next phase starts, so neither side pays for the other's work. The figure
-is leads stored per second on / off (target >= 0.9), plus each side's commit latency.
+is leads stored per second on / off (target >= 0.9), plus each side's commit latency, the
+leads/s of every phase in order, and the CPU per stored lead of every process of the run
+(driver, sender, receiver, the PostgreSQL cluster; Linux /proc) on vs off: the share a
+delivery costs, which the throughput ratio tends to when the machine's CPU is the limit.
 
 ``--check``: tiny sizes, a few seconds; exits 1 if a delivery is lost or duplicated or a
 signature fails to verify.
