@@ -161,8 +161,9 @@ class Settings(BaseSettings):
     webhook_retry_cap: float = Field(default=3600.0, gt=0)
     #: Seconds after the fact (or a replay) when retries stop and the delivery is dead.
     webhook_retry_window: float = Field(default=86400.0, gt=0)
-    #: Seconds between sender rounds while there is work; between the idle sender's one-row
-    #: looks for new outbox rows (retries wake it at their due time).
+    #: Seconds between sender rounds while there is work; the idle sender's one-row looks for
+    #: new outbox rows start this long after work and double up to the idle interval
+    #: (retries wake it at their due time).
     webhook_busy_interval: float = Field(default=0.02, gt=0, le=5)
     webhook_idle_interval: float = Field(default=1.0, gt=0, le=60)
     #: Lead score at which a session's visitor counts as hot (``visitor.hot``).

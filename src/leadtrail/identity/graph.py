@@ -137,7 +137,9 @@ async def refresh_users(conn: Connection, site_id: UUID, ids: Iterable[UUID | No
         # committed. Computed in the same statement, they came from the snapshot before the
         # wait and overwrote the other transaction's fresh totals with stale ones.
         await lock_users(conn, site_id, wanted)
-        await conn.execute(Q.refresh_users, site_id, wanted)
+        # one statement per person, pipelined (one round trip): keyed by a scalar id, every
+        # lookup stays a point lookup whatever the plan (see the query)
+        await conn.executemany(Q.refresh_user, [(site_id, i) for i in wanted])
 
 
 async def survivor_of(conn: Connection, site_id: UUID, user_id: UUID) -> UUID | None:

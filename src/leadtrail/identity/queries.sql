@@ -11,32 +11,53 @@ FROM (SELECT DISTINCT hashtextextended($1::uuid::text || ':' || x, 0) AS k
 SELECT pg_try_advisory_xact_lock(hashtextextended('identity-resolver:' || $1::uuid::text, 0));
 
 -- name: links_for
--- One key lookup per identifier (LATERAL): a cached generic plan joined the identifiers to
--- every link of the site.
+-- One key lookup per identifier. OFFSET 0 keeps the LATERAL subquery a subquery: without it
+-- the planner flattened it into a join, and the cached generic plan (planned while the
+-- table's statistics said a site has a handful of rows) hash-joined the identifiers to
+-- every link of the site, so each lead of a growing site got slower.
 SELECT l.kind, l.value, l.canonical_user_id, l.state, l.first_network, l.state_reason
 FROM unnest($2::text[], $3::text[]) AS k(kind, value)
 CROSS JOIN LATERAL (
     SELECT l.kind, l.value, l.canonical_user_id, l.state, l.first_network, l.state_reason
     FROM identity_links l
     WHERE l.site_id = $1 AND l.kind = k.kind AND l.value = k.value
+    OFFSET 0
 ) AS l;
 
 -- name: profiles
+-- One key lookup per person (OFFSET 0, see links_for): a generic plan of "id = ANY ($2)"
+-- read every person of the site through the (site_id, last_seen_at) index.
 SELECT cu.id, cu.created_at, cu.merged_into, l.kind, l.value
-FROM canonical_users cu
-LEFT JOIN identity_links l
-       ON l.site_id = cu.site_id AND l.canonical_user_id = cu.id
+FROM unnest($2::uuid[]) AS wanted(id)
+CROSS JOIN LATERAL (
+    SELECT cu.id, cu.created_at, cu.merged_into
+    FROM canonical_users cu
+    WHERE cu.site_id = $1 AND cu.id = wanted.id
+    OFFSET 0
+) AS cu
+LEFT JOIN LATERAL (
+    SELECT l.kind, l.value
+    FROM identity_links l
+    WHERE l.site_id = $1 AND l.canonical_user_id = cu.id
       AND l.kind IN ('external_id', 'email', 'phone')
-WHERE cu.site_id = $1 AND cu.id = ANY ($2::uuid[]);
+    OFFSET 0
+) AS l ON true;
 
 -- name: lock_users
--- The people, locked by key in id order (one lookup per id: a cached generic plan of
--- "id = ANY ($2)" read every person of the site).
+-- The people, locked by key in the order of $2 (callers sort it: id order). One lookup per
+-- id, kept one by OFFSET 0 (see links_for): a cached generic plan of "id = ANY ($2)", and
+-- later of a plain join to unnest($2), read every person of the site. The rows are locked
+-- as the nested loop reaches them, so in the array's order.
 SELECT cu.id, cu.merged_into
-FROM unnest($2::uuid[]) AS wanted(id)
-JOIN canonical_users cu ON cu.site_id = $1 AND cu.id = wanted.id
-ORDER BY cu.id
-FOR UPDATE OF cu;
+FROM unnest($2::uuid[]) WITH ORDINALITY AS wanted(id, n)
+CROSS JOIN LATERAL (
+    SELECT cu.id, cu.merged_into
+    FROM canonical_users cu
+    WHERE cu.site_id = $1 AND cu.id = wanted.id
+    OFFSET 0
+    FOR UPDATE
+) AS cu
+ORDER BY wanted.n;
 
 -- name: survivor_of
 -- Follows merged_into to the person a (possibly merged) id now lives in.
@@ -145,13 +166,16 @@ FROM v JOIN locked ON locked.id = v.id AND locked.created_month = v.month
 WHERE s.site_id = $1 AND s.id = v.id AND s.created_month = v.month
 RETURNING s.id, s.site_id, s.created_at, s.canonical_user_id;
 
--- name: refresh_users
--- Totals are a function of the person's rows, so a merge followed by an unmerge gives the
--- same figures back. Rows are only written when something changed.
--- Each person's rows are looked up on their own (LATERAL, keyed by site and person): a
--- cached generic plan of "canonical_user_id = ANY ($2)" scanned every row of the site
--- instead, which made every lead of a growing site slower (100 leads/s at 32 at once, 500
--- with per-person lookups).
+-- name: refresh_user
+-- One person's totals ($2; graph.refresh_users runs it once per person, pipelined). Totals
+-- are a function of the person's rows, so a merge followed by an unmerge gives the same
+-- figures back. Rows are only written when something changed.
+-- Everything is looked up by key: the person by (site, id) = ($1, $2), a point lookup in
+-- any plan; their rows with LATERAL (keyed by site and person). A cached generic plan of
+-- "canonical_user_id = ANY ($2)" scanned every row of the site, and so did the plain join of
+-- canonical_users to unnest($2) that replaced it (a hash join over the site's people,
+-- planned while the fresh table's statistics said the site had a handful): every lead of a
+-- growing site got slower.
 WITH n AS (
     SELECT cu.id,
            coalesce(s.first_seen, cu.created_at) AS first_seen_at,
@@ -172,8 +196,7 @@ WITH n AS (
            nullif(split_part(s.loc, '|', 2), '') AS region,
            nullif(split_part(s.loc, '|', 3), '') AS city,
            s.browser, s.os, s.device, s.referrer_type
-    FROM unnest($2::uuid[]) AS wanted(id)
-    JOIN canonical_users cu ON cu.site_id = $1 AND cu.id = wanted.id
+    FROM canonical_users cu
     CROSS JOIN LATERAL (
         SELECT min(s.created_at) AS first_seen, max(s.last_seen_at) AS last_seen,
                count(*)::int AS sessions,
@@ -199,6 +222,7 @@ WITH n AS (
         SELECT count(*) FILTER (WHERE status IS DISTINCT FROM 'junk')::int AS calls
         FROM calls WHERE site_id = $1 AND canonical_user_id = cu.id
     ) AS c
+    WHERE cu.site_id = $1 AND cu.id = $2::uuid
 )
 UPDATE canonical_users cu
 SET first_seen_at = n.first_seen_at, last_seen_at = n.last_seen_at,
@@ -211,7 +235,7 @@ SET first_seen_at = n.first_seen_at, last_seen_at = n.last_seen_at,
     preferred_browser = n.browser, preferred_os = n.os, preferred_device = n.device,
     primary_referrer_type = n.referrer_type, updated_at = now()
 FROM n
-WHERE cu.site_id = $1 AND cu.id = n.id
+WHERE cu.site_id = $1 AND cu.id = $2::uuid
   AND (cu.first_seen_at, cu.last_seen_at, cu.total_sessions, cu.total_actions, cu.total_page_views,
        cu.total_duration_sec, cu.is_returning_visitor, cu.total_leads, cu.total_calls,
        cu.converted_to_lead, cu.lead_id, cu.primary_ip_address, cu.primary_location,

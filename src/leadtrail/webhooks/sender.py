@@ -6,10 +6,22 @@ response: a slow or dead endpoint holds only its own slots. Every write checks t
 A delivery is claimed for ``timeout + CLAIM_MARGIN`` seconds; if the leader dies
 mid-request the next leader sends it again with the same ``webhook-id`` (at-least-once).
 
-Idle, it runs no rounds: every ``idle_interval`` it reads one row (is there an outbox row,
-when is the next pending delivery due) and starts a round only when there is work; it also
-wakes at the next retry's due time. (Not NOTIFY from the fact's transaction: PostgreSQL
-serialises the commits of notifying transactions, which would throttle ingest.)
+Idle, it runs no rounds: it reads one row (is there an outbox row, when is the next pending
+delivery due) and starts a round only when there is work; it also wakes at the next retry's
+due time. It looks ``busy_interval`` after the last round that found work, then twice as long
+each time up to ``idle_interval``: a steady trickle of facts with gaps between them is sent
+within milliseconds, while a sender idle for a few seconds still reads one row per
+``idle_interval``. (Not NOTIFY from the fact's transaction: PostgreSQL serialises the
+commits of notifying transactions, which would throttle ingest.)
+
+A round claims up to ``QUEUE_PER_SLOT`` deliveries per slot beyond the free ones and keeps
+them in the endpoint's queue: each answer starts the endpoint's next delivery at once, so an
+endpoint gets ``max_concurrency`` requests at a time back to back, not ``max_concurrency``
+per round (a round is a few transactions, tens of milliseconds on a busy database). A slot
+is free again as soon as the endpoint has answered: the delivery's claim keeps it out of
+``due`` until its outcome is recorded, so nothing is sent twice meanwhile. A queued delivery
+not started within ``CLAIM_MARGIN`` of its claim is left for a later round (its request could
+outlive the claim).
 """
 
 from __future__ import annotations
@@ -18,18 +30,19 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import httpx
 from standardwebhooks.webhooks import Webhook
 
 from leadtrail.scheduling import Fence, FenceLost
 from leadtrail.storage import Database
 from leadtrail.webhooks import metrics
 from leadtrail.webhooks.events import envelope, next_delay, slack_body
+from leadtrail.webhooks.http import Client, PostError, new_client
 from leadtrail.webhooks.outbox import Q
 from leadtrail.webhooks.secrets import SecretBox
 
@@ -39,6 +52,8 @@ FAN_OUT_BATCH = 1000
 DUE_BATCH = 500
 ENDPOINTS_REFRESH = 5.0
 MAX_IN_FLIGHT = 256
+#: claimed deliveries an endpoint may have waiting, per slot of its max_concurrency
+QUEUE_PER_SLOT = 4
 #: seconds a stepping-down sender waits for finished attempts to be recorded
 RECORD_GRACE = 5.0
 
@@ -85,14 +100,18 @@ class WebhookSender:
         self.config = config
         self._fence: Fence | None = None
         self._task: asyncio.Task[None] | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._client: Client | None = None
         self._endpoints: dict[UUID, Endpoint] = {}
         self._endpoints_at = 0.0
         self._in_flight: dict[UUID, set[UUID]] = {}
+        #: claimed, waiting for a slot: (start before this monotonic time, delivery)
+        self._queued: dict[UUID, deque[tuple[float, dict[str, Any]]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._outcomes: list[Outcome] = []
         self._recorder: asyncio.Task[None] | None = None
+        #: seconds until the idle sender looks for work again (doubles while there is none)
+        self._pause = config.idle_interval
         self.delivered = 0
         self.failures = 0
         self.last_error: str | None = None
@@ -101,11 +120,8 @@ class WebhookSender:
 
     async def start_leading(self, fence: Fence) -> None:
         self._fence = fence
-        self._client = httpx.AsyncClient(
-            timeout=self.config.timeout,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=64),
-        )
+        self._pause = self.config.busy_interval  # a new leader looks for work at once, often
+        self._client = new_client(self.config.timeout)
         self._task = asyncio.create_task(self._loop(), name=self.name)
 
     async def stop_leading(self) -> None:
@@ -130,6 +146,7 @@ class WebhookSender:
                 await asyncio.wait_for(recorder, RECORD_GRACE)
         self._recorder = None
         self._in_flight.clear()
+        self._queued.clear()  # still claimed: sent by whoever leads once the claims run out
         self._outcomes = []
         if self._client is not None:
             await self._client.aclose()
@@ -159,6 +176,7 @@ class WebhookSender:
             if busy:
                 # Rounds at most every busy_interval: under load each round takes a batch
                 # rather than one round per finished attempt.
+                self._pause = self.config.busy_interval
                 await asyncio.sleep(self.config.busy_interval)
             else:
                 await self._idle_wait()
@@ -166,8 +184,9 @@ class WebhookSender:
 
     async def _idle_wait(self) -> None:
         """Sleep until there is work: an outbox row, or a pending delivery that is due (a
-        retry, a dead leader's claim running out); looks every ``idle_interval`` seconds.
-        ``wake()`` (a replay, a finished attempt) ends the wait at once."""
+        retry, a dead leader's claim running out); looks again after ``_pause`` seconds,
+        which doubles up to ``idle_interval`` while there is none. ``wake()`` (a replay, a
+        finished attempt) ends the wait at once."""
         while True:
             self._wake.clear()
             try:
@@ -176,7 +195,8 @@ class WebhookSender:
             except Exception as exc:
                 self._error(f"probe: {exc}")
                 probe = None
-            wait = self.config.idle_interval
+            wait = self._pause
+            self._pause = min(self._pause * 2, self.config.idle_interval)
             if probe is not None:
                 if probe["outbox"]:
                     return
@@ -203,8 +223,14 @@ class WebhookSender:
         started = await self._start_due(fence)
         return moved > 0 or started > 0
 
+    @property
+    def queued(self) -> int:
+        return sum(len(q) for q in self._queued.values())
+
     async def _start_due(self, fence: Fence) -> int:
-        if len(self._tasks) >= MAX_IN_FLIGHT:
+        """Claim due deliveries for the endpoints' free slots and queues; start what fits."""
+        held = self.queued
+        if held >= DUE_BATCH:
             return 0
         async with self._db.system() as conn:
             due = await conn.fetch(Q.due, DUE_BATCH)
@@ -212,13 +238,15 @@ class WebhookSender:
             return 0
         await self._load_endpoints(force=any(r["endpoint_id"] not in self._endpoints for r in due))
         room = {
-            eid: ep.max_concurrency - len(self._in_flight.get(eid, ()))
+            eid: ep.max_concurrency * (1 + QUEUE_PER_SLOT)
+            - len(self._in_flight.get(eid, ()))
+            - len(self._queued.get(eid, ()))
             for eid, ep in self._endpoints.items()
         }
         picked: list[Any] = []
         for r in due:
             eid = r["endpoint_id"]
-            if room.get(eid, 0) > 0 and len(self._tasks) + len(picked) < MAX_IN_FLIGHT:
+            if room.get(eid, 0) > 0 and held + len(picked) < DUE_BATCH:
                 room[eid] -= 1
                 picked.append(r)
         if not picked:
@@ -231,16 +259,33 @@ class WebhookSender:
                 [r["id"] for r in picked],
                 self.config.timeout + CLAIM_MARGIN,
             )
+        start_by = time.monotonic() + CLAIM_MARGIN
         for d in claimed:
-            endpoint = self._endpoints.get(d["endpoint_id"])
-            if endpoint is None:
-                continue
-            self._in_flight.setdefault(endpoint.id, set()).add(d["id"])
-            task = asyncio.create_task(self._attempt(fence, endpoint, dict(d)))
+            if d["endpoint_id"] in self._endpoints:
+                self._queued.setdefault(d["endpoint_id"], deque()).append((start_by, dict(d)))
+        for eid in {d["endpoint_id"] for d in claimed}:
+            self._feed(fence, eid)
+        return len(claimed)
+
+    def _feed(self, fence: Fence, endpoint_id: UUID) -> None:
+        """Start the endpoint's queued deliveries while it has free slots."""
+        endpoint = self._endpoints.get(endpoint_id)
+        if endpoint is None:  # deleted or disabled meanwhile: its claims simply run out
+            self._queued.pop(endpoint_id, None)
+            return
+        queue = self._queued.get(endpoint_id)
+        busy = self._in_flight.setdefault(endpoint_id, set())
+        while queue and len(busy) < endpoint.max_concurrency:
+            if len(self._tasks) >= MAX_IN_FLIGHT:
+                break
+            start_by, d = queue.popleft()
+            if time.monotonic() > start_by:
+                continue  # its request could outlive the claim: a later round claims it again
+            busy.add(d["id"])
+            task = asyncio.create_task(self._attempt(fence, endpoint, d))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         metrics.IN_FLIGHT.set(self.in_flight)
-        return len(claimed)
 
     async def _load_endpoints(self, *, force: bool) -> None:
         if not force and time.monotonic() - self._endpoints_at < ENDPOINTS_REFRESH:
@@ -283,14 +328,18 @@ class WebhookSender:
         t0 = time.perf_counter()
         try:
             assert self._client is not None
-            response = await self._client.post(endpoint.url, content=body, headers=headers)
-            status = response.status_code
+            status = await self._client.post(endpoint.url, body, headers)
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
-        except httpx.HTTPError as exc:
-            error = f"{exc.__class__.__name__}: {exc}"[:500] or exc.__class__.__name__
+        except PostError as exc:
+            error = str(exc)[:500] or "PostError"
         duration = (time.perf_counter() - t0) * 1000
         self._outcomes.append(Outcome(endpoint, d, at, duration, status, error))
+        # The endpoint's slot is free once it has answered (see the module's docstring).
+        self._in_flight.get(endpoint.id, set()).discard(d["id"])
+        if self._fence is fence:
+            self._feed(fence, endpoint.id)
+        self._wake.set()
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.create_task(self._record_outcomes(fence))
             self._tasks.add(self._recorder)
