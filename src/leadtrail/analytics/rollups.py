@@ -36,6 +36,7 @@ import asyncpg
 from leadtrail.analytics.dimensions import DIMENSIONS
 from leadtrail.scheduling.lease import check_current_fence
 from leadtrail.storage import Claims, Connection, Database, DbRole
+from leadtrail.storage.citus import citus_version
 from leadtrail.storage.queries import load
 
 logger = logging.getLogger(__name__)
@@ -52,10 +53,16 @@ def _claims(site_id: UUID) -> Claims:
 
 
 async def refresh_hours(
-    conn: Connection, site_id: UUID, hours: Iterable[datetime], zone: str = "UTC"
+    conn: Connection,
+    site_id: UUID,
+    hours: Iterable[datetime],
+    zone: str = "UTC",
+    *,
+    citus: bool = False,
 ) -> int:
     """Re-aggregate ``hours`` (UTC hour starts) of one site, and the days holding them (UTC
-    days, and local days in the site's ``zone``); returns how many hours."""
+    days, and local days in the site's ``zone``); returns how many hours. ``citus``: the
+    database is a Citus cluster, which needs the hourly tables filled in two statements."""
     wanted = sorted({h.astimezone(UTC).replace(minute=0, second=0, microsecond=0) for h in hours})
     if not wanted:
         return 0
@@ -63,8 +70,11 @@ async def refresh_hours(
     await conn.execute(Q.clear_marks, site_id, wanted)
     await conn.execute(Q.delete_hourly, site_id, wanted)
     await conn.execute(Q.delete_dim_hourly, site_id, wanted, DIM_NAMES)
-    await conn.execute(Q.insert_hourly, site_id, wanted)
-    await conn.execute(Q.insert_dim_hourly, site_id, wanted)
+    if citus:
+        await conn.execute(Q.insert_hourly, site_id, wanted)
+        await conn.execute(Q.insert_dim_hourly, site_id, wanted)
+    else:
+        await conn.execute(Q.insert_hourly_and_dims, site_id, wanted)
     days = sorted({h.date() for h in wanted})
     await conn.execute(Q.delete_daily, site_id, days)
     await conn.execute(Q.insert_daily, site_id, days)
@@ -81,6 +91,7 @@ class Rollups:
     def __init__(self, db: Database, *, settle_hours: int = 26) -> None:
         self._db = db
         self._settle = timedelta(hours=settle_hours)
+        self._citus: bool | None = None
 
     async def refresh(self, site_id: UUID, hours: Iterable[datetime]) -> int:
         """Re-aggregate hours of one site, a week per transaction."""
@@ -88,13 +99,16 @@ class Rollups:
         if not ordered:
             return 0
         zone = (await self._zone(site_id))[1]
+        if self._citus is None:
+            async with self._db.system() as conn:
+                self._citus = await citus_version(conn) is not None
         done = 0
         for start in range(0, len(ordered), CHUNK_HOURS):
             async with self._db.transaction(_claims(site_id)) as conn:
                 # On the scheduler's leader: commit only while this node still leads.
                 await check_current_fence(conn)
                 done += await refresh_hours(
-                    conn, site_id, ordered[start : start + CHUNK_HOURS], zone
+                    conn, site_id, ordered[start : start + CHUNK_HOURS], zone, citus=self._citus
                 )
         return done
 
