@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import aiohttp
 import asyncpg
 import httpx
 import orjson
@@ -59,19 +60,21 @@ def _stamp(text: str) -> float | None:
 
 
 async def _subscribers(urls: list[str], seconds: float, ready: Any) -> dict[str, Any]:
+    """The subscribers of one process, on aiohttp's WebSocket client (its frame reader is
+    compiled: a third of the CPU per frame of ``websockets``' client, so the harness leaves
+    more of the two cores to the server it measures)."""
     latencies: list[float] = []
     count = 0
     frames: list[str] = []
+    join = orjson.dumps(
+        {"topic": "realtime:bench", "event": "phx_join", "payload": JOIN, "ref": "1"}
+    ).decode()
 
-    async def one(url: str, keep: bool) -> None:
+    async def one(session: aiohttp.ClientSession, url: str, keep: bool) -> None:
         nonlocal count
-        async with websockets.connect(url, max_queue=None, open_timeout=60) as ws:
-            await ws.send(
-                orjson.dumps(
-                    {"topic": "realtime:bench", "event": "phx_join", "payload": JOIN, "ref": "1"}
-                ).decode()
-            )
-            while "Subscribed" not in str(await ws.recv()):
+        async with session.ws_connect(url, max_msg_size=0, autoping=True) as ws:
+            await ws.send_str(join)
+            while "Subscribed" not in await ws.receive_str(timeout=60):
                 pass
             ready.release()
             deadline = time.time() + seconds + 60
@@ -79,11 +82,12 @@ async def _subscribers(urls: list[str], seconds: float, ready: Any) -> dict[str,
             try:
                 while time.time() < deadline:
                     # A busy server may deliver the first change late: silence ends the run
-                    # only after the writing period (it used to end any subscriber that heard
-                    # nothing for 5 s, from its start).
-                    text = await asyncio.wait_for(ws.recv(), max(5.0, quiet_after - time.time()))
+                    # only after the writing period.
+                    message = await ws.receive(timeout=max(5.0, quiet_after - time.time()))
                     now = time.time()
-                    assert isinstance(text, str)
+                    if message.type is not aiohttp.WSMsgType.TEXT:
+                        return  # closed
+                    text = message.data
                     if '"postgres_changes"' not in text and '"bench"' not in text:
                         continue
                     ts = _stamp(text)
@@ -92,10 +96,12 @@ async def _subscribers(urls: list[str], seconds: float, ready: Any) -> dict[str,
                         latencies.append(now - ts)
                         if keep and len(frames) < 200_000:
                             frames.append(text)
-            except (TimeoutError, websockets.ConnectionClosed):
+            except TimeoutError:
                 return
 
-    await asyncio.gather(*(one(u, i == 0) for i, u in enumerate(urls)))
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(one(session, u, i == 0) for i, u in enumerate(urls)))
     return {"count": count, "latencies": latencies, "frames": frames}
 
 
@@ -149,8 +155,12 @@ def _sync_writer_proc(
 
     At most ``IN_FLIGHT`` requests are open at once (the connection pool's size): before, every
     due batch became a task at once, and with the server busy fanning out to 100 subscribers
-    they queued for the pool until httpx gave up (PoolTimeout) and the process died. Requests
-    beyond the cap wait their turn, so a slow server slows the writer instead of killing it.
+    they queued for the pool until the client gave up and the process died. Requests beyond
+    the cap wait their turn, so a slow server slows the writer instead of killing it.
+
+    The client is aiohttp: httpx's pool walks all its connections on every request
+    (``has_expired`` through anyio's ``extra``), which made this writer use a whole core at
+    100 requests/s and starve the server it measures (py-spy, 2026-12-05).
     """
 
     async def run() -> int:
@@ -165,7 +175,7 @@ def _sync_writer_proc(
         inflight: set[asyncio.Task[None]] = set()
         slots = asyncio.Semaphore(IN_FLIGHT)
 
-        async def post(client: httpx.AsyncClient, site: str, n: int) -> None:
+        async def post(client: aiohttp.ClientSession, site: str, n: int) -> None:
             nonlocal acked
             sid = str(uuid4())
             body = {
@@ -176,18 +186,20 @@ def _sync_writer_proc(
                 ]
             }  # fmt: skip
             try:
-                response = await client.post(
-                    "/api/sync", content=orjson.dumps(body), headers=headers
-                )
-            except httpx.HTTPError:
+                async with client.post(
+                    f"{url}/api/sync", data=orjson.dumps(body), headers=headers
+                ) as response:
+                    await response.read()
+                    if response.status == 200:
+                        acked += n
+            except (aiohttp.ClientError, TimeoutError):
                 return  # not acknowledged: not counted as written
             finally:
                 slots.release()
-            if response.status_code == 200:
-                acked += n
 
-        limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-        async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        connector = aiohttp.TCPConnector(limit=IN_FLIGHT)
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
             while time.monotonic() - start < seconds:
                 due = int(rate * (time.monotonic() - start)) - sent
                 while due > 0:
@@ -244,23 +256,26 @@ async def _baseline_clients(port: int, groups: int, n: int, seconds: float) -> d
     latencies: list[float] = []
     count = 0
 
-    async def one(group: int) -> None:
+    async def one(session: aiohttp.ClientSession, group: int) -> None:
         nonlocal count
-        async with websockets.connect(f"ws://127.0.0.1:{port}", max_queue=None) as ws:
-            await ws.send(str(group))
+        async with session.ws_connect(f"ws://127.0.0.1:{port}", max_msg_size=0) as ws:
+            await ws.send_str(str(group))
             try:
                 while True:
-                    text = await asyncio.wait_for(ws.recv(), 3)
+                    message = await ws.receive(timeout=3)
                     now = time.time()
-                    ts = _stamp(str(text))
+                    if message.type is not aiohttp.WSMsgType.TEXT:
+                        return
+                    ts = _stamp(message.data)
                     if ts is not None:
                         count += 1
                         latencies.append(now - ts)
-            except (TimeoutError, websockets.ConnectionClosed):
+            except TimeoutError:
                 return
 
-    await asyncio.gather(*(one(i % groups) for i in range(n)))
-    return {"count": count, "latencies": latencies}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        await asyncio.gather(*(one(session, i % groups) for i in range(n)))
+    return {"count": count, "latencies": latencies, "cpu_s": time.process_time()}
 
 
 def _baseline_client_proc(port: int, groups: int, n: int, seconds: float, out: Any) -> None:
@@ -340,6 +355,19 @@ def _print_feed(feed: dict[str, float], seconds: float) -> None:
         print(f"feed: commit -> dispatch of each batch's oldest change: {shares}")
 
 
+def _wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise SystemExit("leadtrail serve did not start")
+        time.sleep(0.2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=100)
@@ -349,6 +377,12 @@ def main() -> None:
     parser.add_argument("--client-procs", type=int, default=2)
     parser.add_argument("--writer", choices=("sync", "sql"), default="sync")
     parser.add_argument("--batch", type=int, default=50, help="events per /api/sync request")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="two server processes on one database: `serve --role api` takes the writes, "
+        "`serve --role realtime,worker` runs the feed and serves the subscribers",
+    )
     parser.add_argument(
         "--check",
         action="store_true",
@@ -365,26 +399,26 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="lt-bench-")) / "data"
     port = free_port()
     env = server_env(data, "LEADTRAIL_REALTIME_MAX_QUEUE=100000")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "leadtrail", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+    # One process (role all), or the API and the realtime node apart (--split); the API
+    # starts first so that it alone starts the embedded database and migrates.
+    roles = ["api", "realtime,worker"] if args.split else ["all"]
+    ports = [port, free_port()] if args.split else [port]
+    servers: list[subprocess.Popen[bytes]] = []
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("leadtrail serve did not start")
-            time.sleep(0.2)
+        for role, role_port in zip(roles, ports, strict=True):
+            servers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "leadtrail", "serve", "--port", str(role_port)],
+                    env=env | {"LEADTRAIL_ROLE": role},
+                    stdout=subprocess.DEVNULL,
+                )
+            )
+            _wait_ready(role_port, servers[-1])
+        api_port, rt_port = ports[0], ports[-1]
         dsn = EmbeddedPostgres(data).dsn()
         sites, public_ids, keys = asyncio.run(_setup(dsn, args.sites, args.subscribers))
         urls = [
-            f"ws://127.0.0.1:{port}/realtime/v1/websocket?apikey={k}&vsn=1.0.0&x={uuid4().hex[:4]}"
+            f"ws://127.0.0.1:{rt_port}/realtime/v1/websocket?apikey={k}&vsn=1.0.0&x={uuid4().hex[:4]}"
             for k in keys
         ]
         out: Any = ctx.Queue()
@@ -409,7 +443,7 @@ def main() -> None:
             writer = ctx.Process(
                 target=_sync_writer_proc,
                 args=(
-                    f"http://127.0.0.1:{port}",
+                    f"http://127.0.0.1:{api_port}",
                     public_ids,
                     args.rate,
                     args.seconds,
@@ -417,13 +451,13 @@ def main() -> None:
                     wout,
                 ),
             )
-        before = _feed_metrics(port)
+        before = _feed_metrics(rt_port)
         t0 = time.monotonic()
         writer.start()
         written = _get(wout, args.seconds + 120, [writer, *procs])
         write_seconds = time.monotonic() - t0
         time.sleep(0.5)  # the feed's last polls
-        feed = {k: v - before.get(k, 0.0) for k, v in _feed_metrics(port).items()}
+        feed = {k: v - before.get(k, 0.0) for k, v in _feed_metrics(rt_port).items()}
         feed_seconds = time.monotonic() - t0
         results = [_get(out, 120, procs) for _ in procs]
         for p in [*procs, writer]:
@@ -432,8 +466,9 @@ def main() -> None:
         lat = [x for r in results for x in r["latencies"]]
         frames = next((r["frames"] for r in results if r["frames"]), [])
     finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=60)
+        for server in reversed(servers):
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=60)
         discard(data.parent)
 
     # Baseline: the same frames, the same pace, the same groups, through websockets.broadcast.
@@ -464,7 +499,8 @@ def main() -> None:
     print(
         f"realtime: {args.subscribers} subscribers over {args.sites} sites, "
         f"{written} events written via {args.writer} in {write_seconds:.1f}s "
-        f"({written / write_seconds:,.0f} changes/s on events)"
+        f"({written / write_seconds:,.0f} changes/s on events; "
+        f"{'API and realtime node in two processes' if args.split else 'one server process'})"
     )
     print(f"{'':24}{'deliveries':>12}{'deliveries/s':>14}{'p50 ms':>9}{'p99 ms':>9}")
     print(

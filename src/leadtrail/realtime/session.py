@@ -50,6 +50,11 @@ _ids = itertools.count(1)
 
 
 class Transport(Protocol):
+    def try_write(self, message: str | bytes) -> bool:
+        """Send at once, without waiting, if the connection can take it now (False: it
+        cannot, or this transport has no such lane; the message is queued instead)."""
+        ...
+
     async def send_text(self, text: str) -> None: ...
 
     async def send_bytes(self, data: bytes) -> None: ...
@@ -115,6 +120,8 @@ class Session:
         self._members: dict[str, Member] = {}
         self._queue: deque[str | bytes] = deque()
         self._queued_bytes = 0
+        #: the writer is inside an awaited send: a new message must queue behind it
+        self._sending = False
         self._wake = asyncio.Event()
         self._closing = False
         #: closing after the queued frames are sent (not dropped)
@@ -135,6 +142,10 @@ class Session:
 
     def _push(self, item: str | bytes) -> None:
         if self._closing:
+            return
+        # Nothing waiting before it: straight to the socket when it can take it, as one
+        # loop turn's fan-out (no writer task to wake per subscriber per change).
+        if not self._queue and not self._sending and self._transport.try_write(item):
             return
         self._queue.append(item)
         self._queued_bytes += sys.getsizeof(item)
@@ -249,10 +260,16 @@ class Session:
                 return
             item = queue.popleft()
             self._queued_bytes -= sys.getsizeof(item)
-            if isinstance(item, str):
-                await self._transport.send_text(item)
-            else:
-                await self._transport.send_bytes(item)
+            if self._transport.try_write(item):
+                continue
+            self._sending = True
+            try:
+                if isinstance(item, str):
+                    await self._transport.send_text(item)
+                else:
+                    await self._transport.send_bytes(item)
+            finally:
+                self._sending = False
 
     def send(self, frame: Frame) -> None:
         self.push_text(protocol.encode(self.vsn, frame))

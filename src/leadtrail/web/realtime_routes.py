@@ -9,6 +9,7 @@ succeeded again every ``LEADTRAIL_REALTIME_REVALIDATE_INTERVAL`` seconds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ from leadtrail.realtime.service import Realtime, viewer_for
 from leadtrail.realtime.session import TOPIC_PREFIX, Session
 from leadtrail.web.csrf import check_same_origin
 from leadtrail.web.services import services
+from leadtrail.web.ws_protocol import DIRECT_FRAMES
 
 router = APIRouter(prefix="/realtime/v1", tags=["realtime"])
 CLOSE_POLICY = 1008
@@ -72,6 +74,12 @@ async def _handshake(
 class _Transport:
     def __init__(self, ws: WebSocket) -> None:
         self._ws = ws
+        #: uvicorn's protocol (ours) writes frames straight to the socket; another server
+        #: (a test client) goes through ASGI ``send`` only
+        direct = (ws.scope.get("extensions") or {}).get(DIRECT_FRAMES)
+        self.try_write: Callable[[str | bytes], bool] = (
+            direct.try_write if direct is not None else _never
+        )
 
     async def send_text(self, text: str) -> None:
         await self._ws.send({"type": "websocket.send", "text": text})
@@ -81,6 +89,10 @@ class _Transport:
 
     async def close(self, code: int, reason: str) -> None:
         await self._ws.close(code, reason)
+
+
+def _never(message: str | bytes) -> bool:
+    return False
 
 
 @router.websocket("/websocket")

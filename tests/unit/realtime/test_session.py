@@ -34,6 +34,9 @@ class MemoryTransport:
         #: the peer's side: closing ends its pending receive, as a real socket does
         self.inbox: asyncio.Queue[Any] = asyncio.Queue()
 
+    def try_write(self, message: str | bytes) -> bool:
+        return False  # every message through the awaited send (the queue's behaviour)
+
     async def send_text(self, text: str) -> None:
         await self._gate.wait()
         self.sent.append(text)
