@@ -313,3 +313,71 @@ async def test_a_credential_left_without_sites_closes_the_connection() -> None:
     await asyncio.wait_for(task, 5)
     assert t.closed == 1008
     assert "no longer gives access" in t.frames()[2]["payload"]["message"]
+
+
+class DirectLaneTransport(MemoryTransport):
+    """A socket with a direct lane that can be shut (flow control) and reopened."""
+
+    def __init__(self) -> None:
+        super().__init__(stuck=True)
+        self.lane_open = False
+
+    def try_write(self, message: str | bytes) -> bool:
+        if not self.lane_open:
+            return False
+        assert isinstance(message, str)
+        self.sent.append(message)
+        self.arrived.set()
+        return True
+
+
+async def test_the_direct_lane_never_overtakes_a_message_still_being_sent() -> None:
+    h = hub()
+    t = DirectLaneTransport()
+    s, inbox = session(h, t, max_queue=1000)
+    task = await run(s, inbox)
+    inbox.put_nowait(JOIN)
+    t._gate.set()
+    while len(t.sent) < 2:  # the reply and the system message, through the awaited send
+        t.arrived.clear()
+        await asyncio.wait_for(t.arrived.wait(), 5)
+    # The lane is shut and the socket stuck: change 0 is taken by the writer, whose send
+    # waits, and the queue is empty. Then the lane opens and change 1 arrives.
+    t._gate.clear()
+    h.dispatch([change(0)])
+    while s.queued():
+        await asyncio.sleep(0)
+    t.lane_open = True
+    h.dispatch([change(1)])
+    assert len(t.sent) == 2  # change 1 waits behind change 0, not written around it
+    t._gate.set()
+    while len(t.sent) < 4:
+        t.arrived.clear()
+        await asyncio.wait_for(t.arrived.wait(), 5)
+    assert [f["payload"]["data"]["record"]["lead_score"] for f in t.frames()[2:]] == [0, 1]
+    # Nothing waiting: a change goes straight down the lane within dispatch.
+    h.dispatch([change(2)])
+    assert t.frames()[-1]["payload"]["data"]["record"]["lead_score"] == 2
+    inbox.put_nowait(None)
+    await asyncio.wait_for(task, 5)
+
+
+def test_a_frame_is_encoded_once_per_message_and_parses_back() -> None:
+    from websockets.frames import Frame, Opcode
+    from websockets.streams import StreamReader
+
+    from leadtrail.web.ws_protocol import encode_frame
+
+    for text in ("", "x" * 125, "é" * 100, "y" * 70_000):
+        data = encode_frame(text)
+        assert encode_frame(text) is data  # the next subscriber reuses it
+        reader = StreamReader()
+        reader.feed_data(data)
+        parser = Frame.parse(reader.read_exact, mask=False)
+        try:
+            next(parser)
+        except StopIteration as done:
+            frame = done.value
+        assert frame.opcode is Opcode.TEXT and frame.fin and frame.data.decode() == text
+    binary = encode_frame(b"\x00\x01")
+    assert binary[0] == 0x82 and binary[2:] == b"\x00\x01"
