@@ -299,10 +299,11 @@ async def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 def postgres_processes(data_dir: Path) -> list[psutil.Process]:
-    """The embedded PostgreSQL's processes: the postmaster names the data dir on its command
-    line, backends ("postgres: user db ...") are its children."""
+    """The embedded PostgreSQL's processes: the postmaster names its cluster folder on its
+    command line, backends ("postgres: user db ...") are its children. ``data_dir`` is
+    leadtrail's data folder (``LEADTRAIL_DATA_DIR``), not the cluster folder: as root the
+    cluster lives in the service account's folder, which this looks up."""
     found = []
-    # as root the cluster lives in the service account's folder, not under data_dir
     where = str(EmbeddedPostgres(data_dir).pgdata)
     for proc in psutil.process_iter(["name", "cmdline"]):
         if proc.info["name"] != "postgres":
@@ -506,7 +507,7 @@ class Scaling:
 
 
 async def scaling_run(
-    workers: int, env: dict[str, str], args: argparse.Namespace, ack_dir: Path, pg_dir: Path
+    workers: int, env: dict[str, str], args: argparse.Namespace, ack_dir: Path, data_dir: Path
 ) -> Scaling:
     """``serve --workers N`` on the shared database: warm-up, then single events at full load."""
     port = free_port()
@@ -524,11 +525,11 @@ async def scaling_run(
             phase=f"warmw{workers}",
             ack_dir=ack_dir,
         )
-        before = cpu_seconds(server.pid, pg_dir)
+        before = cpu_seconds(server.pid, data_dir)
         single = run_wrk(
             sync, LUA_SINGLE, args.duration, args.connections, phase=f"w{workers}", ack_dir=ack_dir
         )
-        after = cpu_seconds(server.pid, pg_dir)
+        after = cpu_seconds(server.pid, data_dir)
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=60)
@@ -577,8 +578,6 @@ async def main() -> int:
     # are reconciled after the server has stopped and its writer has drained.
     embedded = EmbeddedPostgres(data_dir)
     dsn = await asyncio.to_thread(embedded.start)
-    # PostgreSQL's processes name their data folder (run as root: a service account's own)
-    pg_dir = embedded.pgdata
     try:
         create_bench_site(env)
         server = subprocess.Popen([sys.executable, "-m", "leadtrail", "serve", "--port", str(port)], env=env,
@@ -587,7 +586,7 @@ async def main() -> int:
         sync = f"{url}/api/sync"
         try:
             await wait_ready(f"{url}/readyz", server)
-            with PeakMemory(server.pid, pg_dir) as memory:
+            with PeakMemory(server.pid, data_dir) as memory:
                 run_wrk(
                     sync,
                     LUA_SINGLE,
@@ -596,7 +595,7 @@ async def main() -> int:
                     phase="warm",
                     ack_dir=ack_dir,
                 )
-                cpu0 = cpu_seconds(server.pid, pg_dir)
+                cpu0 = cpu_seconds(server.pid, data_dir)
                 single = run_wrk(
                     sync,
                     LUA_SINGLE,
@@ -605,11 +604,11 @@ async def main() -> int:
                     phase="single",
                     ack_dir=ack_dir,
                 )
-                cpu1 = cpu_seconds(server.pid, pg_dir)
+                cpu1 = cpu_seconds(server.pid, data_dir)
                 batch = run_wrk(
                     sync, LUA_BATCH, args.duration, args.connections, phase="batch", ack_dir=ack_dir
                 )
-                cpu2 = cpu_seconds(server.pid, pg_dir)
+                cpu2 = cpu_seconds(server.pid, data_dir)
                 paced = run_wrk(
                     sync,
                     LUA_SINGLE + lua_paced(max(single.rps, 2.0) / 2, args.connections),
@@ -626,7 +625,7 @@ async def main() -> int:
             with redis_server() as redis_url:
                 shared = env | {"LEADTRAIL_REDIS_URL": redis_url}
                 for n in (1, args.workers):
-                    scaling.append(await scaling_run(n, shared, args, ack_dir, pg_dir))
+                    scaling.append(await scaling_run(n, shared, args, ack_dir, data_dir))
         counted = await reconcile(dsn, ack_dir)
         conn = await asyncpg.connect(dsn)
         site_id = await conn.fetchval("SELECT id FROM sites WHERE public_id = 'bench'")
