@@ -32,6 +32,17 @@ FROM (SELECT DISTINCT ON (site_id, session_id) site_id, session_id, session_mont
 WHERE s.site_id = x.site_id AND s.id = x.session_id AND s.created_month = x.session_month
   AND s.exit_reason IS DISTINCT FROM x.reason
 
+-- name: mark_behaviour_days
+-- On Citus (behaviour/capture.py): the days of the stored events, for the behaviour job.
+INSERT INTO leadtrail.behaviour_dirty (site_id, day)
+SELECT * FROM unnest($1::uuid[], $2::date[])
+ON CONFLICT DO NOTHING
+
+-- name: set_exit_reason
+-- On Citus: one session's exit reason, routed to its shard by site_id.
+UPDATE sessions SET exit_reason = $4
+WHERE site_id = $1 AND id = $2 AND created_month = $3 AND exit_reason IS DISTINCT FROM $4
+
 -- name: behaviour_lock
 SELECT pg_advisory_xact_lock(hashtext('leadtrail.behaviour'), hashtext($1::text))
 

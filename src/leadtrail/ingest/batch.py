@@ -5,6 +5,11 @@ Events are COPYed into a temporary staging table and moved with one ``INSERT ...
 CONFLICT DO NOTHING`` (PostgreSQL refuses COPY into a table with row-level security, and
 the writer runs as ``leadtrail_writer`` under RLS); sessions are upserted with one ordered
 statement; session counters add only the events the INSERT really added.
+
+On Citus neither works: a temporary table cannot take part in the two-phase commit of a
+transaction that touches shards on several nodes, and an ``INSERT ... SELECT`` into a
+distributed table with RLS is refused. There the same rows go as multi-row ``INSERT ...
+VALUES`` statements, which Citus splits by shard and sends to the workers as they are.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from leadtrail.storage import Claims, Connection, DbRole
 from leadtrail.storage.database import transaction_on
 from leadtrail.storage.marks import mark_sessions
 from leadtrail.storage.queries import load
+from leadtrail.storage.values import insert_values
 from leadtrail.webhooks import events, outbox
 
 QUERIES = load("leadtrail.ingest")
@@ -34,6 +40,9 @@ NAME = "ingest-writer"
 
 #: a session older than this is not looked up: its next event starts a new one
 MAX_SESSION_AGE = timedelta(days=31)
+UPSERT_FROM_STAGE = f"{QUERIES.upsert_sessions}\n{QUERIES.session_merge}"
+_IS_BOUNCE = SESSION_COLUMNS.index("is_bounce")
+_PAGE_VIEWS = SESSION_COLUMNS.index("page_views")
 
 
 @dataclass
@@ -67,6 +76,9 @@ class BatchWriter:
         self.sessions = sessions
         #: a session crossing this lead score emits ``visitor.hot``
         self.hot_score = hot_score
+        #: the database is Citus: multi-row INSERT ... VALUES, no staging tables (set by
+        #: the writer once it has connected)
+        self.citus = False
 
     async def write(
         self, conn: Connection, events: list[PreparedEvent], settings: str = ""
@@ -82,13 +94,16 @@ class BatchWriter:
             entry.events.append(event)
         site_ids = tuple(sorted({key[0] for key in work}))
         claims = Claims(role=DbRole.WRITER, sub=NAME, site_ids=site_ids)
-        setup = "SET LOCAL client_min_messages = warning; "
-        setup += f"{settings}; {QUERIES.create_stages}" if settings else QUERIES.create_stages
+        setup = "SET LOCAL client_min_messages = warning"
+        if settings:
+            setup += f"; {settings}"
+        if not self.citus:
+            setup += f"; {QUERIES.create_stages}"
         async with transaction_on(conn, claims, setup):
             await self._resolve_sessions(conn, work)
             inserted = await self._insert_events(conn, work)
             scores = await self._upsert_sessions(conn, work, inserted)
-            await capture.store(conn, self._behaviour_rows(work))
+            await capture.store(conn, self._behaviour_rows(work), citus=self.citus)
         for entry in work.values():
             assert entry.state is not None
             if entry.landing is not None and entry.key not in scores:
@@ -224,8 +239,17 @@ class BatchWriter:
                     records.append(event_record(event, entry.state, entry.fingerprint))
         if not records:
             return set()
-        await conn.copy_records_to_table("event_stage", records=records, columns=EVENT_COLUMNS)
-        rows = await conn.fetch(QUERIES.insert_events)
+        if self.citus:
+            rows = await insert_values(
+                conn,
+                "INSERT INTO events",
+                EVENT_COLUMNS,
+                records,
+                "ON CONFLICT DO NOTHING RETURNING id",
+            )
+        else:
+            await conn.copy_records_to_table("event_stage", records=records, columns=EVENT_COLUMNS)
+            rows = await conn.fetch(QUERIES.insert_events)
         return {r["id"] for r in rows}
 
     async def _upsert_sessions(
@@ -242,11 +266,20 @@ class BatchWriter:
             records.append(session_record(new, entry.state, entry.landing, entry.fingerprint))
         scores: dict[SessionKey, int] = {}
         if records:
-            await conn.copy_records_to_table(
-                "session_stage", records=records, columns=SESSION_COLUMNS
-            )
+            if self.citus:
+                upserted = await insert_values(
+                    conn,
+                    "INSERT INTO sessions AS s",
+                    SESSION_COLUMNS,
+                    _as_upserted(records),
+                    QUERIES.session_merge,
+                )
+            else:
+                await conn.copy_records_to_table(
+                    "session_stage", records=records, columns=SESSION_COLUMNS
+                )
+                upserted = await conn.fetch(UPSERT_FROM_STAGE)
             crossings: list[tuple[UUID, UUID, str, dict[str, Any]]] = []
-            upserted = await conn.fetch(QUERIES.upsert_sessions)
             # No triggers on sessions (migration 0065): the writer marks what it changed.
             await mark_sessions(conn, upserted)
             for row in upserted:
@@ -267,6 +300,21 @@ class BatchWriter:
             for row in rows:
                 scores[(row["site_id"], row["id"])] = row["lead_score"]
         return scores
+
+
+def _as_upserted(records: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Session rows as the staged upsert inserts them: in (site_id, id) order, so that
+    concurrent writers lock in one order, and a bounce only with at most one page view."""
+    out = []
+    for record in sorted(records, key=lambda r: (r[0], r[1])):
+        row = list(record)
+        bounce, views = row[_IS_BOUNCE], row[_PAGE_VIEWS]
+        if views is None:  # SQL: x AND NULL
+            row[_IS_BOUNCE] = False if bounce is False else None
+        elif views > 1:
+            row[_IS_BOUNCE] = False
+        out.append(tuple(row))
+    return out
 
 
 def is_high_value(duration: int | None, actions: int | None) -> bool:

@@ -4,6 +4,8 @@
 -- name: create_stages
 -- Per-connection staging tables: COPY is refused on tables with row-level security, so rows
 -- are COPYed here (no RLS, no WAL) and moved with one INSERT ... SELECT that RLS checks.
+-- Not on Citus (a temporary table cannot take part in a two-phase commit): there the writer
+-- sends multi-row INSERT ... VALUES instead.
 CREATE TEMP TABLE IF NOT EXISTS event_stage (
     site_id uuid, id uuid, session_id uuid, session_month date, created_at timestamptz,
     url text, event_category text, event_action text, event_label text, event_value numeric,
@@ -73,6 +75,11 @@ SELECT site_id, id, created_month, created_at, last_seen_at, fingerprint, ip_add
        is_bounce AND page_views <= 1, lead_score, attribution_source, converted
 FROM session_stage
 ORDER BY site_id, id
+
+-- name: session_merge
+-- The upsert's conflict clause, shared by the staged statement above and the multi-row
+-- VALUES statement the writer builds on Citus (ingest/batch.py). Only EXCLUDED and the
+-- stored row, no now(): Citus requires immutable expressions here.
 ON CONFLICT (site_id, id, created_month) DO UPDATE SET
     created_at = least(s.created_at, excluded.created_at),
     last_seen_at = greatest(s.last_seen_at, excluded.last_seen_at),

@@ -49,6 +49,7 @@ from leadtrail.ingest.events import PreparedEvent
 from leadtrail.ingest.failures import Failure, Stalled, classify, refusal, write_failed
 from leadtrail.ingest.session_state import SessionCache
 from leadtrail.storage import Connection, Database
+from leadtrail.storage.citus import citus_version
 from leadtrail.storage.database import DriverError
 
 logger = logging.getLogger(__name__)
@@ -104,6 +105,8 @@ class Writer:
         self._stopping = False
         self._wakeup = asyncio.Event()
         conns = [await self._connect() for _ in range(self._workers)]
+        if conns:
+            self.batches.citus = await citus_version(conns[0]) is not None
         self._tasks = [self._spawn(n, conn) for n, conn in enumerate(conns)]
 
     async def stop(self) -> None:
