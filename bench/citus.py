@@ -12,7 +12,12 @@ Then, on each:
    (temporary tables, INSERT ... SELECT into RLS tables) does not run on Citus yet
    (docs/scaling.md);
 2. a 30-day report of one site from the raw tables (sessions and page views per day, distinct
-   visitors, conversions), ``--repeat`` times: p50/p95 and the Citus/plain p95 ratio (target < 2).
+   visitors, conversions), ``--repeat`` times: p50/p95 and the Citus/plain p95 ratio (target < 2);
+3. leadtrail's own ingest: ``leadtrail serve`` on each database (change feed off on both: it
+   does not run on Citus yet) and wrk sending tracker batches of 20 events to ``/api/sync``
+   for ``--writer-seconds`` after a 3 s warm-up; events/s acknowledged and the ratio
+   (target >= 0.7). On Citus the writer sends multi-row ``INSERT ... VALUES`` (no staging
+   tables), on plain PostgreSQL it COPYs into staging tables, as in production.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script:
 import asyncpg
 from tests.citus.cluster import CitusCluster, citus_bindir, new_root
 
+from bench.ingest import LUA_BATCH, create_bench_site, free_port, run_wrk, server_env, wait_ready
 from bench.machine import print_machine_line
 from leadtrail.storage import citus, migrator
 
@@ -134,6 +142,29 @@ async def report(dsn: str, site: uuid.UUID, now: datetime, repeat: int) -> list[
         await conn.close()
 
 
+async def writer_ingest(dsn: str, scratch: Path, seconds: int, connections: int) -> float:
+    """Events/s that ``leadtrail serve`` on ``dsn`` acknowledged (batches of 20, wrk)."""
+    env = server_env(scratch, f"LEADTRAIL_DATABASE_URL={dsn}", "LEADTRAIL_REALTIME_ENABLED=false")
+    create_bench_site(env)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "leadtrail", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        await wait_ready(f"http://127.0.0.1:{port}/readyz", server)
+        url = f"http://127.0.0.1:{port}/api/sync"
+        run_wrk(url, LUA_BATCH, 3, connections)  # warm-up
+        result = run_wrk(url, LUA_BATCH, seconds, connections)
+        if result.non2xx or result.errors:
+            raise SystemExit(f"writer ingest: {result.non2xx} non-2xx, {result.errors} errors")
+        return result.rps * 20
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
+
+
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
 
@@ -144,10 +175,13 @@ async def main() -> int:
     parser.add_argument("--sessions", type=int, default=20_000)
     parser.add_argument("--events-per-session", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--writer-seconds", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (writer)")
     parser.add_argument("--check", action="store_true", help="tiny run: it works, no targets")
     args = parser.parse_args()
     if args.check:
         args.sites, args.sessions, args.events_per_session, args.repeat = 3, 600, 3, 5
+        args.writer_seconds, args.connections = 2, 8
     bindir = citus_bindir()
     if bindir is None:
         print("Citus is not built: run scripts/citus_build first", file=sys.stderr)
@@ -170,6 +204,12 @@ async def main() -> int:
         busiest = max(sites, key=lambda s: sum(r[0] == s for r in srows))
         plain_t = await report(plain.dsn(), busiest, now, args.repeat)
         dist_t = await report(dist.dsn(), busiest, now, args.repeat)
+        plain_w = await writer_ingest(
+            plain.dsn(), base / "serve-p", args.writer_seconds, args.connections
+        )
+        dist_w = await writer_ingest(
+            dist.dsn(), base / "serve-c", args.writer_seconds, args.connections
+        )
     finally:
         plain.stop()
         dist.stop()
@@ -184,6 +224,11 @@ async def main() -> int:
         f"30-day raw report p95: Citus {p95(dist_t) * 1000:.1f} ms vs plain "
         f"{p95(plain_t) * 1000:.1f} ms = {report_ratio:.2f}x (target < 2); p50 "
         f"{statistics.median(dist_t) * 1000:.1f} / {statistics.median(plain_t) * 1000:.1f} ms"
+    )
+    print(
+        f"leadtrail ingest (/api/sync, batches of 20, {args.connections} connections, "
+        f"{args.writer_seconds} s): Citus {dist_w:,.0f} events/s vs plain {plain_w:,.0f} "
+        f"events/s = {dist_w / plain_w:.2f}x (target >= 0.7)"
     )
     print(
         f"size: {args.sites} sites, {len(srows):,} sessions, {events:,} events; "

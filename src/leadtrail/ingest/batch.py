@@ -30,7 +30,7 @@ from leadtrail.ingest.referrer import is_google
 from leadtrail.ingest.session_state import SessionCache, SessionKey, SessionState
 from leadtrail.storage import Claims, Connection, DbRole
 from leadtrail.storage.database import transaction_on
-from leadtrail.storage.marks import mark_sessions
+from leadtrail.storage.marks import MARK, mark_sessions
 from leadtrail.storage.queries import load
 from leadtrail.storage.values import insert_values
 from leadtrail.webhooks import events, outbox
@@ -79,6 +79,22 @@ class BatchWriter:
         #: the database is Citus: multi-row INSERT ... VALUES, no staging tables (set by
         #: the writer once it has connected)
         self.citus = False
+
+    async def warm_up(self, conn: Connection) -> None:
+        """Prepare the statements with array parameters on a new connection. asyncpg looks
+        up an array type the first time a connection meets it, and on Citus each lookup
+        took ~0.9 s (measured 2026-12-05): a new writer connection's first batch waited
+        ~3 s for them. Preparing runs nothing; it needs the writer's role to see the names."""
+        claims = Claims(role=DbRole.WRITER, sub=NAME, site_ids=())
+        async with transaction_on(conn, claims, "SET LOCAL client_min_messages = warning"):
+            for statement in (
+                QUERIES.find_sessions,
+                QUERIES.ad_fingerprints,
+                QUERIES.session_scores,
+                MARK,
+                outbox.Q.emit_many,
+            ):
+                await conn.prepare(statement)
 
     async def write(
         self, conn: Connection, events: list[PreparedEvent], settings: str = ""

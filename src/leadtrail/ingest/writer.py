@@ -95,6 +95,8 @@ class Writer:
         self._last_crash = 0.0
         self._wakeup: asyncio.Event | None = None
         self.batches = BatchWriter(SessionCache(session_cache_size), hot_score)
+        #: whether the database is Citus, found on the first connection
+        self._citus: bool | None = None
         #: test-only fault (LEADTRAIL_INGEST_FAULT), applied once to the first batch
         self._fault = fault
 
@@ -105,8 +107,6 @@ class Writer:
         self._stopping = False
         self._wakeup = asyncio.Event()
         conns = [await self._connect() for _ in range(self._workers)]
-        if conns:
-            self.batches.citus = await citus_version(conns[0]) is not None
         self._tasks = [self._spawn(n, conn) for n, conn in enumerate(conns)]
 
     async def stop(self) -> None:
@@ -129,6 +129,10 @@ class Writer:
         # filtered on id: a scan of the site's sessions per lookup, measured as most of
         # PostgreSQL's work at 15k events/s. Planning costs ~1 ms per batch, not per event.
         await conn.execute("SET plan_cache_mode = force_custom_plan")
+        if self._citus is None:
+            self._citus = self.batches.citus = await citus_version(conn) is not None
+        if self._citus:
+            await self.batches.warm_up(conn)
         return conn
 
     # -- supervision -------------------------------------------------------------------
