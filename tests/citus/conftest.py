@@ -41,6 +41,19 @@ KNOWN_FAILURES: dict[str, dict[str, str]] = {
         "test_settings_turn_the_module_on_and_validate": SITE_UPDATE,
         "*": BEHAVIOUR_JOB,
     },
+    "webhooks": {
+        "test_failing_endpoint_gets_it_exactly_once_after_recovering": (
+            "timing: failed 1 of 4 module runs on Citus here (its 60 s wait for the retried "
+            "delivery ran out); passed alone and in the other runs; not traced"
+        )
+    },
+    "retention": {
+        "test_expired_months_go_whole_or_per_site_with_archives": (
+            "the Citus modules share one database, so other modules' sites keep rows in the "
+            "months this test expects to drop whole: the plan deletes per site instead "
+            "(right for that data); the test needs a database of its own"
+        )
+    },
     "people_via_sync": {
         "test_synced_visits_become_a_person_and_a_matched_call": (
             "two sessions ingested through /api/sync with one fingerprint are left without a "

@@ -33,7 +33,7 @@ WITH taken AS (
     INSERT INTO webhook_deliveries (site_id, id, endpoint_id, event_id, event_type, payload,
                                     next_attempt_at, event_at, window_start)
     SELECT t.site_id, md5(e.id::text || ':' || t.id::text)::uuid, e.id, t.id, t.event_type,
-           t.payload, clock_timestamp(), t.created_at, t.created_at
+           t.payload, statement_timestamp(), t.created_at, t.created_at
     FROM taken t
     JOIN webhook_endpoints e ON e.site_id = t.site_id AND e.enabled AND t.event_type = ANY (e.events)
     ON CONFLICT (site_id, id) DO NOTHING
@@ -56,12 +56,15 @@ SELECT EXISTS (SELECT 1 FROM webhook_outbox) AS outbox,
 
 -- name: claim
 -- Take deliveries for one attempt: hidden from `due` for $3 seconds, after which another
--- leader retries them if this one died mid-request.
+-- leader retries them if this one died mid-request. The writes here use
+-- statement_timestamp(), not clock_timestamp(): on Citus these tables are Citus-local
+-- (they reference the `sites` reference table) and Citus refuses volatile functions in
+-- their UPDATEs; each statement runs on its own, so the two agree to the statement.
 UPDATE webhook_deliveries d
-SET next_attempt_at = clock_timestamp() + make_interval(secs => $3)
+SET next_attempt_at = statement_timestamp() + make_interval(secs => $3)
 FROM unnest($1::uuid[], $2::uuid[]) AS k (site_id, id)
 WHERE d.site_id = k.site_id AND d.id = k.id
-  AND d.status = 'pending' AND d.next_attempt_at <= clock_timestamp()
+  AND d.status = 'pending' AND d.next_attempt_at <= statement_timestamp()
 RETURNING d.site_id, d.id, d.endpoint_id, d.event_type, d.payload, d.event_at, d.window_start,
           d.attempts
 
@@ -71,7 +74,7 @@ FROM webhook_endpoints
 
 -- name: delivered
 UPDATE webhook_deliveries
-SET status = 'delivered', attempts = attempts + 1, last_attempt_at = $3, delivered_at = clock_timestamp(),
+SET status = 'delivered', attempts = attempts + 1, last_attempt_at = $3, delivered_at = statement_timestamp(),
     last_status = $4, last_error = NULL
 WHERE site_id = $1 AND id = $2 AND status = 'pending'
 
@@ -87,7 +90,7 @@ WHERE site_id = $1 AND id = $2 AND status = 'pending'
 -- Successful attempts of one flush: $1 site ids, $2 delivery ids, $3 attempt times, $4 statuses.
 UPDATE webhook_deliveries d
 SET status = 'delivered', attempts = d.attempts + 1, last_attempt_at = k.at,
-    delivered_at = clock_timestamp(), last_status = k.code, last_error = NULL
+    delivered_at = statement_timestamp(), last_status = k.code, last_error = NULL
 FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::integer[]) AS k (site_id, id, at, code)
 WHERE d.site_id = k.site_id AND d.id = k.id AND d.status = 'pending'
 
@@ -164,7 +167,7 @@ ORDER BY delivery_id, attempt
 -- Send again now, with a fresh retry window (a delivered one is sent again with the same
 -- webhook-id, so the receiver can tell it is a repeat).
 UPDATE webhook_deliveries
-SET status = 'pending', next_attempt_at = clock_timestamp(), window_start = clock_timestamp(),
+SET status = 'pending', next_attempt_at = statement_timestamp(), window_start = statement_timestamp(),
     delivered_at = NULL
 WHERE site_id = $1 AND endpoint_id = $2 AND id = $3
 RETURNING id, status, attempts
