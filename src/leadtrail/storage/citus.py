@@ -199,6 +199,15 @@ async def distribute(
     database = await conn.fetchval("SELECT current_database()")
     await conn.execute(f"ALTER DATABASE \"{database}\" SET citus.propagate_set_commands = 'local'")
     await conn.execute("SET citus.propagate_set_commands = 'local'")
+    # A write to a table with a foreign key to a reference table makes Citus lock the
+    # referenced table's shard on every node (lock_shard_resources), which it allows only to
+    # a role that holds UPDATE, DELETE or TRUNCATE on that table. leadtrail_admin updates
+    # `sites` and creates API keys, both referencing `app_users`, where it had column grants
+    # only: PATCH /api/sites failed with "permission denied for table app_users". The grant
+    # lets it take the lock and nothing more: app_users forces row-level security and has
+    # no UPDATE policy for this role, so an UPDATE by it matches no row
+    # (tests/citus/test_citus_site_update.py).
+    await conn.execute("GRANT UPDATE ON app_users TO leadtrail_admin")
     if shard_count is not None:
         await conn.execute(f"SET citus.shard_count = {int(shard_count)}")
     pending = [n for n in the_plan.distributed if _short(n) not in placed and n not in placed]
