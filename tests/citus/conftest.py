@@ -55,13 +55,6 @@ KNOWN_FAILURES: dict[str, dict[str, str]] = {
             "(right for that data); the test needs a database of its own"
         )
     },
-    "people_via_sync": {
-        "test_synced_visits_become_a_person_and_a_matched_call": (
-            "two sessions ingested through /api/sync with one fingerprint are left without a "
-            "person by identity_resolver.run_once() on Citus (the identity module's own tests, "
-            "whose sessions are written by SQL, pass); not traced yet"
-        )
-    },
 }
 
 
