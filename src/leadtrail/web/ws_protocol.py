@@ -28,8 +28,10 @@ from websockets.protocol import State
 FLUSH_BYTES = 64 * 1024
 #: the scope extension under which the protocol offers its DirectFrames
 DIRECT_FRAMES = "leadtrail.direct_frames"
-#: messages whose encoded frame is kept for the next subscriber (one fan-out's worth)
+#: encoded frames kept for the next subscriber of the same message (one fan-out's worth):
+#: at most this many, and this many bytes
 ENCODED_CACHE = 4096
+ENCODED_CACHE_BYTES = 8 * 1024 * 1024
 
 
 class CoalescingTransport:
@@ -96,6 +98,7 @@ class CoalescingWebSocketsProtocol(WebSocketsSansIOProtocol):
 #: of a change, so it is encoded once; the entry keeps the message alive, so its id cannot
 #: be reused while it is here
 _encoded: dict[int, tuple[str | bytes, bytes]] = {}
+_encoded_bytes = 0
 
 
 def encode_frame(message: str | bytes) -> bytes:
@@ -109,9 +112,12 @@ def encode_frame(message: str | bytes) -> bytes:
     else:
         frame = Frame(Opcode.BINARY, message)
     data = frame.serialize(mask=False)
-    if len(_encoded) >= ENCODED_CACHE:
+    global _encoded_bytes
+    if len(_encoded) >= ENCODED_CACHE or _encoded_bytes + len(data) > ENCODED_CACHE_BYTES:
         _encoded.clear()
+        _encoded_bytes = 0
     _encoded[key] = (message, data)
+    _encoded_bytes += len(data)
     return data
 
 
