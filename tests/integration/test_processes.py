@@ -198,18 +198,29 @@ async def test_both_workers_answer_ingest_and_events_are_stored_once(
 
 
 async def test_rate_limit_is_counted_across_workers(supervisor: Supervisor, site: Site) -> None:
-    ip = fresh_ip()
-    before = supervisor.sync_pids()
-    answers = []
-    for chunk in range(3):  # 60 requests from one address, 20 at a time
-        answers += await asyncio.gather(
-            *(_post(supervisor, _event(site, f"rate{chunk}{n:04d}"), ip) for n in range(20))
-        )
-    codes = [a.status_code for a in answers]
-    # one counter for both workers: 40 pass, then 429 (per-worker counters would pass 60)
-    assert codes.count(200) == RATE and codes.count(429) == 60 - RATE, codes
-    after = supervisor.sync_pids()
-    assert all(after.get(pid, 0) > before.get(pid, 0) for pid in supervisor.workers())
+    # The kernel hands each connection to whichever worker accepts first; a burst served by
+    # one worker alone proves nothing about sharing, so it is tried again from a fresh
+    # address (its own counter) until both workers served part of one (CI, 2026-12-05: one
+    # worker took all 60 once on a loaded machine).
+    for attempt in range(5):
+        ip = fresh_ip()
+        before = supervisor.sync_pids()
+        answers = []
+        for chunk in range(3):  # 60 requests from one address, 20 at a time
+            answers += await asyncio.gather(
+                *(
+                    _post(supervisor, _event(site, f"rate{attempt}{chunk}{n:04d}"), ip)
+                    for n in range(20)
+                )
+            )
+        codes = [a.status_code for a in answers]
+        # one counter for both workers: 40 pass, then 429 (per-worker counters would pass 60)
+        assert codes.count(200) == RATE and codes.count(429) == 60 - RATE, codes
+        after = supervisor.sync_pids()
+        if all(after.get(pid, 0) > before.get(pid, 0) for pid in supervisor.workers()):
+            break
+    else:
+        raise AssertionError("one worker served every burst: the shared counter went untested")
     refused = next(a for a in answers if a.status_code == 429)
     assert refused.json()["error"] == "rate_limited" and int(refused.headers["retry-after"]) >= 1
 
