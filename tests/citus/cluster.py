@@ -107,10 +107,16 @@ NODE_SETTINGS = {
     "password_encryption": "'scram-sha-256'",
     # test clusters: durability is not what is measured or tested here
     "fsync": "off",
-    "synchronous_commit": "off",
+    # on (the default): a commit returns once its WAL is written, so each worker's change
+    # stream has it (with off, the WAL writer sends it up to 200 ms later)
+    "synchronous_commit": "on",
     "full_page_writes": "off",
     "log_min_messages": "warning",
     "citus.log_remote_commands": "off",
+    # the realtime feed: changes decoded on each worker come out under the distributed
+    # tables' names (Citus's own pgoutput wrapper, found first on this path)
+    "citus.enable_change_data_capture": "on",
+    "dynamic_library_path": "'$libdir/citus_decoders:$libdir'",
     # loopback only: no TLS between the nodes (a real cluster keeps Citus's default, require)
     "citus.node_conninfo": "'sslmode=disable'",
 }
@@ -238,6 +244,14 @@ class CitusCluster:
         return self._run(
             "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-h", "127.0.0.1",
             "-p", str(node.port), "-U", SUPERUSER, "-d", database, "-c", sql,
+        )  # fmt: skip
+
+    def restart(self, node: Node) -> None:
+        """Stop a node fast (its walsenders and backends end) and start it again."""
+        self._run("pg_ctl", "stop", "-m", "fast", "-w", "-t", "60", "-D", str(node.pgdata))
+        self._run(
+            "pg_ctl", "start", "-w", "-t", "60", "-D", str(node.pgdata),
+            "-l", str(node.pgdata / "server.log"),
         )  # fmt: skip
 
     def stop(self) -> None:

@@ -26,22 +26,7 @@ HERE = Path(__file__).parent
 #: "*" covers a whole module. Skipped with the cause, not run as xfail (some wait for a
 #: request timeout: minutes of CI for nothing). To see what passes today:
 #: LEADTRAIL_CITUS_RUN_KNOWN_FAILURES=1 runs them as xfail (XPASS = fixed).
-BEHAVIOUR_JOB = (
-    "the behaviour job re-aggregates days through a temporary staging table and INSERT ... "
-    "SELECT from it (refused on Citus: 'COPY FROM not supported with row-level security'); "
-    "behaviour events themselves are stored (ingest writer, multi-row VALUES)"
-)
 KNOWN_FAILURES: dict[str, dict[str, str]] = {
-    "behaviour": {
-        name: BEHAVIOUR_JOB
-        for name in (
-            "test_behaviour_events_are_stored_apart_from_events",
-            "test_stored_rows_carry_element_details_and_nothing_unmasked",
-            "test_rollups_equal_the_reports_over_raw_rows",
-            "test_late_events_update_only_their_day",
-            "test_api_reports_and_csv",
-        )
-    },
     "webhooks": {
         "test_failing_endpoint_gets_it_exactly_once_after_recovering": (
             "timing: failed 1 of 4 module runs on Citus here (its 60 s wait for the retried "

@@ -26,7 +26,20 @@ def _claims(site_id: UUID) -> Claims:
     return Claims(role=DbRole.WRITER, sub="behaviour", site_ids=(site_id,))
 
 
-async def refresh_days(conn: Connection, site_id: UUID, days: Iterable[date]) -> int:
+#: the rollups reading the staged rows (plain PostgreSQL)
+FILL_DAYS_STAGE = "INSERT INTO behaviour_days\n" + Q.days_source
+#: the rollups reading the raw rows as a subquery each (Citus: no temporary table may take
+#: part in a distributed transaction, and INSERT ... SELECT from one is refused under RLS)
+CITUS_AGGREGATES = [
+    statement.strip().replace("FROM behaviour_days", f"FROM ({Q.days_source}) behaviour_days")
+    for statement in Q.aggregate_days_stage.split(";")
+    if statement.strip()
+]
+
+
+async def refresh_days(
+    conn: Connection, site_id: UUID, days: Iterable[date], *, citus: bool = False
+) -> int:
     """Re-aggregate ``days`` of one site in the caller's transaction; returns how many."""
     wanted = sorted(set(days))
     if not wanted:
@@ -34,10 +47,14 @@ async def refresh_days(conn: Connection, site_id: UUID, days: Iterable[date]) ->
     await conn.execute(Q.behaviour_lock, str(site_id))
     await conn.execute(Q.clear_marks, site_id, wanted)
     await conn.execute(Q.refresh_clear, site_id, wanted)
-    await conn.execute(Q.create_days_stage)
     lower = datetime.combine(wanted[0], time(), UTC)
     upper = datetime.combine(wanted[-1], time(), UTC) + timedelta(days=1)
-    await conn.execute(Q.fill_days_stage, site_id, wanted, lower, upper)
+    if citus:
+        for statement in CITUS_AGGREGATES:
+            await conn.execute(statement, site_id, wanted, lower, upper)
+        return len(wanted)
+    await conn.execute(Q.create_days_stage)
+    await conn.execute(FILL_DAYS_STAGE, site_id, wanted, lower, upper)
     await conn.execute(Q.aggregate_days_stage)
     return len(wanted)
 
@@ -46,13 +63,18 @@ class BehaviourJob:
     def __init__(self, db: Database, *, partitions_ahead: int = 3) -> None:
         self._db = db
         self._ahead = partitions_ahead
+        #: whether the database is Citus (looked up on the first refresh)
+        self._citus: bool | None = None
 
     async def refresh(self, site_id: UUID, days: Iterable[date]) -> int:
         ordered = sorted(set(days))
         done = 0
         for start in range(0, len(ordered), CHUNK_DAYS):
             async with self._db.transaction(_claims(site_id)) as conn:
-                done += await refresh_days(conn, site_id, ordered[start : start + CHUNK_DAYS])
+                if self._citus is None:
+                    self._citus = bool(await conn.fetchval(Q.is_citus))
+                chunk = ordered[start : start + CHUNK_DAYS]
+                done += await refresh_days(conn, site_id, chunk, citus=self._citus)
         return done
 
     async def rebuild(self, site_id: UUID) -> int:

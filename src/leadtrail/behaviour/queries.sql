@@ -82,16 +82,18 @@ SELECT b.site_id, b.session_id, b.created_at, b.event_type, b.page_path, b.devic
        0::float8 AS seconds_in, false AS converted
 FROM behavior_events b WITH NO DATA
 
--- name: fill_days_stage
+-- name: days_source
+-- The raw rows of the days being re-aggregated, with what the rollups derive from them.
 -- $3/$4: the first and last instant of days $2, so the scan uses (site_id, created_at).
-INSERT INTO behaviour_days
+-- Plain PostgreSQL stages these rows once (fill_days_stage); on Citus every rollup reads them
+-- as a subquery (site_id comes from the source, so each INSERT ... SELECT stays on the shard).
 SELECT b.site_id, b.session_id, b.created_at, b.event_type, b.page_path, b.device_class,
        b.element_path, b.element_type, b.component_id, b.coordinates, b.event_data,
-       (b.created_at AT TIME ZONE 'UTC')::date,
+       (b.created_at AT TIME ZONE 'UTC')::date AS day,
        CASE WHEN b.event_data ->> 'hesitation_ms' ~ '^[0-9]{1,9}$'
-            THEN (b.event_data ->> 'hesitation_ms')::bigint END,
-       extract(epoch FROM b.created_at - s.created_at)::float8,
-       coalesce(s.converted, false)
+            THEN (b.event_data ->> 'hesitation_ms')::bigint END AS hes,
+       extract(epoch FROM b.created_at - s.created_at)::float8 AS seconds_in,
+       coalesce(s.converted, false) AS converted
 FROM behavior_events b
 LEFT JOIN sessions s ON s.site_id = b.site_id AND s.id = b.session_id AND s.created_month = b.session_month
 WHERE b.site_id = $1 AND b.created_at >= $3 AND b.created_at < $4
@@ -297,3 +299,6 @@ SELECT depth, sum(views)::bigint AS views
 FROM behaviour_scroll_daily
 WHERE site_id = $1 AND day BETWEEN $2 AND $3 AND page_path = $4 AND ($5 = '' OR device_class = $5)
 GROUP BY depth ORDER BY depth
+
+-- name: is_citus
+SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')

@@ -77,8 +77,8 @@ class BatchWriter:
         #: a session crossing this lead score emits ``visitor.hot``
         self.hot_score = hot_score
         #: the database is Citus: multi-row INSERT ... VALUES, no staging tables (set by
-        #: the writer once it has connected)
-        self.citus = False
+        #: the writer once it has connected; None until then, taken as plain PostgreSQL)
+        self.citus: bool | None = None
 
     async def warm_up(self, conn: Connection) -> None:
         """Prepare the statements with array parameters on a new connection. asyncpg looks
@@ -119,7 +119,7 @@ class BatchWriter:
             await self._resolve_sessions(conn, work)
             inserted = await self._insert_events(conn, work)
             scores = await self._upsert_sessions(conn, work, inserted)
-            await capture.store(conn, self._behaviour_rows(work), citus=self.citus)
+            await capture.store(conn, self._behaviour_rows(work), citus=bool(self.citus))
         for entry in work.values():
             assert entry.state is not None
             if entry.landing is not None and entry.key not in scores:

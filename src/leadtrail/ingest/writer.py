@@ -96,7 +96,6 @@ class Writer:
         self._wakeup: asyncio.Event | None = None
         self.batches = BatchWriter(SessionCache(session_cache_size), hot_score)
         #: whether the database is Citus, found on the first connection
-        self._citus: bool | None = None
         #: test-only fault (LEADTRAIL_INGEST_FAULT), applied once to the first batch
         self._fault = fault
 
@@ -129,9 +128,9 @@ class Writer:
         # filtered on id: a scan of the site's sessions per lookup, measured as most of
         # PostgreSQL's work at 15k events/s. Planning costs ~1 ms per batch, not per event.
         await conn.execute("SET plan_cache_mode = force_custom_plan")
-        if self._citus is None:
-            self._citus = self.batches.citus = await citus_version(conn) is not None
-        if self._citus:
+        if self.batches.citus is None:
+            self.batches.citus = await citus_version(conn) is not None
+        if self.batches.citus:
             await self.batches.warm_up(conn)
         return conn
 

@@ -335,6 +335,22 @@ class Transaction:
     commit_lsn: int
     end_lsn: int
     changes: list[RawChange]
+    #: the commit's timestamp, microseconds since 2000-01-01 UTC
+    commit_time: int = 0
+
+
+def place(transactions: Iterable[Transaction], last: int) -> int:
+    """Give the changes of transactions merged from several streams their positions (commit
+    time, moved forward where needed: unique and increasing in this order); returns the
+    last position handed out."""
+    for transaction in transactions:
+        position = max(transaction.commit_time, last + 1)
+        for change in transaction.changes:
+            change.position = position
+            position += 1
+        if transaction.changes:
+            last = position - 1
+    return last
 
 
 @dataclass
@@ -350,6 +366,9 @@ class Assembler:
     skip_through_lsn: int = 0
     #: a Begin was read and its Commit not yet (nothing before it may be confirmed past it)
     in_transaction: bool = False
+    #: False: changes keep their commit time as position until ``place`` orders them with
+    #: other streams' (a Citus worker's stream is one of several)
+    placed: bool = True
     _tables: dict[int, TableCodec] = field(default_factory=dict)
     _pending: list[tuple[TableCodec, str, str | None, bytes]] = field(default_factory=list)
     _skipping: bool = False
@@ -385,10 +404,9 @@ class Assembler:
             elif tag == 0x43:  # 'C'ommit
                 commit_lsn = int.from_bytes(data[2:10], "big")
                 end_lsn = int.from_bytes(data[10:18], "big")
-                if self._skipping:
-                    done.append(Transaction(commit_lsn, end_lsn, []))
-                else:
-                    done.append(Transaction(commit_lsn, end_lsn, self._finish(data, commit_lsn)))
+                commit_time = int.from_bytes(data[18:26], "big", signed=True)
+                changes = [] if self._skipping else self._finish(commit_time, commit_lsn)
+                done.append(Transaction(commit_lsn, end_lsn, changes, commit_time))
                 pending.clear()
                 self.in_transaction = False
                 self._skipping = False
@@ -406,10 +424,13 @@ class Assembler:
                 pgoutput.decode(data)
         return done
 
-    def _finish(self, commit: bytes, commit_lsn: int) -> list[RawChange]:
-        position = int.from_bytes(commit[18:26], "big", signed=True)
-        if position <= self._last:
-            position = self._last + 1
+    def _finish(self, commit_time: int, commit_lsn: int) -> list[RawChange]:
+        if not self.placed:
+            return [
+                RawChange(commit_time, commit_lsn, codec, kind, site, message)
+                for codec, kind, site, message in self._pending
+            ]
+        position = max(commit_time, self._last + 1)
         out = []
         for codec, kind, site, message in self._pending:
             out.append(RawChange(position, commit_lsn, codec, kind, site, message))

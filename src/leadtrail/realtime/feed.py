@@ -40,8 +40,10 @@ import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from operator import attrgetter
 from uuid import UUID
 
+import orjson
 import psycopg
 
 from leadtrail.config import Settings
@@ -51,11 +53,21 @@ from leadtrail.realtime.changes import (
     Assembler,
     Change,
     RawChange,
+    Transaction,
     from_micros,
+    place,
     to_micros,
 )
 from leadtrail.realtime.hub import Hub
 from leadtrail.realtime.logformat import Reader, split_by_site
+from leadtrail.realtime.sources import (
+    LOCAL,
+    CitusSetupError,
+    Source,
+    check_cdc,
+    connect,
+    worker_dsn,
+)
 from leadtrail.realtime.stream import ReplicationStream, StreamError
 from leadtrail.realtime.values import PgType
 from leadtrail.storage import Claims, Connection, Database, DbRole
@@ -75,6 +87,13 @@ CONFIRM_SECONDS = 0.5
 #: how long a restarted stream waits for its previous walsender to let go of the slot
 SLOT_RELEASE_SECONDS = 5.0
 POLL_TIMEOUT_SECONDS = 30.0
+#: several streams (Citus): a node's keepalive clock, less this, bounds what it has yet to
+#: send (a commit's timestamp is taken a little before its WAL is flushed and sent)
+MERGE_MARGIN_US = 20_000
+#: a transaction waits at most this long for the other nodes' streams to pass its time
+MERGE_MAX_HOLD_SECONDS = 2.0
+#: how often a lagging stream is asked for a keepalive, at most
+MERGE_PING_SECONDS = 0.005
 #: node names tried: realtime_node, realtime_node_2 … realtime_node_<MAX_NODES>
 MAX_NODES = 16
 UPKEEP_SECONDS = 30.0
@@ -169,7 +188,7 @@ async def drop_stale_slots(conn: Connection, own_slot: str, max_idle: float) -> 
 
 
 class ChangeFeed:
-    """Component: owns the node's slot, the replication stream and the replay log writes."""
+    """Component: owns the node's slots, the replication streams and the replay log writes."""
 
     name = "realtime-feed"
 
@@ -185,11 +204,12 @@ class ChangeFeed:
         self._task: asyncio.Task[None] | None = None
         self._conn: Connection | None = None
         self._stack: contextlib.AsyncExitStack | None = None
-        self._stream: ReplicationStream | None = None
-        self._assembler = Assembler()
-        #: the slot is confirmed (or will be with the next status update) up to here
-        self._confirmed = 0
-        self._durable_lsn = 0
+        #: the database's own stream first, then (on Citus) one per worker
+        self._sources: list[Source] = []
+        #: Citus workers streamed, as ``(host, port)``
+        self._workers: list[tuple[str, int]] = []
+        #: the last position handed out across streams (several streams only)
+        self._last = -(2**62)
         self._durable_position: datetime | None = None
         self._logged_total = 0
         self._last_upkeep = 0.0
@@ -202,6 +222,11 @@ class ChangeFeed:
         #: set after each batch and each quiet status round; tests and benchmarks await it
         self.polled = asyncio.Event()
 
+    @property
+    def sources(self) -> list[Source]:
+        """The streamed nodes: the database's own first (tests look at them)."""
+        return self._sources
+
     # -- component -------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -211,7 +236,9 @@ class ChangeFeed:
             self.hub.feed_problem = f"the change feed could not start: {exc}"
             logger.error("realtime: %s", self.hub.feed_problem)
             await self._close()
-            if not isinstance(exc, PostgresError | psycopg.Error | OSError | ConnectionError):
+            if isinstance(exc, CitusSetupError) or not isinstance(
+                exc, PostgresError | psycopg.Error | OSError | ConnectionError
+            ):
                 return  # e.g. wal_level is not logical: retrying will not help
             # e.g. the backend of a killed predecessor still holds the replication origin
             # for a moment: the loop opens again until it works.
@@ -244,25 +271,33 @@ class ChangeFeed:
         node = await conn.fetchrow(Q.node_open, self.slot)
         assert node is not None
         floor = node["pruned_through"]
-        info = await conn.fetchrow(Q.slot_info, self.slot)
-        if info is not None and info["database"] != database:
-            raise RuntimeError(
-                f"replication slot {self.slot} belongs to database {info['database']}"
-            )
-        if info is not None and info["wal_status"] == "lost":
-            logger.error(
-                "realtime: slot %s lost WAL it needed (max_slot_wal_keep_size); changes in "
-                "between are gone, recreating it",
-                self.slot,
-            )
-            await conn.execute(Q.drop_slot, self.slot)
-            info = None
-        if info is None:
-            self._confirmed = int(await conn.fetchval(Q.create_slot, self.slot))
-            floor = await conn.fetchval(Q.node_slot_recreated, self.slot)
-            logger.info("realtime: created replication slot %s", self.slot)
+        local = Source(LOCAL, self.db.dsn, conn)
+        self._sources = [local]
+        if await conn.fetchval(Q.is_citus):
+            await check_cdc(conn, "the coordinator")
+            self._workers = [(r["host"], r["port"]) for r in await conn.fetch(Q.citus_workers)]
+            for host, port in self._workers:
+                dsn = worker_dsn(self.db.dsn, host, port)
+                worker = await connect(dsn)
+                self._stack.push_async_callback(worker.close)
+                await check_cdc(worker, f"the worker {host}:{port}")
+                self._sources.append(Source(f"{host}:{port}", dsn, worker))
         else:
-            self._confirmed = int(info["confirmed"] or 0)
+            self._workers = []
+        stream_lsns = orjson.loads(node["stream_lsns"] or "{}")
+        for source in self._sources:
+            recreated = await self._ensure_slot(source, database)
+            if recreated and source.key == LOCAL:
+                floor = await conn.fetchval(Q.node_slot_recreated, self.slot)
+            elif recreated:
+                # a fresh slot on a worker: its old LSNs say nothing about the new stream
+                await conn.execute(Q.forget_stream, self.slot, source.key)
+                stream_lsns.pop(source.key, None)
+            source.durable_lsn = (
+                int(node["last_commit_lsn"])
+                if source.key == LOCAL
+                else int(stream_lsns.get(source.key, 0))
+            )
         self.replay.floor = floor
         self._has_origin = bool(await conn.fetchval(Q.can_use_origins))
         if self._has_origin:
@@ -277,20 +312,45 @@ class ChangeFeed:
                 "on pg_replication_origin_session_setup); the replay log's own writes are "
                 "decoded too"
             )
-        self._types = {
-            r["oid"]: PgType(r["oid"], r["name"], r["category"], r["element"])
-            for r in await conn.fetch(Q.types)
-        }
+        self._types = await _load_types(conn)
+        for source in self._sources:
+            source.types = (
+                self._types if source.conn is conn else await _load_types(source.require_conn())
+            )
         self.replay.types = self._types
         await self._load_catalog()
-        self._durable_lsn = int(node["last_commit_lsn"])
         self._durable_position = node["last_position"]
+        self._last = -(2**62) if node["last_position"] is None else to_micros(node["last_position"])
         self._logged_total = int(node["logged_changes"])
-        self._reset_assembler()
         await self._open_stream()
         self.hub.dispatched = node["last_position"] or floor
         self.hub.feed_problem = None
         self._signal()
+
+    async def _ensure_slot(self, source: Source, database: str) -> bool:
+        """The node's slot, created when missing or when it lost WAL; True when created."""
+        conn = source.require_conn()
+        where = f" on {source.key}" if source.key else ""
+        info = await conn.fetchrow(Q.slot_info, self.slot)
+        if info is not None and info["database"] != database:
+            raise RuntimeError(
+                f"replication slot {self.slot}{where} belongs to database {info['database']}"
+            )
+        if info is not None and info["wal_status"] == "lost":
+            logger.error(
+                "realtime: slot %s%s lost WAL it needed (max_slot_wal_keep_size); changes in "
+                "between are gone, recreating it",
+                self.slot,
+                where,
+            )
+            await conn.execute(Q.drop_slot, self.slot)
+            info = None
+        if info is None:
+            source.confirmed = int(await conn.fetchval(Q.create_slot, self.slot))
+            logger.info("realtime: created replication slot %s%s", self.slot, where)
+            return True
+        source.confirmed = int(info["confirmed"] or 0)
+        return False
 
     async def _claim_node(self, conn: Connection, database: str) -> None:
         """Take the first node name no live server holds (the lock lives as long as the
@@ -316,36 +376,43 @@ class ChangeFeed:
         )
 
     async def _open_stream(self) -> None:
-        """Start streaming the slot from what is confirmed (the server sends what follows
-        again; the assembler skips what the replay log already holds)."""
+        """Start streaming every node's slot from what is confirmed (the server sends what
+        follows again; the assemblers skip what the replay log already holds)."""
         await self._close_stream()
         options = {"proto_version": "1", "publication_names": PUBLICATION}
         self._skipping_origins = self._has_origin and not self._foreign_origins
         if self._skipping_origins:
             options["origin"] = "none"
-        stream = ReplicationStream(self.db.dsn, self.slot, self._confirmed, options)
-        deadline = time.monotonic() + SLOT_RELEASE_SECONDS
-        while True:
-            try:
-                await stream.open()
-                break
-            except psycopg.errors.ObjectInUse:
-                # Our own previous walsender has not exited yet (this server holds the
-                # node, so nobody else streams its slot): it will in a moment.
-                await stream.close()
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.05)
-        self._stream = stream
+        for source in self._sources:
+            stream = ReplicationStream(source.dsn, self.slot, source.confirmed, options)
+            deadline = time.monotonic() + SLOT_RELEASE_SECONDS
+            while True:
+                try:
+                    await stream.open()
+                    break
+                except psycopg.errors.ObjectInUse:
+                    # Our own previous walsender has not exited yet (this server holds the
+                    # node, so nobody else streams its slot): it will in a moment.
+                    await stream.close()
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.05)
+            source.stream = stream
         self._reset_assembler()
 
     def _reset_assembler(self) -> None:
-        """A fresh decoder state that continues from what the replay log holds."""
-        self._assembler = Assembler(
-            types=dict(self._types),
-            last_position=self._durable_position,
-            skip_through_lsn=self._durable_lsn,
-        )
+        """Fresh decoder states that continue from what the replay log holds."""
+        merged = len(self._sources) > 1
+        if self._durable_position is not None:
+            self._last = to_micros(self._durable_position)
+        for source in self._sources:
+            source.held.clear()
+            source.assembler = Assembler(
+                types=dict(source.types),
+                last_position=self._durable_position,
+                skip_through_lsn=source.durable_lsn,
+                placed=not merged,
+            )
 
     async def _load_catalog(self) -> None:
         """Published tables, their columns, and who may read them (fail closed)."""
@@ -387,21 +454,22 @@ class ChangeFeed:
         self.hub.access = TableAccess(readers)
 
     async def _close_stream(self) -> None:
-        """Close the stream and wait (briefly) until its walsender has let go of the slot,
-        so whoever comes next (this feed again, a test dropping the slot) finds it free."""
-        stream, self._stream = self._stream, None
-        if stream is None:
-            return
-        with contextlib.suppress(Exception):
-            await stream.close()
-        if self._conn is None:
-            return
-        deadline = time.monotonic() + SLOT_RELEASE_SECONDS
-        with contextlib.suppress(Exception):
-            while await self._conn.fetchval(Q.slot_active, self.slot):
-                if time.monotonic() > deadline:
-                    break
-                await asyncio.sleep(0.01)
+        """Close the streams and wait (briefly) until their walsenders let go of the slots,
+        so whoever comes next (this feed again, a test dropping a slot) finds them free."""
+        for source in self._sources:
+            stream, source.stream = source.stream, None
+            if stream is None:
+                continue
+            with contextlib.suppress(Exception):
+                await stream.close()
+            if source.conn is None or source.conn.is_closed():
+                continue
+            deadline = time.monotonic() + SLOT_RELEASE_SECONDS
+            with contextlib.suppress(Exception):
+                while await source.conn.fetchval(Q.slot_active, self.slot):
+                    if time.monotonic() > deadline:
+                        break
+                    await asyncio.sleep(0.01)
 
     async def _close(self) -> None:
         await self._close_stream()
@@ -410,15 +478,17 @@ class ChangeFeed:
                 await self._stack.aclose()
         self._stack = None
         self._conn = None
+        for source in self._sources:
+            source.conn = None
 
     def _require_conn(self) -> Connection:
         assert self._conn is not None
         return self._conn
 
     def _require_stream(self) -> ReplicationStream:
-        if self._stream is None:
+        if not self._sources:
             raise StreamError("the replication stream is not open")
-        return self._stream
+        return self._sources[0].require_stream()
 
     def _signal(self) -> None:
         self.polled.set()
@@ -436,12 +506,15 @@ class ChangeFeed:
                 if now - self._last_upkeep >= UPKEEP_SECONDS:
                     self._last_upkeep = now
                     await self._upkeep()
-                stream = self._require_stream()
-                quiet = STATUS_SECONDS - (time.monotonic() - stream.last_status)
+                last_status = min(s.require_stream().last_status for s in self._sources)
+                quiet = STATUS_SECONDS - (time.monotonic() - last_status)
                 upkeep = self._last_upkeep + UPKEEP_SECONDS - loop.time()
-                if await stream.wait(max(0.0, min(quiet, upkeep))):
+                timeout = max(0.0, min(quiet, upkeep))
+                if self._holding:
+                    timeout = min(timeout, 0.01)
+                if await self._wait(timeout) or self._holding:
                     await self.step()
-                elif time.monotonic() - stream.last_status >= STATUS_SECONDS:
+                elif time.monotonic() - last_status >= STATUS_SECONDS:
                     await self._report()
             except asyncio.CancelledError:
                 raise
@@ -454,28 +527,97 @@ class ChangeFeed:
                 await self._close()
                 await asyncio.sleep(RECONNECT_SECONDS)
 
-    async def step(self) -> int:
-        """Read what the stream has now, log it, dispatch it, confirm it; returns the
-        number of changes (0 when nothing complete arrived)."""
-        stream = self._require_stream()
-        clock = time.perf_counter
-        t0 = clock()
-        rows = stream.read(BATCH_ROWS)
+    async def _wait(self, timeout: float) -> bool:
+        """Until some stream has data (True) or ``timeout`` seconds passed (False)."""
+        if len(self._sources) == 1:
+            return await self._require_stream().wait(timeout)
+        waits = [asyncio.ensure_future(s.require_stream().wait(timeout)) for s in self._sources]
         try:
-            done = self._assembler.take(rows)
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+        return any(w.result() for w in done if not w.cancelled() and w.exception() is None)
+
+    def _take(self) -> list[tuple[Source, list[Transaction]]]:
+        """What the streams have now, assembled. Several streams are merged by commit time:
+        a transaction is released once every other node has sent what it committed before
+        it (its watermark is past), and its changes get their positions in that order."""
+        taken = []
+        try:
+            for source in self._sources:
+                stream = source.require_stream()
+                done = source.assembler.take(stream.read(BATCH_ROWS))
+                taken.append((source, done))
         except Exception:
             self._reset_assembler()
             raise
-        changes = [c for t in done for c in t.changes]
+        if len(taken) == 1:
+            return taken
+        now = time.monotonic()
+        for source, done in taken:
+            source.held.extend((now, t) for t in done)
+            if done:
+                source.watermark = max(source.watermark, done[-1].commit_time)
+            stream = source.require_stream()
+            if not source.assembler.in_transaction and stream.server_clock:
+                source.watermark = max(source.watermark, stream.server_clock - MERGE_MARGIN_US)
+        released: dict[str, list[Transaction]] = {s.key: [] for s in self._sources}
+        order: list[Transaction] = []
+        while True:
+            heads = [s for s in self._sources if s.held]
+            if not heads:
+                break
+            first = min(heads, key=lambda s: s.held[0][1].commit_time)
+            received, transaction = first.held[0]
+            behind = [
+                o
+                for o in self._sources
+                if o is not first and not o.held and o.watermark < transaction.commit_time
+            ]
+            if behind and now - received < MERGE_MAX_HOLD_SECONDS:
+                for other in behind:  # ask where they are (a keepalive carries the clock)
+                    if now - other.pinged >= MERGE_PING_SECONDS:
+                        other.pinged = now
+                        other.require_stream().send_status(reply=True)
+                break
+            if behind:
+                logger.warning(
+                    "realtime: %s sent nothing for %.1fs; releasing without it",
+                    ", ".join(o.key or "the coordinator" for o in behind),
+                    MERGE_MAX_HOLD_SECONDS,
+                )
+            first.held.popleft()
+            released[first.key].append(transaction)
+            order.append(transaction)
+        self._last = place(order, self._last)
+        return [(s, released[s.key]) for s in self._sources]
+
+    @property
+    def _holding(self) -> bool:
+        return any(s.held for s in self._sources)
+
+    async def step(self) -> int:
+        """Read what the streams have now, log it, dispatch it, confirm it; returns the
+        number of changes (0 when nothing complete arrived)."""
+        clock = time.perf_counter
+        t0 = clock()
+        taken = self._take()
+        changes = sorted(
+            (c for _, done in taken for t in done for c in t.changes),
+            key=attrgetter("position"),
+        )
         t1 = clock()
         foreign: bool | None = None
+        any_done = any(done for _, done in taken)
         if changes:
             metrics.POLLS.inc()
             metrics.PHASE_SECONDS.labels("decode").inc(t1 - t0)
             try:
-                foreign = await self._log(changes)
+                foreign = await self._log(changes, taken)
             except BaseException:
-                # The assembler already moved on: rebuild it from what is durable.
+                # The assemblers already moved on: rebuild them from what is durable.
                 self._reset_assembler()
                 raise
             t2 = clock()
@@ -483,7 +625,7 @@ class ChangeFeed:
             metrics.PHASE_SECONDS.labels("log").inc(t2 - t1)
             metrics.PHASE_SECONDS.labels("dispatch").inc(clock() - t2)
             metrics.CHANGES.inc(len(changes))
-        if done:
+        if any_done:
             if foreign is None and self._skipping_origins:
                 foreign = await self._foreign_origin_count() > 0
             if foreign and self._skipping_origins:
@@ -493,57 +635,74 @@ class ChangeFeed:
                 await self._open_stream()
                 self._signal()
                 return len(changes)
-            self._confirm(max(t.end_lsn for t in done))
-        if stream.reply_owed or (
-            stream.confirmed > stream.sent_confirmed
-            and time.monotonic() - stream.last_status >= CONFIRM_SECONDS
-        ):
-            stream.send_status()
+            for source, done in taken:
+                if done:
+                    self._confirm(source, max(t.end_lsn for t in done))
+        for source in self._sources:
+            stream = source.require_stream()
+            if stream.reply_owed or (
+                stream.confirmed > stream.sent_confirmed
+                and time.monotonic() - stream.last_status >= CONFIRM_SECONDS
+            ):
+                stream.send_status()
         self._signal()
         return len(changes)
 
-    def _confirm(self, lsn: int) -> None:
-        self._confirmed = max(self._confirmed, lsn)
-        self._require_stream().confirm(self._confirmed)
+    def _confirm(self, source: Source, lsn: int) -> None:
+        source.confirmed = max(source.confirmed, lsn)
+        source.require_stream().confirm(source.confirmed)
 
     async def _report(self) -> None:
-        """A quiet stream: confirm up to where the server said it decoded (nothing of
-        ours is pending), then send a status update asking where it is now."""
-        stream = self._require_stream()
-        if stream.server_lsn > self._confirmed and not self._assembler.in_transaction:
-            if await self._origins_changed():
-                await self._open_stream()
-                self._signal()
-                return
-            self._confirm(stream.server_lsn)
-        stream.send_status(reply=True)
+        """Quiet streams: confirm up to where each server said it decoded (nothing of ours
+        is pending), then send a status update asking where it is now."""
+        if await self._origins_changed():
+            await self._open_stream()
+            self._signal()
+            return
+        for source in self._sources:
+            stream = source.require_stream()
+            if (
+                stream.server_lsn > source.confirmed
+                and not source.assembler.in_transaction
+                and not source.held
+            ):
+                self._confirm(source, stream.server_lsn)
+            stream.send_status(reply=True)
         self._signal()
 
     async def poll(self) -> int:
         """Handle everything committed before this call (tests and tools): reads until
-        the server reports having decoded past the current WAL flush position."""
+        every server reports having decoded past its WAL flush position of now."""
         if await self._origins_changed():
             await self._open_stream()
-        target = int(await self._require_conn().fetchval(Q.wal_flush_position))
+        targets = [
+            int(await s.require_conn().fetchval(Q.wal_flush_position)) for s in self._sources
+        ]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + POLL_TIMEOUT_SECONDS
         total = 0
         while True:
-            stream = self._require_stream()
             total += await self.step()
-            if (
-                stream.server_lsn >= target
-                and not stream.more
-                and not self._assembler.in_transaction
-            ):
+            behind = [
+                s
+                for s, target in zip(self._sources, targets, strict=True)
+                if s.require_stream().server_lsn < target
+                or s.require_stream().more
+                or s.assembler.in_transaction
+                or s.held
+            ]
+            if not behind and not self._holding:
                 return total
             if loop.time() > deadline:
                 raise TimeoutError("the replication stream did not catch up")
-            stream.send_status(reply=True)
-            await stream.wait(0.05)
+            for source in behind:
+                source.require_stream().send_status(reply=True)
+            await self._wait(0.05)
 
-    async def _log(self, changes: list[RawChange]) -> bool:
-        """The batch, one row per site, and the node's progress: durable in one commit.
+    async def _log(
+        self, changes: list[RawChange], taken: list[tuple[Source, list[Transaction]]]
+    ) -> bool:
+        """The batch, one row per site, and each node's progress: durable in one commit.
         Returns whether the database has replication origins besides leadtrail's."""
         conn = self._require_conn()
         last = changes[-1]
@@ -551,6 +710,12 @@ class ChangeFeed:
         data = [b.data() for b in blobs]
         total = self._logged_total + sum(b.count for b in blobs)
         batch_end = from_micros(last.position)
+        lsns = {
+            source.key: max(t.commit_lsn for t in done if t.changes)
+            for source, done in taken
+            if any(t.changes for t in done)
+        }
+        local = self._sources[0]
         foreign = await conn.fetchval(
             Q.log_batch,
             self.slot,
@@ -561,10 +726,13 @@ class ChangeFeed:
             [from_micros(b.last) for b in blobs],
             [b.count for b in blobs],
             data,
-            last.commit_lsn,
+            lsns.get(LOCAL, local.durable_lsn),
+            {k: v for k, v in lsns.items() if k != LOCAL},
         )
         self._logged_total = total
-        self._durable_lsn = self._assembler.skip_through_lsn = last.commit_lsn
+        for source in self._sources:
+            if source.key in lsns:
+                source.durable_lsn = source.assembler.skip_through_lsn = lsns[source.key]
         self._durable_position = batch_end
         metrics.LOG_ROWS.inc(len(blobs))
         metrics.LOG_BYTES.inc(sum(len(d) for d in data))
@@ -590,7 +758,7 @@ class ChangeFeed:
                     )
         before = hub.deliveries
         hub.dispatch(wanted, through=from_micros(changes[-1].position))
-        lag = time.time() - PG_EPOCH_UNIX - changes[0].position / 1e6
+        lag = time.time() - PG_EPOCH_UNIX - min(c.position for c in changes) / 1e6
         metrics.LAG_SECONDS.observe(max(0.0, lag))
         metrics.DECODED.inc(len(wanted))
         metrics.DELIVERIES.inc(hub.deliveries - before)
@@ -603,10 +771,20 @@ class ChangeFeed:
         )
         if row is not None:
             self.replay.floor = row["pruned_through"]
-        await drop_stale_slots(conn, self.slot, s.realtime_slot_max_idle)
+        dropped = await drop_stale_slots(conn, self.slot, s.realtime_slot_max_idle)
+        for source in self._sources[1:]:
+            for name in dropped:
+                with contextlib.suppress(PostgresError):
+                    await source.require_conn().execute(Q.drop_slot, name)
         await self._load_catalog()
+        if self._workers and await self._workers_changed():
+            raise ConnectionError("the Citus workers changed: streaming from the new set")
         if await self._origins_changed():
             await self._open_stream()
+
+    async def _workers_changed(self) -> bool:
+        rows = await self._require_conn().fetch(Q.citus_workers)
+        return [(r["host"], r["port"]) for r in rows] != self._workers
 
     async def _foreign_origin_count(self) -> int:
         return int(await self._require_conn().fetchval(Q.foreign_origins))
@@ -629,3 +807,10 @@ class ChangeFeed:
                 "streaming every origin, so the replay log's writes are decoded too"
             )
         self._foreign_origins = foreign
+
+
+async def _load_types(conn: Connection) -> dict[int, PgType]:
+    return {
+        r["oid"]: PgType(r["oid"], r["name"], r["category"], r["element"])
+        for r in await conn.fetch(Q.types)
+    }

@@ -18,7 +18,8 @@ WHERE slot_name = $1 AND NOT active
 -- name: node_open
 INSERT INTO leadtrail.realtime_nodes (slot_name) VALUES ($1)
 ON CONFLICT (slot_name) DO UPDATE SET seen_at = now()
-RETURNING last_commit_lsn, last_position, pruned_through, logged_changes
+RETURNING last_commit_lsn, last_position, pruned_through, logged_changes,
+          stream_lsns::text AS stream_lsns
 
 -- name: node_slot_recreated
 -- A new slot starts now: whatever happened between the old one's end and now is not in
@@ -90,7 +91,8 @@ WITH logged AS (
     RETURNING 1
 )
 UPDATE leadtrail.realtime_nodes
-SET last_commit_lsn = $9, last_position = $2, logged_changes = $3, seen_at = now()
+SET last_commit_lsn = $9, last_position = $2, logged_changes = $3, seen_at = now(),
+    stream_lsns = stream_lsns || $10::jsonb
 WHERE slot_name = $1
 -- whether to keep skipping origin-tagged transactions (see foreign_origins), free here
 RETURNING (SELECT count(*) FROM pg_replication_origin WHERE roname NOT LIKE 'leadtrail\_rt\_%')
@@ -146,3 +148,16 @@ SELECT pg_try_advisory_lock(1280594516, hashtext($1))
 -- The replay log writes need no server log lines; only FATAL keeps this session's lines out
 -- (LOG outranks WARNING there). Its errors still reach leadtrail, which logs them.
 SET log_min_messages = fatal
+
+-- name: is_citus
+SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')
+
+-- name: citus_workers
+-- The nodes holding shards besides the coordinator (group 0), each streamed by the feed.
+SELECT nodename AS host, nodeport AS port FROM pg_dist_node
+WHERE isactive AND noderole = 'primary' AND groupid <> 0
+ORDER BY nodeid
+
+-- name: forget_stream
+-- A worker's slot was created anew: its old commit LSNs must not skip the new stream.
+UPDATE leadtrail.realtime_nodes SET stream_lsns = stream_lsns - $2 WHERE slot_name = $1

@@ -21,6 +21,7 @@ from leadtrail.realtime.changes import (
     format_position,
     from_micros,
     parse_position,
+    place,
     to_micros,
 )
 from leadtrail.realtime.logformat import LogFormatError, Reader, split_by_site
@@ -235,3 +236,20 @@ def test_a_table_altered_within_a_batch_is_read_back_with_each_definition() -> N
     back = list(Reader({}).changes(blob.data(), SITE))
     assert [c.codec.columns[2] for c in back] == ["name", "nome"]
     assert "nome" in (back[1].decode().record or {})
+
+
+def test_streams_merged_by_commit_time_get_unique_increasing_positions() -> None:
+    """Two nodes' streams (Citus): each assembled unplaced, merged by commit time, placed."""
+    one = Assembler(placed=False).take(rows())
+    other = Assembler(placed=False).take(rows())
+    assert all(c.position == t.commit_time for t in one for c in t.changes)
+    merged = sorted(one + other, key=lambda t: t.commit_time)  # equal times: both streams
+    last = place(merged, -(2**62))
+    positions = [c.position for t in merged for c in t.changes]
+    assert positions == sorted(set(positions)) and positions[-1] == last
+    # each change keeps its commit time unless an earlier one took it
+    assert all(c.position >= t.commit_time for t in merged for c in t.changes)
+    # placing again after a restart continues past what was handed out
+    again = Assembler(placed=False).take(rows())
+    assert place(again, last) > last
+    assert min(c.position for t in again for c in t.changes) > last

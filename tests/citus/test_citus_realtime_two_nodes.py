@@ -1,0 +1,4 @@
+"""tests/integration/realtime/test_two_nodes.py against the Citus cluster (see tests/citus/conftest.py)."""
+
+from tests.integration.realtime.conftest import *  # noqa: F403
+from tests.integration.realtime.test_two_nodes import *  # noqa: F403
