@@ -376,6 +376,31 @@ def _wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
         time.sleep(0.2)
 
 
+def _start_citus(scratch: Path) -> Any:
+    """A 3-node Citus cluster on loopback, migrated and distributed (as tests/citus does)."""
+    from tests.citus.cluster import CitusCluster, citus_bindir, new_root
+
+    from leadtrail.storage import citus, migrator
+
+    bindir = citus_bindir()
+    if bindir is None:
+        raise SystemExit("Citus is not built: run scripts/citus_build first")
+    cluster = CitusCluster(bindir, new_root(scratch))
+    cluster.start()
+
+    async def prepare() -> None:
+        conn = await asyncpg.connect(cluster.dsn())
+        try:
+            await migrator.migrate(conn)
+            await conn.execute("SELECT leadtrail.ensure_partitions(3)")
+            await citus.distribute(conn, shard_count=8, echo=lambda _: None)
+        finally:
+            await conn.close()
+
+    asyncio.run(prepare())
+    return cluster
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=100)
@@ -398,6 +423,12 @@ def main() -> None:
         "`serve --role realtime,worker` runs the feed and serves the subscribers",
     )
     parser.add_argument(
+        "--citus",
+        action="store_true",
+        help="on a local 3-node Citus cluster (scripts/citus_build), migrated and distributed: "
+        "the feed streams the coordinator and both workers (one CDC slot each)",
+    )
+    parser.add_argument(
         "--check",
         action="store_true",
         help="tiny run for the test suite (4 subscribers, 2 sites, 200 events/s for 2 s): exits "
@@ -413,6 +444,9 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="lt-bench-")) / "data"
     port = free_port()
     env = server_env(data, "LEADTRAIL_REALTIME_MAX_QUEUE=100000")
+    cluster = _start_citus(data.parent) if args.citus else None
+    if cluster is not None:
+        env["LEADTRAIL_DATABASE_URL"] = cluster.dsn()
     # One process (role all), or the API and the realtime node apart (--split); the API
     # starts first so that it alone starts the embedded database and migrates.
     roles = ["api", "realtime,worker"] if args.split else ["all"]
@@ -429,7 +463,7 @@ def main() -> None:
             )
             _wait_ready(role_port, servers[-1])
         api_port, rt_port = ports[0], ports[-1]
-        dsn = EmbeddedPostgres(data).dsn()
+        dsn = cluster.dsn() if cluster is not None else EmbeddedPostgres(data).dsn()
         sites, public_ids, keys = asyncio.run(_setup(dsn, args.sites, args.subscribers))
         urls = [
             f"ws://127.0.0.1:{rt_port}/realtime/v1/websocket?apikey={k}&vsn=1.0.0&x={uuid4().hex[:4]}"
@@ -483,6 +517,8 @@ def main() -> None:
         for server in reversed(servers):
             server.send_signal(signal.SIGINT)
             server.wait(timeout=60)
+        if cluster is not None:
+            cluster.stop()
         discard(data.parent)
 
     # Baseline: the same frames, the same pace, the same groups, through websockets.broadcast.

@@ -219,21 +219,29 @@ class CitusCluster:
                 "pg_ctl", "start", "-w", "-t", "60", "-D", str(node.pgdata),
                 "-l", str(node.pgdata / "server.log"),
             )  # fmt: skip
-        for node in self.nodes:
-            self.psql(node, "postgres", f'CREATE DATABASE "{DATABASE}"')
         if not self.with_citus:
+            for node in self.nodes:
+                self.psql(node, "postgres", f'CREATE DATABASE "{DATABASE}"')
             return
+        self.add_database(DATABASE)
+
+    def add_database(self, name: str, authinfo: tuple[tuple[str, str], ...] = ()) -> None:
+        """A database on every node, made a Citus cluster of its own (Citus keeps its nodes
+        and node passwords per database): the extension, the superuser's password and
+        ``authinfo`` ((role, 'password=…'), …) in pg_dist_authinfo, and the workers."""
+        rows = ((SUPERUSER, f"password={self.password}"), *authinfo)
+        values = ", ".join(f"(0, '{role}', '{info}')" for role, info in rows)
         for node in self.nodes:
+            self.psql(node, "postgres", f'CREATE DATABASE "{name}"')
             self.psql(
                 node,
-                DATABASE,
+                name,
                 "CREATE EXTENSION citus;"
-                "INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) "
-                f"VALUES (0, '{SUPERUSER}', 'password={self.password}');",
+                f"INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) VALUES {values};",
             )
         self.psql(
             self.coordinator,
-            DATABASE,
+            name,
             f"SELECT citus_set_coordinator_host('127.0.0.1', {self.coordinator.port});"
             + "".join(
                 f"SELECT citus_add_node('127.0.0.1', {node.port});" for node in self.nodes[1:]

@@ -8,6 +8,7 @@ Citus build (scripts/citus_build; scripts/test runs it) the suite is skipped.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import asyncpg
 import pytest
 
 from leadtrail.storage import citus, migrator
-from tests.citus.cluster import CitusCluster, citus_bindir, new_root
+from tests.citus.cluster import SUPERUSER, CitusCluster, citus_bindir, new_root
 from tests.conftest import ModuleDatabase
 
 HERE = Path(__file__).parent
@@ -31,13 +32,6 @@ KNOWN_FAILURES: dict[str, dict[str, str]] = {
         "test_failing_endpoint_gets_it_exactly_once_after_recovering": (
             "timing: failed 1 of 4 module runs on Citus here (its 60 s wait for the retried "
             "delivery ran out); passed alone and in the other runs; not traced"
-        )
-    },
-    "retention": {
-        "test_expired_months_go_whole_or_per_site_with_archives": (
-            "the Citus modules share one database, so other modules' sites keep rows in the "
-            "months this test expects to drop whole: the plan deletes per site instead "
-            "(right for that data); the test needs a database of its own"
         )
     },
 }
@@ -85,6 +79,41 @@ async def citus_database(citus_cluster: CitusCluster) -> AsyncIterator[ModuleDat
         await conn.close()
     citus_cluster.passwords["leadtrail_app"] = str(info).removeprefix("password=")
     yield ModuleDatabase("leadtrail", citus_cluster.dsn(), citus_cluster.dsn(user="leadtrail_app"))
+
+
+async def own_database(cluster: CitusCluster, name: str) -> ModuleDatabase:
+    """A database of its own on the cluster, migrated and distributed like the shared one,
+    for a module whose assertions cover the whole database. Needs ``citus_database`` first:
+    the roles get their node passwords there and are cluster-wide."""
+    conn = await asyncpg.connect(cluster.dsn())
+    try:
+        rows = await conn.fetch(
+            "SELECT rolename, authinfo FROM pg_dist_authinfo WHERE nodeid = 0 AND rolename <> $1",
+            SUPERUSER,
+        )
+    finally:
+        await conn.close()
+    authinfo = tuple((r["rolename"], r["authinfo"]) for r in rows)
+    await asyncio.to_thread(cluster.add_database, name, authinfo)
+    conn = await asyncpg.connect(cluster.dsn(database=name))
+    try:
+        await migrator.migrate(conn)
+        await conn.execute("SELECT leadtrail.ensure_partitions(3)")
+        await citus.distribute(conn, shard_count=4, echo=lambda _: None)
+    finally:
+        await conn.close()
+    return ModuleDatabase(
+        name, cluster.dsn(database=name), cluster.dsn(user="leadtrail_app", database=name)
+    )
+
+
+@pytest.fixture(scope="session")
+async def citus_realtime_database(
+    citus_cluster: CitusCluster, citus_database: ModuleDatabase
+) -> ModuleDatabase:
+    """The realtime modules' own database: they write events without sessions (which the
+    ingest tests count across the database), restart a worker and move shards."""
+    return await own_database(citus_cluster, "leadtrail_realtime")
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from leadtrail.realtime.hub import Hub
 from leadtrail.sites.service import create_site
 from leadtrail.storage import Connection, Database
 from tests.citus.cluster import CitusCluster
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, ModuleDatabase
 from tests.integration.realtime.conftest import *  # noqa: F403
 from tests.integration.realtime.conftest import Inbox, subscribed
 from tests.integration.realtime.test_python_client import *  # noqa: F403
@@ -93,29 +93,6 @@ async def test_changes_decoded_on_every_worker_arrive_in_order(
     for inbox in inboxes.values():
         mine = [i["data"]["commit_timestamp"] for i in inbox.items]
         assert mine == sorted(mine)
-
-
-async def test_the_feed_comes_back_after_a_worker_restarts(
-    db: Database, server: LiveServer, connect: Any, citus_cluster: CitusCluster
-) -> None:
-    sites = await sites_on_each_worker(db)
-    inboxes = {port: await watch_leads(connect, key) for port, (_, key) in sites.items()}
-    async with db.system() as conn:
-        for site_id, _ in sites.values():
-            await insert_lead(conn, site_id, 0)
-    for inbox in inboxes.values():
-        await inbox.wait_for(1)
-
-    restarted = next(n for n in citus_cluster.nodes[1:] if n.port in sites)
-    await asyncio.to_thread(citus_cluster.restart, restarted)
-    # the other worker's changes meanwhile, and the restarted one's once it is back
-    async with db.system() as conn:
-        for n in (1, 2):
-            for site_id, _ in sites.values():
-                await insert_lead(conn, site_id, n)
-    for port, inbox in inboxes.items():
-        await inbox.wait_for(3, timeout=60)
-        assert names(inbox) == ["lead 0", "lead 1", "lead 2"], port
 
 
 @pytest.fixture
@@ -247,3 +224,32 @@ async def test_a_site_moved_to_another_worker_keeps_its_feed(
         await insert_lead(conn, site_id, 3)  # a marker: nothing else is queued before it
     await inbox.wait_for(4, timeout=60)
     assert names(inbox) == [f"lead {n}" for n in range(4)]
+
+
+async def test_the_feed_comes_back_after_a_worker_restarts(
+    db: Database, server: LiveServer, connect: Any, citus_cluster: CitusCluster
+) -> None:
+    sites = await sites_on_each_worker(db)
+    inboxes = {port: await watch_leads(connect, key) for port, (_, key) in sites.items()}
+    async with db.system() as conn:
+        for site_id, _ in sites.values():
+            await insert_lead(conn, site_id, 0)
+    for inbox in inboxes.values():
+        await inbox.wait_for(1)
+
+    restarted = next(n for n in citus_cluster.nodes[1:] if n.port in sites)
+    await asyncio.to_thread(citus_cluster.restart, restarted)
+    # the other worker's changes meanwhile, and the restarted one's once it is back
+    async with db.system() as conn:
+        for n in (1, 2):
+            for site_id, _ in sites.values():
+                await insert_lead(conn, site_id, n)
+    for port, inbox in inboxes.items():
+        await inbox.wait_for(3, timeout=60)
+        assert names(inbox) == ["lead 0", "lead 1", "lead 2"], port
+
+
+@pytest.fixture(scope="module")
+def test_database(citus_realtime_database: ModuleDatabase) -> ModuleDatabase:
+    """The realtime modules' database (tests/citus/conftest.py)."""
+    return citus_realtime_database

@@ -640,6 +640,16 @@ class ChangeFeed:
                     self._confirm(source, max(t.end_lsn for t in done))
         for source in self._sources:
             stream = source.require_stream()
+            if (
+                stream.reply_owed
+                and not self._skipping_origins
+                and not source.assembler.in_transaction
+                and not source.held
+            ):
+                # The server asks where we are (a shutting-down walsender waits until the
+                # client has confirmed all it sent): all it sent before its keepalive is
+                # read and logged, so confirm up to there.
+                self._confirm(source, stream.server_lsn)
             if stream.reply_owed or (
                 stream.confirmed > stream.sent_confirmed
                 and time.monotonic() - stream.last_status >= CONFIRM_SECONDS
