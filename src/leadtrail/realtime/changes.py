@@ -369,6 +369,9 @@ class Assembler:
     #: False: changes keep their commit time as position until ``place`` orders them with
     #: other streams' (a Citus worker's stream is one of several)
     placed: bool = True
+    #: the commit time of the transaction being read (a Begin carries it: pgoutput sends a
+    #: transaction once it has committed)
+    open_commit_time: int = -(2**62)
     _tables: dict[int, TableCodec] = field(default_factory=dict)
     _pending: list[tuple[TableCodec, str, str | None, bytes]] = field(default_factory=list)
     _skipping: bool = False
@@ -400,6 +403,7 @@ class Assembler:
                 assert isinstance(message, pgoutput.Begin)
                 pending.clear()
                 self.in_transaction = True
+                self.open_commit_time = int.from_bytes(data[9:17], "big", signed=True)
                 self._skipping = message.final_lsn <= self.skip_through_lsn
             elif tag == 0x43:  # 'C'ommit
                 commit_lsn = int.from_bytes(data[2:10], "big")

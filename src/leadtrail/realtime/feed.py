@@ -87,11 +87,13 @@ CONFIRM_SECONDS = 0.5
 #: how long a restarted stream waits for its previous walsender to let go of the slot
 SLOT_RELEASE_SECONDS = 5.0
 POLL_TIMEOUT_SECONDS = 30.0
-#: several streams (Citus): a node's keepalive clock, less this, bounds what it has yet to
-#: send (a commit's timestamp is taken a little before its WAL is flushed and sent)
-MERGE_MARGIN_US = 20_000
-#: a transaction waits at most this long for the other nodes' streams to pass its time
-MERGE_MAX_HOLD_SECONDS = 2.0
+#: several streams (Citus): a node's clock at a WAL position, less this, bounds the commit
+#: times of what its stream has yet to send once it has decoded past that position (a
+#: commit's timestamp is taken just before its commit record goes into the WAL)
+MERGE_MARGIN_US = 5_000
+#: a transaction waits at most this long for the other nodes' streams to pass its time (a
+#: node whose stream lags more does not hold the others up longer; its own order holds)
+MERGE_MAX_HOLD_SECONDS = 0.5
 #: how often a lagging stream is asked for a keepalive, at most
 MERGE_PING_SECONDS = 0.005
 #: node names tried: realtime_node, realtime_node_2 … realtime_node_<MAX_NODES>
@@ -210,6 +212,10 @@ class ChangeFeed:
         self._workers: list[tuple[str, int]] = []
         #: the last position handed out across streams (several streams only)
         self._last = -(2**62)
+        #: the streams the first held transaction waits for, and its commit time
+        self._behind: tuple[list[Source], int] | None = None
+        #: when a stream too far behind to wait for was last logged (monotonic)
+        self._warned_hold = -STATUS_SECONDS
         self._durable_position: datetime | None = None
         self._logged_total = 0
         self._last_upkeep = 0.0
@@ -407,6 +413,7 @@ class ChangeFeed:
             self._last = to_micros(self._durable_position)
         for source in self._sources:
             source.held.clear()
+            source.probe = None
             source.assembler = Assembler(
                 types=dict(source.types),
                 last_position=self._durable_position,
@@ -561,10 +568,19 @@ class ChangeFeed:
             if done:
                 source.watermark = max(source.watermark, done[-1].commit_time)
             stream = source.require_stream()
-            if not source.assembler.in_transaction and stream.server_clock:
-                source.watermark = max(source.watermark, stream.server_clock - MERGE_MARGIN_US)
+            if source.assembler.in_transaction:
+                # what follows in this stream committed after the transaction being read
+                source.watermark = max(source.watermark, source.assembler.open_commit_time)
+            elif source.probe is not None and (
+                max(stream.server_lsn, stream.received) >= source.probe[0]
+            ):
+                # decoded past the node's WAL insert position of the probe: every commit
+                # timestamped before it (less the margin) has been sent
+                source.watermark = max(source.watermark, source.probe[1] - MERGE_MARGIN_US)
+                source.probe = None
         released: dict[str, list[Transaction]] = {s.key: [] for s in self._sources}
         order: list[Transaction] = []
+        self._behind = None
         while True:
             heads = [s for s in self._sources if s.held]
             if not heads:
@@ -577,16 +593,16 @@ class ChangeFeed:
                 if o is not first and not o.held and o.watermark < transaction.commit_time
             ]
             if behind and now - received < MERGE_MAX_HOLD_SECONDS:
-                for other in behind:  # ask where they are (a keepalive carries the clock)
-                    if now - other.pinged >= MERGE_PING_SECONDS:
-                        other.pinged = now
-                        other.require_stream().send_status(reply=True)
+                self._behind = (behind, transaction.commit_time)
                 break
-            if behind:
+            if behind and now - self._warned_hold >= STATUS_SECONDS:
+                self._warned_hold = now
                 logger.warning(
-                    "realtime: %s sent nothing for %.1fs; releasing without it",
+                    "realtime: the stream of %s is more than %.1fs behind; releasing changes "
+                    "of the other nodes without waiting for it (logged every %.0fs at most)",
                     ", ".join(o.key or "the coordinator" for o in behind),
                     MERGE_MAX_HOLD_SECONDS,
+                    STATUS_SECONDS,
                 )
             first.held.popleft()
             released[first.key].append(transaction)
@@ -598,12 +614,32 @@ class ChangeFeed:
     def _holding(self) -> bool:
         return any(s.held for s in self._sources)
 
+    async def _probe(self) -> None:
+        """Ask the nodes a held transaction waits for where their WAL is now (insert
+        position and clock), then for a keepalive: once a stream has decoded past that
+        position, it has sent everything committed before that time."""
+        if self._behind is None:
+            return
+        behind, commit_time = self._behind
+        now = time.monotonic()
+        for source in behind:
+            if source.probe is not None and source.probe[1] - MERGE_MARGIN_US >= commit_time:
+                continue  # a probe late enough is waiting for its stream
+            if now - source.pinged < MERGE_PING_SECONDS:
+                continue
+            source.pinged = now
+            row = await source.require_conn().fetchrow(Q.wal_probe)
+            assert row is not None
+            source.probe = (int(row["lsn"]), int(row["clock"]))
+            source.require_stream().send_status(reply=True)
+
     async def step(self) -> int:
         """Read what the streams have now, log it, dispatch it, confirm it; returns the
         number of changes (0 when nothing complete arrived)."""
         clock = time.perf_counter
         t0 = clock()
         taken = self._take()
+        await self._probe()
         changes = sorted(
             (c for _, done in taken for t in done for c in t.changes),
             key=attrgetter("position"),

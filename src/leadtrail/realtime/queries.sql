@@ -161,3 +161,12 @@ ORDER BY nodeid
 -- name: forget_stream
 -- A worker's slot was created anew: its old commit LSNs must not skip the new stream.
 UPDATE leadtrail.realtime_nodes SET stream_lsns = stream_lsns - $2 WHERE slot_name = $1
+
+-- name: wal_probe
+-- This node's clock (microseconds since 2000-01-01 UTC), then a tiny transactional WAL
+-- message: its commit flushes the WAL up to there, so the node's stream soon decodes past the
+-- message's position, and by then it has sent every commit timestamped before the clock
+-- (less a margin). pgoutput sends no messages unless asked ("messages" option).
+SELECT ((extract(epoch FROM clock_timestamp()) - 946684800) * 1000000)::bigint AS clock,
+       (pg_logical_emit_message(true, 'leadtrail_realtime_probe', '') - '0/0'::pg_lsn)::bigint
+           AS lsn

@@ -51,8 +51,11 @@ class Source:
     #: assembled, not yet merged: (monotonic time received, transaction)
     held: deque[tuple[float, Transaction]] = field(default_factory=deque)
     #: this node has sent every transaction committed before this time (micros since
-    #: 2000-01-01 UTC): its last commit's time, or its last keepalive's clock less a margin
+    #: 2000-01-01 UTC): its last commit's time, or a probe's clock less a margin
     watermark: int = -(2**62)
+    #: the node's WAL insert position and clock (micros) when last asked, until its stream
+    #: has decoded past that position
+    probe: tuple[int, int] | None = None
     #: when a keepalive was last asked for (monotonic)
     pinged: float = 0.0
 

@@ -55,8 +55,6 @@ class ReplicationStream:
         self.options = dict(options)
         #: the server has decoded (and sent what it had) up to here (keepalives)
         self.server_lsn = 0
-        #: the server's clock in its last keepalive (microseconds since 2000-01-01 UTC)
-        self.server_clock = 0
         #: the last position the feed confirmed (status updates carry it)
         self.confirmed = start_lsn
         #: the confirmed position the last status update carried
@@ -121,9 +119,8 @@ class ReplicationStream:
                 out.append((start, buf[25:]))
                 self.received = max(self.received, start)
             elif tag == KEEPALIVE:
-                end, clock, reply = _KEEPALIVE.unpack_from(buf, 1)
+                end, _clock, reply = _KEEPALIVE.unpack_from(buf, 1)
                 self.server_lsn = max(self.server_lsn, end)
-                self.server_clock = max(self.server_clock, clock)
                 if reply:
                     self._reply_owed = True
         return out
