@@ -35,7 +35,7 @@ import httpx
 import orjson
 import websockets
 
-from bench.ingest import free_port, server_env
+from bench.ingest import free_port, server_env, wait_ready
 from bench.machine import print_machine_line
 from bench.scratch import discard
 from leadtrail.auth.api_keys import create_key
@@ -363,19 +363,6 @@ def _print_feed(feed: dict[str, float], seconds: float) -> None:
         print(f"feed: commit -> dispatch of each batch's oldest change: {shares}")
 
 
-def _wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            raise SystemExit("leadtrail serve did not start")
-        time.sleep(0.2)
-
-
 def _start_citus(scratch: Path) -> Any:
     """A 3-node Citus cluster on loopback, migrated and distributed (as tests/citus does)."""
     from tests.citus.cluster import CitusCluster, citus_bindir, new_root
@@ -461,7 +448,7 @@ def main() -> None:
                     stdout=subprocess.DEVNULL,
                 )
             )
-            _wait_ready(role_port, servers[-1])
+            asyncio.run(wait_ready(f"http://127.0.0.1:{role_port}/readyz", servers[-1]))
         api_port, rt_port = ports[0], ports[-1]
         dsn = cluster.dsn() if cluster is not None else EmbeddedPostgres(data).dsn()
         sites, public_ids, keys = asyncio.run(_setup(dsn, args.sites, args.subscribers))
