@@ -28,12 +28,7 @@ HERE = Path(__file__).parent
 #: request timeout: minutes of CI for nothing). To see what passes today:
 #: LEADTRAIL_CITUS_RUN_KNOWN_FAILURES=1 runs them as xfail (XPASS = fixed).
 KNOWN_FAILURES: dict[str, dict[str, str]] = {
-    "webhooks": {
-        "test_failing_endpoint_gets_it_exactly_once_after_recovering": (
-            "timing: failed 1 of 4 module runs on Citus here (its 60 s wait for the retried "
-            "delivery ran out); passed alone and in the other runs; not traced"
-        )
-    },
+    # none today; e.g. "webhooks": {"test_name": "why it fails on Citus"}
 }
 
 
