@@ -365,9 +365,7 @@ def _print_feed(feed: dict[str, float], seconds: float) -> None:
 
 def _start_citus(scratch: Path) -> Any:
     """A 3-node Citus cluster on loopback, migrated and distributed (as tests/citus does)."""
-    from tests.citus.cluster import CitusCluster, citus_bindir, new_root
-
-    from leadtrail.storage import citus, migrator
+    from tests.citus.cluster import CitusCluster, citus_bindir, install_leadtrail, new_root
 
     bindir = citus_bindir()
     if bindir is None:
@@ -375,16 +373,7 @@ def _start_citus(scratch: Path) -> Any:
     cluster = CitusCluster(bindir, new_root(scratch))
     cluster.start()
 
-    async def prepare() -> None:
-        conn = await asyncpg.connect(cluster.dsn())
-        try:
-            await migrator.migrate(conn)
-            await conn.execute("SELECT leadtrail.ensure_partitions(3)")
-            await citus.distribute(conn, shard_count=8, echo=lambda _: None)
-        finally:
-            await conn.close()
-
-    asyncio.run(prepare())
+    asyncio.run(install_leadtrail(cluster.dsn(), shard_count=8))
     return cluster
 
 

@@ -23,6 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+import asyncpg
+
+from leadtrail.storage import citus, migrator
+
 REPO = Path(__file__).resolve().parents[2]
 TARBALL_NAME = "citus-13.2.2.tar.gz"
 SERVICE_USER = "leadtrail-pg"
@@ -280,3 +284,16 @@ def new_root(base: Path) -> Path:
         parent.mkdir(mode=0o755, parents=True, exist_ok=True)
         return parent / f"citus-{os.getpid()}-{secrets.token_hex(4)}"
     return base / "citus"
+
+
+async def install_leadtrail(dsn: str, shard_count: int) -> None:
+    """Migrate a cluster database and distribute it (``leadtrail migrate`` then ``leadtrail db
+    distribute``), with partitions for the next three months. Few shards on one small machine:
+    a real cluster keeps Citus's default, 32."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrator.migrate(conn)
+        await conn.execute("SELECT leadtrail.ensure_partitions(3)")
+        await citus.distribute(conn, shard_count=shard_count, echo=lambda _: None)
+    finally:
+        await conn.close()

@@ -16,8 +16,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from leadtrail.storage import citus, migrator
-from tests.citus.cluster import SUPERUSER, CitusCluster, citus_bindir, new_root
+from tests.citus.cluster import (
+    SUPERUSER,
+    CitusCluster,
+    citus_bindir,
+    install_leadtrail,
+    new_root,
+)
 from tests.conftest import ModuleDatabase
 
 HERE = Path(__file__).parent
@@ -61,12 +66,9 @@ def citus_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CitusClu
 
 @pytest.fixture(scope="session")
 async def citus_database(citus_cluster: CitusCluster) -> AsyncIterator[ModuleDatabase]:
+    await install_leadtrail(citus_cluster.dsn(), shard_count=4)
     conn = await asyncpg.connect(citus_cluster.dsn())
     try:
-        await migrator.migrate(conn)
-        await conn.execute("SELECT leadtrail.ensure_partitions(3)")
-        # few shards: 3 nodes on one small machine (a real cluster keeps the default, 32)
-        await citus.distribute(conn, shard_count=4, echo=lambda _: None)
         info = await conn.fetchval(
             "SELECT authinfo FROM pg_dist_authinfo WHERE nodeid = 0 AND rolename = 'leadtrail_app'"
         )
@@ -90,13 +92,7 @@ async def own_database(cluster: CitusCluster, name: str) -> ModuleDatabase:
         await conn.close()
     authinfo = tuple((r["rolename"], r["authinfo"]) for r in rows)
     await asyncio.to_thread(cluster.add_database, name, authinfo)
-    conn = await asyncpg.connect(cluster.dsn(database=name))
-    try:
-        await migrator.migrate(conn)
-        await conn.execute("SELECT leadtrail.ensure_partitions(3)")
-        await citus.distribute(conn, shard_count=4, echo=lambda _: None)
-    finally:
-        await conn.close()
+    await install_leadtrail(cluster.dsn(database=name), shard_count=4)
     return ModuleDatabase(
         name, cluster.dsn(database=name), cluster.dsn(user="leadtrail_app", database=name)
     )

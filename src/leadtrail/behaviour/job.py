@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
 from leadtrail.storage import Claims, Connection, Database, DbRole
+from leadtrail.storage.citus import citus_version
 from leadtrail.storage.queries import load
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class BehaviourJob:
         for start in range(0, len(ordered), CHUNK_DAYS):
             async with self._db.transaction(_claims(site_id)) as conn:
                 if self._citus is None:
-                    self._citus = bool(await conn.fetchval(Q.is_citus))
+                    self._citus = await citus_version(conn) is not None
                 chunk = ordered[start : start + CHUNK_DAYS]
                 done += await refresh_days(conn, site_id, chunk, citus=self._citus)
         return done

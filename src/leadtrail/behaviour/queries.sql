@@ -299,6 +299,3 @@ SELECT depth, sum(views)::bigint AS views
 FROM behaviour_scroll_daily
 WHERE site_id = $1 AND day BETWEEN $2 AND $3 AND page_path = $4 AND ($5 = '' OR device_class = $5)
 GROUP BY depth ORDER BY depth
-
--- name: is_citus
-SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')

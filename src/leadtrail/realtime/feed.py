@@ -67,10 +67,12 @@ from leadtrail.realtime.sources import (
     check_cdc,
     connect,
     worker_dsn,
+    worker_key,
 )
 from leadtrail.realtime.stream import ReplicationStream, StreamError
 from leadtrail.realtime.values import PgType
 from leadtrail.storage import Claims, Connection, Database, DbRole
+from leadtrail.storage.citus import citus_version
 from leadtrail.storage.database import PostgresError
 from leadtrail.storage.queries import load
 
@@ -208,8 +210,6 @@ class ChangeFeed:
         self._stack: contextlib.AsyncExitStack | None = None
         #: the database's own stream first, then (on Citus) one per worker
         self._sources: list[Source] = []
-        #: Citus workers streamed, as ``(host, port)``
-        self._workers: list[tuple[str, int]] = []
         #: the last position handed out across streams (several streams only)
         self._last = -(2**62)
         #: the streams the first held transaction waits for, and its commit time
@@ -279,17 +279,15 @@ class ChangeFeed:
         floor = node["pruned_through"]
         local = Source(LOCAL, self.db.dsn, conn)
         self._sources = [local]
-        if await conn.fetchval(Q.is_citus):
+        if await citus_version(conn) is not None:
             await check_cdc(conn, "the coordinator")
-            self._workers = [(r["host"], r["port"]) for r in await conn.fetch(Q.citus_workers)]
-            for host, port in self._workers:
-                dsn = worker_dsn(self.db.dsn, host, port)
+            for row in await conn.fetch(Q.citus_workers):
+                dsn = worker_dsn(self.db.dsn, row["host"], row["port"])
                 worker = await connect(dsn)
                 self._stack.push_async_callback(worker.close)
-                await check_cdc(worker, f"the worker {host}:{port}")
-                self._sources.append(Source(f"{host}:{port}", dsn, worker))
-        else:
-            self._workers = []
+                key = worker_key(row)
+                await check_cdc(worker, f"the worker {key}")
+                self._sources.append(Source(key, dsn, worker))
         stream_lsns = orjson.loads(node["stream_lsns"] or "{}")
         for source in self._sources:
             recreated = await self._ensure_slot(source, database)
@@ -326,7 +324,6 @@ class ChangeFeed:
         self.replay.types = self._types
         await self._load_catalog()
         self._durable_position = node["last_position"]
-        self._last = -(2**62) if node["last_position"] is None else to_micros(node["last_position"])
         self._logged_total = int(node["logged_changes"])
         await self._open_stream()
         self.hub.dispatched = node["last_position"] or floor
@@ -823,14 +820,14 @@ class ChangeFeed:
                 with contextlib.suppress(PostgresError):
                     await source.require_conn().execute(Q.drop_slot, name)
         await self._load_catalog()
-        if self._workers and await self._workers_changed():
+        if len(self._sources) > 1 and await self._workers_changed():
             raise ConnectionError("the Citus workers changed: streaming from the new set")
         if await self._origins_changed():
             await self._open_stream()
 
     async def _workers_changed(self) -> bool:
         rows = await self._require_conn().fetch(Q.citus_workers)
-        return [(r["host"], r["port"]) for r in rows] != self._workers
+        return [worker_key(r) for r in rows] != [s.key for s in self._sources[1:]]
 
     async def _foreign_origin_count(self) -> int:
         return int(await self._require_conn().fetchval(Q.foreign_origins))

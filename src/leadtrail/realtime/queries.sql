@@ -149,9 +149,6 @@ SELECT pg_try_advisory_lock(1280594516, hashtext($1))
 -- (LOG outranks WARNING there). Its errors still reach leadtrail, which logs them.
 SET log_min_messages = fatal
 
--- name: is_citus
-SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')
-
 -- name: citus_workers
 -- The nodes holding shards besides the coordinator (group 0), each streamed by the feed.
 SELECT nodename AS host, nodeport AS port FROM pg_dist_node

@@ -13,6 +13,7 @@ commit order.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -67,6 +68,11 @@ class Source:
     def require_conn(self) -> Connection:
         assert self.conn is not None
         return self.conn
+
+
+def worker_key(row: Mapping[str, object]) -> str:
+    """A worker's key (``host:port``) from its ``pg_dist_node`` row."""
+    return f"{row['host']}:{row['port']}"
 
 
 def worker_dsn(dsn: str, host: str, port: int) -> str:

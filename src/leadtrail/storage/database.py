@@ -20,6 +20,7 @@ import orjson
 from leadtrail.config import Settings
 from leadtrail.errors import ConfigError, Unavailable
 from leadtrail.storage import migrator
+from leadtrail.storage.citus import citus_version
 from leadtrail.storage.claims import Claims
 from leadtrail.storage.embedded import EmbeddedPostgres
 
@@ -83,7 +84,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec(
         "json", schema="pg_catalog", encoder=orjson.dumps, decoder=orjson.loads, format="binary"
     )
-    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"):
+    if await citus_version(conn) is not None:
         await conn.prepare(_ARRAY_WARM_UP)  # prepared only: the lookup is what it is for
 
 
